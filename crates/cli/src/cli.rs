@@ -1,0 +1,199 @@
+//! Flags as the user types them. Values are parsed into the engines' own types here, so
+//! a bad value is a clap usage error (one line, exit code 2) before anything runs.
+
+use ballast_core::{parse_duration, RateSpec};
+use ballast_load::Shard;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// ballast — make a service's stability a contract: verified before release,
+/// watched in production, defended automatically.
+#[derive(Debug, Parser)]
+#[command(name = "ballast", version, propagate_version = true, arg_required_else_help = true)]
+#[command(after_help = "Examples:
+  ballast demo                                        load a built-in server and print the summary
+  ballast load http://127.0.0.1:8080/ --rate 2000/s --duration 30s
+  ballast load http://127.0.0.1:8080/ --concurrency 64 --requests 100000 --json run.json
+  ballast report merge shard-1.json shard-2.json -o run.json
+  ballast completions bash > /etc/bash_completion.d/ballast")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send HTTP load to one URL and measure latency, errors and throughput.
+    #[command(after_help = "Examples:
+  Open model (constant rate; latency counted from each request's due time):
+    ballast load http://127.0.0.1:8080/api --rate 5000/s --duration 30s
+  Linear ramp:
+    ballast load http://127.0.0.1:8080/ --rate 100/s..2000/s --duration 2m
+  Closed model (maximum throughput with 64 requests in flight):
+    ballast load http://127.0.0.1:8080/ --concurrency 64 --duration 10s
+  POST a JSON file over HTTP/2 with a header:
+    ballast load https://127.0.0.1:8443/orders --http2 --insecure -X POST \\
+      -H 'Content-Type: application/json' --body-file order.json --rate 200/s
+  Shard 2 of 4 (run the other three elsewhere, then `ballast report merge`):
+    ballast load http://10.0.0.5/ --rate 40000/s --duration 5m --shard 2/4 --json s2.json")]
+    Load(LoadArgs),
+    /// Work with result files.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Run ballast end to end against a built-in service on loopback.
+    Demo(DemoArgs),
+    /// Print shell completions.
+    Completions {
+        /// The shell to complete for.
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the `--json` reports of shards of one run exactly (histograms add).
+    Merge {
+        /// Reports written by `ballast load --json` (two or more).
+        #[arg(required = true, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        /// Where to write the merged report.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Target URL (http:// or https://).
+    pub url: String,
+
+    /// Open model: requests per second, constant ("5000/s") or a ramp ("100/s..2000/s").
+    #[arg(long, value_parser = parse_rate, conflicts_with = "concurrency", value_name = "RATE")]
+    pub rate: Option<RateSpec>,
+
+    /// Closed model: requests in flight, back to back [default: 64].
+    #[arg(long, short = 'c', value_parser = clap::value_parser!(u32).range(1..=1_000_000), value_name = "N")]
+    pub concurrency: Option<u32>,
+
+    /// How long to send load [default: 10s].
+    #[arg(long, short = 'z', value_parser = parse_positive_duration, conflicts_with = "requests", value_name = "DURATION")]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many requests.
+    #[arg(long, short = 'n', value_parser = clap::value_parser!(u64).range(1..), value_name = "N")]
+    pub requests: Option<u64>,
+
+    /// TCP connections [default: the concurrency; 64 for --rate].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000), value_name = "N")]
+    pub connections: Option<u32>,
+
+    /// HTTP method.
+    #[arg(short = 'X', long = "method", default_value = "GET")]
+    pub method: String,
+
+    /// Request header, repeatable.
+    #[arg(short = 'H', long = "header", value_parser = parse_header, value_name = "'Name: value'")]
+    pub headers: Vec<(String, String)>,
+
+    /// Request body.
+    #[arg(short = 'd', long = "body", conflicts_with = "body_file", value_name = "BODY")]
+    pub body: Option<String>,
+
+    /// Request body from a file.
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+
+    /// Per-request timeout, connecting included.
+    #[arg(long, default_value = "2s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Speak HTTP/2 (ALPN over TLS, prior knowledge over cleartext).
+    #[arg(long)]
+    pub http2: bool,
+
+    /// Accept any TLS certificate (self-signed test servers).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+
+    /// Run shard I of N: 1/N of the rate and of --requests.
+    #[arg(long, value_parser = parse_shard, value_name = "I/N")]
+    pub shard: Option<Shard>,
+
+    /// Write the full result (schema ballast.load.v1) to this file.
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+
+    /// No live progress (it is also off when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How long the load runs.
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
+    pub duration: Duration,
+
+    /// Open-model rate against the built-in service.
+    #[arg(long, default_value = "1000/s", value_parser = parse_rate)]
+    pub rate: RateSpec,
+
+    /// Write the result (schema ballast.load.v1) to this file.
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+
+    /// No live progress.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn parse_rate(s: &str) -> Result<RateSpec, String> {
+    s.parse().map_err(|e: ballast_core::Error| e.to_string())
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("expected a duration above zero, e.g. 30s".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
+        _ => Err(format!("expected 'Name: value', got {s:?}")),
+    }
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn header_parsing() {
+        assert_eq!(parse_header("A: b: c").unwrap(), ("A".into(), "b: c".into()));
+        assert!(parse_header("nocolon").is_err());
+        assert!(parse_header(": v").is_err());
+    }
+}

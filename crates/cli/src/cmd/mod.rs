@@ -1,0 +1,64 @@
+//! One module per subcommand; each turns flags into an engine config and runs it.
+
+mod demo;
+mod load;
+mod report;
+
+use crate::cli::{Cli, Command, ReportCommand, Shell};
+use clap::CommandFactory;
+use std::process::ExitCode;
+
+/// Marks an error as the user's input (exit code 2).
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for InputError {}
+
+/// 2 for bad input (flags, files, unreachable targets), 1 for anything else.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    let input = error.chain().any(|cause| {
+        cause.downcast_ref::<InputError>().is_some() || cause.downcast_ref::<ballast_load::Error>().is_some()
+    });
+    if input {
+        2
+    } else {
+        1
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Load(args) => load::run(args).await,
+        Command::Report { command: ReportCommand::Merge { inputs, output } } => report::merge(&inputs, &output),
+        Command::Demo(args) => demo::run(args).await,
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            let mut out = std::io::stdout();
+            let generator = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(generator, &mut command, "ballast", &mut out);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Completes at the first Ctrl-C; a second one exits at once.
+pub async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling here (rare): never interrupt.
+        std::future::pending::<()>().await;
+    }
+    eprintln!("\nstopping: waiting for requests in flight (Ctrl-C again to quit now)");
+    tokio::spawn(async {
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
+    });
+}

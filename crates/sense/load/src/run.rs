@@ -1,0 +1,400 @@
+//! A built load test and its run: workers, the collector, progress and stop.
+
+use crate::client::{connect, tls_config, ErrorKind, Http1Conn, Http2Conn, Response};
+use crate::config::{LoadConfig, Model, Stop};
+use crate::recorder::{Recorder, SecondSlice, Totals};
+use crate::report::{Report, RunFacts};
+use crate::request::PreparedRequest;
+use crate::schedule::Dispatcher;
+use crate::target::Target;
+use crate::Error;
+use ballast_core::LatencyHistogram;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, watch, Mutex};
+use tokio::task::JoinSet;
+
+/// HTTP/2 streams kept in flight per connection by the open model.
+const H2_STREAMS_PER_CONNECTION: u32 = 100;
+/// How often progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// A snapshot of a run in progress, for a progress bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// The planned length, when the run is time-bound.
+    pub planned: Option<Duration>,
+    /// The planned number of requests, when the run is count-bound.
+    pub planned_requests: Option<u64>,
+    /// Requests finished so far (reported once per second per worker, so slightly behind).
+    pub requests: u64,
+    /// Requests that ended in an error so far.
+    pub errors: u64,
+    /// Requests in the last complete second.
+    pub last_second_requests: u64,
+    /// 99th percentile latency of the last complete second.
+    pub last_second_p99: Duration,
+}
+
+/// A checked load test, ready to [`run`](LoadTest::run).
+pub struct LoadTest {
+    config: LoadConfig,
+    target: Target,
+    request: Arc<PreparedRequest>,
+    connections: u32,
+}
+
+/// What every worker shares.
+struct Context {
+    start: Instant,
+    addr: SocketAddr,
+    tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+    request: Arc<PreparedRequest>,
+    timeout: Duration,
+    open: bool,
+    dispatcher: Dispatcher,
+    stopping: AtomicBool,
+}
+
+impl LoadTest {
+    pub(crate) fn new(config: LoadConfig, target: Target, request: PreparedRequest, connections: u32) -> Self {
+        LoadTest { config, target, request: Arc::new(request), connections }
+    }
+
+    /// Connections this run opens.
+    pub fn connections(&self) -> u32 {
+        self.connections
+    }
+
+    /// The configuration this test was built from.
+    pub fn config(&self) -> &LoadConfig {
+        &self.config
+    }
+
+    /// Resolves the target and opens one TCP connection to it, so that a wrong address
+    /// is reported before any load is generated.
+    pub async fn preflight(&self) -> Result<SocketAddr, Error> {
+        let unreachable = |addr: String, reason: String| Error::Unreachable {
+            url: self.target.url.clone(),
+            addr,
+            reason,
+        };
+        let host_port = format!("{}:{}", self.target.host, self.target.port);
+        let addr = tokio::net::lookup_host((self.target.host.as_str(), self.target.port))
+            .await
+            .map_err(|e| unreachable(host_port.clone(), format!("cannot resolve host ({e})")))?
+            .next()
+            .ok_or_else(|| unreachable(host_port.clone(), "the host has no address".into()))?;
+        match tokio::time::timeout(self.config.timeout, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(_)) => Ok(addr),
+            Ok(Err(e)) => Err(unreachable(addr.to_string(), e.to_string())),
+            Err(_) => Err(unreachable(
+                addr.to_string(),
+                format!("no answer within --timeout {}", ballast_core::format_duration(self.config.timeout)),
+            )),
+        }
+    }
+
+    /// Runs the test until its end, or until `stop` completes (Ctrl-C): requests then in
+    /// flight finish (bounded by the timeout) and the report covers what was sent.
+    pub async fn run(
+        &self,
+        stop: impl Future<Output = ()>,
+        mut on_progress: impl FnMut(&Progress),
+    ) -> Result<Report, Error> {
+        let addr = self.preflight().await?;
+        let tls = if self.target.tls {
+            let name = rustls::pki_types::ServerName::try_from(self.target.host.clone()).map_err(|_| {
+                Error::InvalidUrl {
+                    input: self.target.url.clone(),
+                    reason: "host is not a valid TLS server name".into(),
+                }
+            })?;
+            Some((tls_config(self.config.insecure, self.config.http2), name))
+        } else {
+            None
+        };
+
+        let shard = self.config.shard;
+        let (shard_index, shard_count) = shard.map_or((0, 1), |s| (s.index - 1, s.count));
+        let share = |n: u64| n / u64::from(shard_count) + u64::from(u64::from(shard_index) < n % u64::from(shard_count));
+        let requests_limit = match self.config.stop {
+            Stop::Requests(n) => Some(share(n)),
+            Stop::After(_) => None,
+        };
+        let started_wall = SystemTime::now();
+        let start = Instant::now() + Duration::from_millis(5);
+        let (dispatcher, planned, workers) = match self.config.model {
+            Model::Open { rate } => {
+                let rate = rate.scaled(1.0 / f64::from(shard_count));
+                let length = match self.config.stop {
+                    Stop::After(d) => d,
+                    Stop::Requests(n) => {
+                        let per_second = rate.at_fraction(0.0).per_second();
+                        Duration::from_secs_f64(share(n) as f64 / per_second + 1.0)
+                    }
+                };
+                let phase = match rate {
+                    ballast_core::RateSpec::Constant(r) if shard_count > 1 => Duration::from_secs_f64(
+                        f64::from(shard_index) / (f64::from(shard_count) * r.per_second()),
+                    ),
+                    _ => Duration::ZERO,
+                };
+                let dispatcher = Dispatcher::Open {
+                    spec: rate,
+                    length,
+                    phase,
+                    limit: requests_limit,
+                    next: AtomicU64::new(0),
+                };
+                let workers = if self.config.http2 {
+                    (self.connections * H2_STREAMS_PER_CONNECTION).min(20_000)
+                } else {
+                    self.connections
+                };
+                let planned = matches!(self.config.stop, Stop::After(_)).then_some(length);
+                (dispatcher, planned, workers)
+            }
+            Model::Closed { concurrency } => {
+                let deadline = match self.config.stop {
+                    Stop::After(d) => Some(start + d),
+                    Stop::Requests(_) => None,
+                };
+                let dispatcher = Dispatcher::Closed { deadline, limit: requests_limit, next: AtomicU64::new(0) };
+                let planned = match self.config.stop {
+                    Stop::After(d) => Some(d),
+                    Stop::Requests(_) => None,
+                };
+                (dispatcher, planned, concurrency)
+            }
+        };
+        let ctx = Arc::new(Context {
+            start,
+            addr,
+            tls,
+            request: self.request.clone(),
+            timeout: self.config.timeout,
+            open: matches!(self.config.model, Model::Open { .. }),
+            dispatcher,
+            stopping: AtomicBool::new(false),
+        });
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (slice_tx, mut slice_rx) = mpsc::unbounded_channel::<SecondSlice>();
+        let mut set = JoinSet::new();
+        if self.config.http2 {
+            let slots: Arc<Vec<Mutex<Option<Http2Conn>>>> =
+                Arc::new((0..self.connections).map(|_| Mutex::new(None)).collect());
+            for w in 0..workers {
+                let recorder = Recorder::new(start, slice_tx.clone());
+                let slot = (w % self.connections) as usize;
+                set.spawn(h2_worker(ctx.clone(), slots.clone(), slot, recorder, stop_rx.clone()));
+            }
+        } else {
+            for _ in 0..workers {
+                let recorder = Recorder::new(start, slice_tx.clone());
+                set.spawn(h1_worker(ctx.clone(), recorder, stop_rx.clone()));
+            }
+        }
+        drop(slice_tx);
+
+        let mut seconds: BTreeMap<u64, SecondSlice> = BTreeMap::new();
+        let mut totals = Totals::default();
+        let (mut requests_seen, mut errors_seen) = (0u64, 0u64);
+        let mut interrupted = false;
+        let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                Some(slice) = slice_rx.recv() => {
+                    requests_seen += slice.requests;
+                    errors_seen += slice.errors;
+                    merge_slice(&mut seconds, slice);
+                }
+                joined = set.join_next() => match joined {
+                    Some(Ok(worker_totals)) => totals.add(&worker_totals),
+                    Some(Err(e)) => tracing::error!("a load worker failed: {e}"),
+                    None => break,
+                },
+                _ = &mut stop, if !interrupted => {
+                    interrupted = true;
+                    ctx.stopping.store(true, Ordering::Relaxed);
+                    let _ = stop_tx.send(true);
+                }
+                _ = ticker.tick() => {
+                    let elapsed = start.elapsed();
+                    let last = elapsed.as_secs().checked_sub(1).and_then(|t| seconds.get(&t));
+                    on_progress(&Progress {
+                        elapsed,
+                        planned,
+                        planned_requests: requests_limit,
+                        requests: requests_seen,
+                        errors: errors_seen,
+                        last_second_requests: last.map_or(0, |s| s.requests),
+                        last_second_p99: last.map_or(Duration::ZERO, |s| s.latency.quantile(0.99)),
+                    });
+                }
+            }
+        }
+        while let Some(slice) = slice_rx.recv().await {
+            merge_slice(&mut seconds, slice);
+        }
+        let finished = Instant::now();
+        let sending_window = match (planned, interrupted) {
+            (Some(length), false) if ctx.open => length,
+            _ => finished.saturating_duration_since(start),
+        };
+        let sent = totals.latency.len() + totals.errors.iter().sum::<u64>();
+        let dropped = ctx
+            .dispatcher
+            .due_by(if interrupted { finished.saturating_duration_since(start) } else { sending_window })
+            .map_or(0, |due| due.saturating_sub(sent));
+        Ok(Report::build(RunFacts {
+            config: &self.config,
+            connections: self.connections,
+            started: started_wall,
+            duration: sending_window,
+            interrupted,
+            totals,
+            dropped,
+            seconds: seconds
+                .into_values()
+                .map(|s| (s.t, s.requests, s.errors, s.status_5xx, s.latency))
+                .collect(),
+        }))
+    }
+}
+
+fn merge_slice(seconds: &mut BTreeMap<u64, SecondSlice>, slice: SecondSlice) {
+    match seconds.get_mut(&slice.t) {
+        Some(existing) => {
+            existing.requests += slice.requests;
+            existing.errors += slice.errors;
+            existing.status_5xx += slice.status_5xx;
+            existing.latency.add(&slice.latency);
+        }
+        None => {
+            seconds.insert(slice.t, slice);
+        }
+    }
+}
+
+/// Waits until `due`, unless the run is stopped first. Returns false when stopped.
+async fn wait_until(ctx: &Context, due: Instant, stop: &mut watch::Receiver<bool>) -> bool {
+    if ctx.open && due > Instant::now() {
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.into()) => {}
+            _ = stop.changed() => return false,
+        }
+    }
+    !ctx.stopping.load(Ordering::Relaxed)
+}
+
+async fn h1_worker(ctx: Arc<Context>, mut recorder: Recorder, mut stop: watch::Receiver<bool>) -> Totals {
+    let mut conn: Option<Http1Conn> = None;
+    while let Some(due) = ctx.dispatcher.next(ctx.start) {
+        if !wait_until(&ctx, due, &mut stop).await {
+            break;
+        }
+        let sent = Instant::now();
+        let outcome = tokio::time::timeout(ctx.timeout, h1_exchange(&ctx, &mut conn, &mut recorder)).await;
+        let done = Instant::now();
+        match outcome {
+            Ok(Ok(response)) => recorder.response(due, sent, done, response),
+            Ok(Err(kind)) => recorder.error(due, sent, kind),
+            Err(_) => {
+                // The exchange stopped midway: the connection's state is unknown.
+                conn = None;
+                recorder.error(due, sent, ErrorKind::Timeout);
+            }
+        }
+    }
+    recorder.finish()
+}
+
+async fn h1_exchange(
+    ctx: &Context,
+    conn: &mut Option<Http1Conn>,
+    recorder: &mut Recorder,
+) -> Result<Response, ErrorKind> {
+    let mut retried = false;
+    loop {
+        let c = match conn {
+            Some(c) => c,
+            None => {
+                let stream = connect(ctx.addr, ctx.tls.as_ref()).await?;
+                recorder.connected();
+                conn.insert(Http1Conn::new(stream))
+            }
+        };
+        match c.send(&ctx.request).await {
+            Ok((response, keep_alive)) => {
+                if !keep_alive {
+                    *conn = None;
+                }
+                return Ok(response);
+            }
+            Err(e) => {
+                let retry = e.nothing_received && c.is_reused() && !retried;
+                *conn = None;
+                if retry {
+                    // The server retired an idle keep-alive connection as we wrote to it;
+                    // nothing was processed, so the request goes again on a new one.
+                    retried = true;
+                    continue;
+                }
+                return Err(e.kind);
+            }
+        }
+    }
+}
+
+async fn h2_worker(
+    ctx: Arc<Context>,
+    slots: Arc<Vec<Mutex<Option<Http2Conn>>>>,
+    slot: usize,
+    mut recorder: Recorder,
+    mut stop: watch::Receiver<bool>,
+) -> Totals {
+    while let Some(due) = ctx.dispatcher.next(ctx.start) {
+        if !wait_until(&ctx, due, &mut stop).await {
+            break;
+        }
+        let sent = Instant::now();
+        let exchange = async {
+            let mut conn = {
+                let mut guard = slots[slot].lock().await;
+                match guard.as_ref().filter(|c| c.is_open()) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let stream = connect(ctx.addr, ctx.tls.as_ref()).await?;
+                        if ctx.tls.is_some() && !stream.negotiated_h2() {
+                            return Err(ErrorKind::Protocol);
+                        }
+                        let c = Http2Conn::handshake(stream).await?;
+                        recorder.connected();
+                        guard.insert(c).clone()
+                    }
+                }
+            };
+            conn.send(&ctx.request).await
+        };
+        let outcome = tokio::time::timeout(ctx.timeout, exchange).await;
+        let done = Instant::now();
+        match outcome {
+            Ok(Ok(response)) => recorder.response(due, sent, done, response),
+            Ok(Err(kind)) => recorder.error(due, sent, kind),
+            Err(_) => recorder.error(due, sent, ErrorKind::Timeout),
+        }
+    }
+    recorder.finish()
+}
+
+/// Keeps the type of the per-second tuple in one place for [`Report::build`].
+pub(crate) type SecondRow = (u64, u64, u64, u64, LatencyHistogram);
