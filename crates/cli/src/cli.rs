@@ -10,7 +10,12 @@ use std::time::Duration;
 /// ballast — make a service's stability a contract: verified before release,
 /// watched in production, defended automatically.
 #[derive(Debug, Parser)]
-#[command(name = "ballast", version, propagate_version = true, arg_required_else_help = true)]
+#[command(
+    name = "ballast",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
 #[command(after_help = "Examples:
   ballast demo                                        load a built-in server and print the summary
   ballast load http://127.0.0.1:8080/ --rate 2000/s --duration 30s
@@ -106,7 +111,12 @@ pub struct LoadArgs {
     pub headers: Vec<(String, String)>,
 
     /// Request body.
-    #[arg(short = 'd', long = "body", conflicts_with = "body_file", value_name = "BODY")]
+    #[arg(
+        short = 'd',
+        long = "body",
+        conflicts_with = "body_file",
+        value_name = "BODY"
+    )]
     pub body: Option<String>,
 
     /// Request body from a file.
@@ -171,7 +181,9 @@ fn parse_positive_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_header(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
         _ => Err(format!("expected 'Name: value', got {s:?}")),
     }
 }
@@ -192,7 +204,10 @@ mod tests {
 
     #[test]
     fn header_parsing() {
-        assert_eq!(parse_header("A: b: c").unwrap(), ("A".into(), "b: c".into()));
+        assert_eq!(
+            parse_header("A: b: c").unwrap(),
+            ("A".into(), "b: c".into())
+        );
         assert!(parse_header("nocolon").is_err());
         assert!(parse_header(": v").is_err());
     }

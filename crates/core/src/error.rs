@@ -15,7 +15,9 @@ pub enum Error {
         hint: String,
     },
     /// A rate did not parse.
-    #[error("expected a rate like \"500/s\", \"30/m\" or a ramp \"100/s..2000/s\", got {input:?}{hint}")]
+    #[error(
+        "expected a rate like \"500/s\", \"30/m\" or a ramp \"100/s..2000/s\", got {input:?}{hint}"
+    )]
     Rate {
         /// The rejected text.
         input: String,

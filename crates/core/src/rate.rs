@@ -223,7 +223,17 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["abc", "", "0", "-5/s", "5/fortnight", "1e99/s", "NaN", "0/s..0/s", "..5/s"] {
+        for bad in [
+            "abc",
+            "",
+            "0",
+            "-5/s",
+            "5/fortnight",
+            "1e99/s",
+            "NaN",
+            "0/s..0/s",
+            "..5/s",
+        ] {
             assert!(bad.parse::<RateSpec>().is_err(), "{bad} should be rejected");
         }
         let msg = "abc".parse::<RateSpec>().unwrap_err().to_string();

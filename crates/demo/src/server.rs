@@ -108,19 +108,38 @@ pub struct DemoServer {
 impl DemoServerConfig {
     /// Checks the settings, binds and starts serving on the current tokio runtime.
     pub async fn build(self) -> Result<DemoServer, Error> {
-        for (field, value) in [("fail_every", self.fail_every), ("reset_every", self.reset_every)] {
+        for (field, value) in [
+            ("fail_every", self.fail_every),
+            ("reset_every", self.reset_every),
+        ] {
             if value == Some(0) {
-                return Err(Error::Invalid { field, message: "expected 1 or more".into() });
+                return Err(Error::Invalid {
+                    field,
+                    message: "expected 1 or more".into(),
+                });
             }
         }
         if self.body_bytes > 64 * 1024 * 1024 {
-            return Err(Error::Invalid { field: "body_bytes", message: "expected at most 64 MiB".into() });
+            return Err(Error::Invalid {
+                field: "body_bytes",
+                message: "expected at most 64 MiB".into(),
+            });
         }
-        let tls = if self.tls { Some(self_signed_acceptor()?) } else { None };
+        let tls = if self.tls {
+            Some(self_signed_acceptor()?)
+        } else {
+            None
+        };
         let listener = TcpListener::bind(self.bind)
             .await
-            .map_err(|source| Error::Bind { addr: self.bind, source })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: self.bind, source })?;
+            .map_err(|source| Error::Bind {
+                addr: self.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: self.bind,
+            source,
+        })?;
         let shared = Arc::new(Shared {
             start: Instant::now(),
             body: Bytes::from(vec![b'x'; self.body_bytes]),
@@ -130,7 +149,12 @@ impl DemoServerConfig {
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared.clone(), tls, stopped));
-        Ok(DemoServer { addr, shared, stop, task: Some(task) })
+        Ok(DemoServer {
+            addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
     }
 }
 
@@ -142,7 +166,11 @@ impl DemoServer {
 
     /// `http://addr/` (or `https://`).
     pub fn url(&self) -> String {
-        let scheme = if self.shared.config.tls { "https" } else { "http" };
+        let scheme = if self.shared.config.tls {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}/", self.addr)
     }
 
@@ -210,7 +238,9 @@ async fn accept_loop(
                 match tls {
                     Some(acceptor) => {
                         if let Ok(stream) = acceptor.accept(tcp).await {
-                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
                         }
                     }
                     None => {
@@ -223,7 +253,11 @@ async fn accept_loop(
                 _ = conn_stopped.changed() => {}
             }
         });
-        if shared.config.accept_limit.is_some_and(|limit| accepted >= limit) {
+        if shared
+            .config
+            .accept_limit
+            .is_some_and(|limit| accepted >= limit)
+        {
             // Closing the listener makes further connects fail with "connection refused".
             drop(listener);
             let _ = stopped.changed().await;
@@ -243,7 +277,10 @@ impl std::fmt::Display for Reset {
 }
 impl std::error::Error for Reset {}
 
-async fn handle(_req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<Full<Bytes>>, Reset> {
+async fn handle(
+    _req: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, Reset> {
     let n = shared.served.fetch_add(1, Ordering::Relaxed) + 1;
     let config = &shared.config;
     if let Some(stall) = config.stall {

@@ -13,7 +13,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let stall = Stall { at: args.duration / 2, length: Duration::from_millis(300) };
+    let stall = Stall {
+        at: args.duration / 2,
+        length: Duration::from_millis(300),
+    };
     let server = DemoServerConfig {
         latency: Duration::from_micros(200),
         stall: Some(stall),
@@ -30,7 +33,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         stall.length.as_millis(),
         stall.at.as_secs_f64()
     );
-    println!("sending {} for {:.0}s (open model, 16 connections)\n", args.rate, args.duration.as_secs_f64());
+    println!(
+        "sending {} for {:.0}s (open model, 16 connections)\n",
+        args.rate,
+        args.duration.as_secs_f64()
+    );
     let mut config = LoadConfig::new(server.url());
     config.model = Model::Open { rate: args.rate };
     config.stop = Stop::After(args.duration);
@@ -50,5 +57,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         write_json(path, &report)?;
         eprintln!("wrote {}", path.display());
     }
-    Ok(if report.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
+    Ok(if report.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -10,7 +10,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         url: args.url,
         model: match (args.rate, args.concurrency) {
             (Some(rate), _) => Model::Open { rate },
-            (None, concurrency) => Model::Closed { concurrency: concurrency.unwrap_or(64) },
+            (None, concurrency) => Model::Closed {
+                concurrency: concurrency.unwrap_or(64),
+            },
         },
         stop: match (args.duration, args.requests) {
             (_, Some(n)) => Stop::Requests(n),
@@ -35,5 +37,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         write_json(path, &report)?;
         eprintln!("wrote {}", path.display());
     }
-    Ok(if report.interrupted { ExitCode::from(130) } else { ExitCode::SUCCESS })
+    Ok(if report.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -22,7 +22,8 @@ impl std::error::Error for InputError {}
 /// 2 for bad input (flags, files, unreachable targets), 1 for anything else.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     let input = error.chain().any(|cause| {
-        cause.downcast_ref::<InputError>().is_some() || cause.downcast_ref::<ballast_load::Error>().is_some()
+        cause.downcast_ref::<InputError>().is_some()
+            || cause.downcast_ref::<ballast_load::Error>().is_some()
     });
     if input {
         2
@@ -34,7 +35,9 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Load(args) => load::run(args).await,
-        Command::Report { command: ReportCommand::Merge { inputs, output } } => report::merge(&inputs, &output),
+        Command::Report {
+            command: ReportCommand::Merge { inputs, output },
+        } => report::merge(&inputs, &output),
         Command::Demo(args) => demo::run(args).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();

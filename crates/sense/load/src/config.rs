@@ -150,7 +150,8 @@ impl LoadConfig {
     /// Checks every setting, reads the body file and prepares the request; binds and
     /// connects nothing (that happens in [`LoadTest::run`]).
     pub fn build(&self) -> Result<LoadTest, Error> {
-        let invalid = |field: &'static str, message: String| Error::InvalidConfig { field, message };
+        let invalid =
+            |field: &'static str, message: String| Error::InvalidConfig { field, message };
         let target = Target::parse(&self.url)?;
         let connections = self.effective_connections();
         if connections == 0 || connections > MAX_CONNECTIONS {
@@ -188,7 +189,10 @@ impl LoadConfig {
         }
         match self.stop {
             Stop::After(d) if d.is_zero() => {
-                return Err(invalid("--duration", "expected a duration above zero, e.g. 30s".into()))
+                return Err(invalid(
+                    "--duration",
+                    "expected a duration above zero, e.g. 30s".into(),
+                ))
             }
             Stop::Requests(0) => {
                 return Err(invalid("--requests", "expected at least 1 request".into()))
@@ -196,19 +200,28 @@ impl LoadConfig {
             _ => {}
         }
         if self.timeout.is_zero() {
-            return Err(invalid("--timeout", "expected a duration above zero, e.g. 2s".into()));
+            return Err(invalid(
+                "--timeout",
+                "expected a duration above zero, e.g. 2s".into(),
+            ));
         }
         if let Some(shard) = self.shard {
             if shard.index == 0 || shard.index > shard.count {
                 return Err(invalid(
                     "--shard",
-                    format!("expected I/N with 1 ≤ I ≤ N, got {}/{}", shard.index, shard.count),
+                    format!(
+                        "expected I/N with 1 ≤ I ≤ N, got {}/{}",
+                        shard.index, shard.count
+                    ),
                 ));
             }
         }
         let body = match (&self.body, &self.body_file) {
             (Some(_), Some(_)) => {
-                return Err(invalid("--body-file", "give either -d/--body or --body-file, not both".into()))
+                return Err(invalid(
+                    "--body-file",
+                    "give either -d/--body or --body-file, not both".into(),
+                ))
             }
             (Some(text), None) => text.clone().into_bytes(),
             (None, Some(path)) => std::fs::read(path).map_err(|source| Error::File {
@@ -229,7 +242,10 @@ mod tests {
 
     #[test]
     fn shard_parsing() {
-        assert_eq!("2/4".parse::<Shard>().unwrap(), Shard { index: 2, count: 4 });
+        assert_eq!(
+            "2/4".parse::<Shard>().unwrap(),
+            Shard { index: 2, count: 4 }
+        );
         for bad in ["5/4", "0/4", "1/0", "x/4", "2", ""] {
             let err = bad.parse::<Shard>().unwrap_err();
             assert!(err.contains("I/N"), "{bad}: {err}");
@@ -250,14 +266,20 @@ mod tests {
         assert!(err.starts_with("--connections"), "{err}");
 
         let mut cfg = LoadConfig::new("http://127.0.0.1:9/");
-        cfg.model = Model::Open { rate: "1/s..5/s".parse().unwrap() };
+        cfg.model = Model::Open {
+            rate: "1/s..5/s".parse().unwrap(),
+        };
         cfg.stop = Stop::Requests(10);
         assert!(cfg.build().unwrap_err().to_string().starts_with("--rate"));
 
         let mut cfg = LoadConfig::new("http://127.0.0.1:9/");
         cfg.body = Some("a".into());
         cfg.body_file = Some("/nonexistent".into());
-        assert!(cfg.build().unwrap_err().to_string().starts_with("--body-file"));
+        assert!(cfg
+            .build()
+            .unwrap_err()
+            .to_string()
+            .starts_with("--body-file"));
 
         let mut cfg = LoadConfig::new("http://127.0.0.1:9/");
         cfg.body_file = Some("/nonexistent/body.json".into());

@@ -23,7 +23,13 @@ pub(crate) struct SecondSlice {
 
 impl SecondSlice {
     fn new(t: u64) -> Self {
-        SecondSlice { t, requests: 0, errors: 0, status_5xx: 0, latency: LatencyHistogram::new() }
+        SecondSlice {
+            t,
+            requests: 0,
+            errors: 0,
+            status_5xx: 0,
+            latency: LatencyHistogram::new(),
+        }
     }
 }
 
@@ -95,7 +101,13 @@ impl Recorder {
     }
 
     #[inline]
-    pub(crate) fn response(&mut self, due: Instant, sent: Instant, done: Instant, response: Response) {
+    pub(crate) fn response(
+        &mut self,
+        due: Instant,
+        sent: Instant,
+        done: Instant,
+        response: Response,
+    ) {
         let latency = done.saturating_duration_since(due);
         let lag = sent.saturating_duration_since(due);
         let second = self.slice_for(due);
@@ -105,7 +117,9 @@ impl Recorder {
             second.status_5xx += 1;
         }
         self.totals.latency.record(latency);
-        self.totals.service.record(done.saturating_duration_since(sent));
+        self.totals
+            .service
+            .record(done.saturating_duration_since(sent));
         self.totals.send_lag.record(lag);
         if lag > LATE_AFTER {
             self.totals.late += 1;

@@ -151,14 +151,38 @@ pub(crate) struct RunFacts<'a> {
     pub seconds: Vec<SecondRow>,
 }
 
-fn timeline_point(t: u64, requests: u64, errors: u64, status_5xx: u64, h: &LatencyHistogram) -> TimelinePoint {
+fn timeline_point(
+    t: u64,
+    requests: u64,
+    errors: u64,
+    status_5xx: u64,
+    h: &LatencyHistogram,
+) -> TimelinePoint {
     let p = Percentiles::of(h);
-    TimelinePoint { t, requests, errors, status_5xx, p50: p.p50, p90: p.p90, p99: p.p99, histogram: h.encode() }
+    TimelinePoint {
+        t,
+        requests,
+        errors,
+        status_5xx,
+        p50: p.p50,
+        p90: p.p90,
+        p99: p.p99,
+        histogram: h.encode(),
+    }
 }
 
 impl Report {
     pub(crate) fn build(facts: RunFacts<'_>) -> Report {
-        let RunFacts { config, connections, started, duration, interrupted, totals, dropped, seconds } = facts;
+        let RunFacts {
+            config,
+            connections,
+            started,
+            duration,
+            interrupted,
+            totals,
+            dropped,
+            seconds,
+        } = facts;
         let errors: u64 = totals.errors.iter().sum();
         let responses = totals.latency.len();
         let requests = responses + errors;
@@ -166,8 +190,14 @@ impl Report {
         let (mode, rate, target_rps, concurrency) = match &config.model {
             Model::Open { rate } => {
                 let shards = config.shard.map_or(1.0, |s| f64::from(s.count));
-                let mean = (rate.at_fraction(0.0).per_second() + rate.at_fraction(1.0).per_second()) / 2.0;
-                (Mode::Open, Some(rate.to_string()), Some(mean / shards), None)
+                let mean =
+                    (rate.at_fraction(0.0).per_second() + rate.at_fraction(1.0).per_second()) / 2.0;
+                (
+                    Mode::Open,
+                    Some(rate.to_string()),
+                    Some(mean / shards),
+                    None,
+                )
             }
             Model::Closed { concurrency } => (Mode::Closed, None, None, Some(*concurrency)),
         };
@@ -184,14 +214,20 @@ impl Report {
             http2: config.http2,
             shard: config.shard,
             shards_merged: 1,
-            started_unix_ms: started.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            started_unix_ms: started
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
             duration_s: duration.as_secs_f64(),
             interrupted,
             requests,
             responses,
             errors,
             rps: requests as f64 / seconds_f,
-            status: totals.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            status: totals
+                .status
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             error_kinds: ErrorKind::ALL
                 .iter()
                 .map(|k| (k.name().to_string(), totals.errors[k.index()]))
@@ -209,7 +245,9 @@ impl Report {
             send_lag_histogram: totals.send_lag.encode(),
             timeline: seconds
                 .iter()
-                .map(|(t, requests, errors, s5xx, h)| timeline_point(*t, *requests, *errors, *s5xx, h))
+                .map(|(t, requests, errors, s5xx, h)| {
+                    timeline_point(*t, *requests, *errors, *s5xx, h)
+                })
                 .collect(),
         }
     }
@@ -217,15 +255,28 @@ impl Report {
     /// Reads a report written by `--json`, checking its schema and histograms.
     /// `source_name` (usually the file name) prefixes every error.
     pub fn from_json(text: &str, source_name: &str) -> Result<Report, Error> {
-        let fail = |message: String| Error::Report { source_name: source_name.to_string(), message };
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| fail(format!("not JSON: {e} (line {}, column {})", e.line(), e.column())))?;
+        let fail = |message: String| Error::Report {
+            source_name: source_name.to_string(),
+            message,
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            fail(format!(
+                "not JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(SCHEMA) => {}
             Some(other) => return Err(fail(format!("schema is {other:?}; expected {SCHEMA:?}"))),
-            None => return Err(fail(format!("no \"schema\" key; expected a {SCHEMA} report from `ballast load --json`"))),
+            None => {
+                return Err(fail(format!(
+                    "no \"schema\" key; expected a {SCHEMA} report from `ballast load --json`"
+                )))
+            }
         }
-        let report: Report = serde_json::from_value(value).map_err(|e| fail(format!("invalid report: {e}")))?;
+        let report: Report =
+            serde_json::from_value(value).map_err(|e| fail(format!("invalid report: {e}")))?;
         if report.histogram_encoding != HISTOGRAM_ENCODING {
             return Err(fail(format!(
                 "histogram_encoding is {:?}; expected {HISTOGRAM_ENCODING:?}",
@@ -240,7 +291,8 @@ impl Report {
             LatencyHistogram::decode(encoded).map_err(|e| fail(format!("{name}: {e}")))?;
         }
         for (i, point) in report.timeline.iter().enumerate() {
-            LatencyHistogram::decode(&point.histogram).map_err(|e| fail(format!("timeline[{i}].histogram: {e}")))?;
+            LatencyHistogram::decode(&point.histogram)
+                .map_err(|e| fail(format!("timeline[{i}].histogram: {e}")))?;
         }
         Ok(report)
     }
@@ -258,8 +310,13 @@ impl Report {
     /// Merges shard reports of one run exactly: counts add, histograms add, and every
     /// percentile is recomputed from the merged histograms.
     pub fn merge(reports: &[Report]) -> Result<Report, Error> {
-        let fail = |message: String| Error::Report { source_name: "merge".into(), message };
-        let first = reports.first().ok_or_else(|| fail("no reports to merge".into()))?;
+        let fail = |message: String| Error::Report {
+            source_name: "merge".into(),
+            message,
+        };
+        let first = reports
+            .first()
+            .ok_or_else(|| fail("no reports to merge".into()))?;
         for r in reports {
             if r.mode != first.mode || r.url != first.url || r.method != first.method {
                 return Err(fail(format!(
@@ -275,9 +332,14 @@ impl Report {
         let mut error_kinds: BTreeMap<String, u64> = BTreeMap::new();
         let mut seconds: BTreeMap<u64, (u64, u64, u64, LatencyHistogram)> = BTreeMap::new();
         let sum = |f: fn(&Report) -> u64| reports.iter().map(f).sum::<u64>();
-        let (requests, responses, errors) = (sum(|r| r.requests), sum(|r| r.responses), sum(|r| r.errors));
-        let (late, dropped, reconnects, bytes) =
-            (sum(|r| r.late), sum(|r| r.dropped), sum(|r| r.reconnects), sum(|r| r.bytes_received));
+        let (requests, responses, errors) =
+            (sum(|r| r.requests), sum(|r| r.responses), sum(|r| r.errors));
+        let (late, dropped, reconnects, bytes) = (
+            sum(|r| r.late),
+            sum(|r| r.dropped),
+            sum(|r| r.reconnects),
+            sum(|r| r.bytes_received),
+        );
         for r in reports {
             latency.add(&LatencyHistogram::decode(&r.histogram)?);
             service.add(&LatencyHistogram::decode(&r.service_histogram)?);
@@ -289,7 +351,9 @@ impl Report {
                 *error_kinds.entry(k.clone()).or_default() += v;
             }
             for p in &r.timeline {
-                let entry = seconds.entry(p.t).or_insert_with(|| (0, 0, 0, LatencyHistogram::new()));
+                let entry = seconds
+                    .entry(p.t)
+                    .or_insert_with(|| (0, 0, 0, LatencyHistogram::new()));
                 entry.0 += p.requests;
                 entry.1 += p.errors;
                 entry.2 += p.status_5xx;
@@ -297,7 +361,9 @@ impl Report {
             }
         }
         let duration_s = reports.iter().map(|r| r.duration_s).fold(0.0, f64::max);
-        let target_rps = first.target_rps.map(|_| reports.iter().filter_map(|r| r.target_rps).sum());
+        let target_rps = first
+            .target_rps
+            .map(|_| reports.iter().filter_map(|r| r.target_rps).sum());
         Ok(Report {
             schema: SCHEMA.into(),
             ballast_version: env!("CARGO_PKG_VERSION").into(),
@@ -306,7 +372,9 @@ impl Report {
             mode: first.mode,
             rate: first.rate.clone(),
             target_rps,
-            concurrency: first.concurrency.map(|_| reports.iter().filter_map(|r| r.concurrency).sum()),
+            concurrency: first
+                .concurrency
+                .map(|_| reports.iter().filter_map(|r| r.concurrency).sum()),
             connections: reports.iter().map(|r| r.connections).sum(),
             http2: first.http2,
             shard: None,
@@ -317,7 +385,11 @@ impl Report {
             requests,
             responses,
             errors,
-            rps: if duration_s > 0.0 { requests as f64 / duration_s } else { 0.0 },
+            rps: if duration_s > 0.0 {
+                requests as f64 / duration_s
+            } else {
+                0.0
+            },
             status,
             error_kinds,
             late,
@@ -333,7 +405,9 @@ impl Report {
             send_lag_histogram: lag.encode(),
             timeline: seconds
                 .iter()
-                .map(|(t, (requests, errors, s5xx, h))| timeline_point(*t, *requests, *errors, *s5xx, h))
+                .map(|(t, (requests, errors, s5xx, h))| {
+                    timeline_point(*t, *requests, *errors, *s5xx, h)
+                })
                 .collect(),
         })
     }
@@ -346,19 +420,42 @@ impl Report {
             (_, _, Some(c)) => format!("closed model, {c} in flight"),
             _ => "open model".to_string(),
         };
-        let _ = writeln!(out, "{} {}  ({model}, {} connections{})", self.method, self.url, self.connections,
-            if self.http2 { ", HTTP/2" } else { "" });
+        let _ = writeln!(
+            out,
+            "{} {}  ({model}, {} connections{})",
+            self.method,
+            self.url,
+            self.connections,
+            if self.http2 { ", HTTP/2" } else { "" }
+        );
         if self.interrupted {
             let _ = writeln!(out, "  interrupted: the figures cover the part that ran");
         }
-        let _ = write!(out, "  requests   {:>10}   in {:.2}s   {:.1} req/s", self.requests, self.duration_s, self.rps);
+        let _ = write!(
+            out,
+            "  requests   {:>10}   in {:.2}s   {:.1} req/s",
+            self.requests, self.duration_s, self.rps
+        );
         if let Some(target) = self.target_rps {
-            let off = if target > 0.0 { (self.rps / target - 1.0) * 100.0 } else { 0.0 };
+            let off = if target > 0.0 {
+                (self.rps / target - 1.0) * 100.0
+            } else {
+                0.0
+            };
             let _ = write!(out, "   (target {target:.1}/s, {off:+.2}%)");
         }
         let _ = writeln!(out);
-        let kinds: Vec<String> = self.error_kinds.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(out, "  errors     {:>10}   {}", self.errors, kinds.join(" · "));
+        let kinds: Vec<String> = self
+            .error_kinds
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  errors     {:>10}   {}",
+            self.errors,
+            kinds.join(" · ")
+        );
         if self.mode == Mode::Open {
             let _ = writeln!(
                 out,
@@ -368,19 +465,58 @@ impl Report {
                 format_duration(Duration::from_secs_f64(self.send_lag_ms.p99 / 1e3))
             );
         }
-        let _ = writeln!(out, "  reconnects {:>10}   received {:.1} MiB", self.reconnects, self.bytes_received as f64 / 1048576.0);
-        let statuses: Vec<String> = self.status.iter().map(|(k, v)| format!("{k} × {v}")).collect();
-        let _ = writeln!(out, "  status     {}", if statuses.is_empty() { "none".into() } else { statuses.join(" · ") });
-        let _ = writeln!(out, "\n  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", "latency", "p50", "p90", "p95", "p99", "p99.9", "max", "mean");
-        let label = if self.mode == Mode::Open { "corrected" } else { "total" };
+        let _ = writeln!(
+            out,
+            "  reconnects {:>10}   received {:.1} MiB",
+            self.reconnects,
+            self.bytes_received as f64 / 1048576.0
+        );
+        let statuses: Vec<String> = self
+            .status
+            .iter()
+            .map(|(k, v)| format!("{k} × {v}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  status     {}",
+            if statuses.is_empty() {
+                "none".into()
+            } else {
+                statuses.join(" · ")
+            }
+        );
+        let _ = writeln!(
+            out,
+            "\n  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+            "latency", "p50", "p90", "p95", "p99", "p99.9", "max", "mean"
+        );
+        let label = if self.mode == Mode::Open {
+            "corrected"
+        } else {
+            "total"
+        };
         for (name, p) in [(label, &self.latency_ms), ("service", &self.service_ms)] {
             let f = |ms: f64| format_duration(Duration::from_secs_f64(ms / 1e3));
-            let _ = writeln!(out, "  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}", name,
-                f(p.p50), f(p.p90), f(p.p95), f(p.p99), f(p.p999), f(p.max), f(p.mean));
+            let _ = writeln!(
+                out,
+                "  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+                name,
+                f(p.p50),
+                f(p.p90),
+                f(p.p95),
+                f(p.p99),
+                f(p.p999),
+                f(p.max),
+                f(p.mean)
+            );
         }
         if self.late > 0 || self.dropped > 0 {
-            let _ = writeln!(out, "\n  warning: the generator fell behind the schedule ({} late, {} dropped); \
-                add --connections or machines (--shard), or lower --rate", self.late, self.dropped);
+            let _ = writeln!(
+                out,
+                "\n  warning: the generator fell behind the schedule ({} late, {} dropped); \
+                add --connections or machines (--shard), or lower --rate",
+                self.late, self.dropped
+            );
         }
         out
     }

@@ -32,11 +32,12 @@ impl PreparedRequest {
         })?;
         let mut map = HeaderMap::new();
         for (name, value) in headers {
-            let header_name =
-                HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| Error::InvalidConfig {
+            let header_name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
+                Error::InvalidConfig {
                     field: "-H/--header",
                     message: format!("invalid header name {name:?}; expected 'Name: value'"),
-                })?;
+                }
+            })?;
             let header_value =
                 HeaderValue::from_str(value.trim()).map_err(|_| Error::InvalidConfig {
                     field: "-H/--header",
@@ -44,7 +45,10 @@ impl PreparedRequest {
                 })?;
             map.append(header_name, header_value);
         }
-        for forbidden in [http::header::CONTENT_LENGTH, http::header::TRANSFER_ENCODING] {
+        for forbidden in [
+            http::header::CONTENT_LENGTH,
+            http::header::TRANSFER_ENCODING,
+        ] {
             if map.contains_key(&forbidden) {
                 return Err(Error::InvalidConfig {
                     field: "-H/--header",
@@ -58,7 +62,11 @@ impl PreparedRequest {
             head.push_str(&format!("host: {}\r\n", target.authority));
         }
         if !map.contains_key(http::header::USER_AGENT) {
-            head.push_str(concat!("user-agent: ballast/", env!("CARGO_PKG_VERSION"), "\r\n"));
+            head.push_str(concat!(
+                "user-agent: ballast/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\n"
+            ));
         }
         let mut bytes = head.into_bytes();
         for (name, value) in &map {
@@ -73,10 +81,13 @@ impl PreparedRequest {
         bytes.extend_from_slice(b"\r\n");
         bytes.extend_from_slice(&body);
 
-        let uri = target.url.parse::<http::Uri>().map_err(|e| Error::InvalidUrl {
-            input: target.url.clone(),
-            reason: e.to_string(),
-        })?;
+        let uri = target
+            .url
+            .parse::<http::Uri>()
+            .map_err(|e| Error::InvalidUrl {
+                input: target.url.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(PreparedRequest {
             http1: Bytes::from(bytes),
             is_head: method == Method::HEAD,
@@ -106,20 +117,33 @@ mod tests {
         )
         .unwrap();
         let text = std::str::from_utf8(&req.http1).unwrap();
-        assert!(text.starts_with("POST /x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n"), "{text}");
-        assert!(text.contains("content-type: application/json\r\n"), "{text}");
+        assert!(
+            text.starts_with("POST /x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("content-type: application/json\r\n"),
+            "{text}"
+        );
         assert!(text.ends_with("content-length: 2\r\n\r\n{}"), "{text}");
     }
 
     #[test]
     fn rejects_bad_headers_and_methods() {
-        let bad_name = PreparedRequest::new(&target(), "GET", &[("Bad Name".into(), "v".into())], vec![]);
+        let bad_name =
+            PreparedRequest::new(&target(), "GET", &[("Bad Name".into(), "v".into())], vec![]);
         assert!(bad_name.unwrap_err().to_string().contains("header name"));
-        let bad_value = PreparedRequest::new(&target(), "GET", &[("X".into(), "a\r\nb".into())], vec![]);
+        let bad_value =
+            PreparedRequest::new(&target(), "GET", &[("X".into(), "a\r\nb".into())], vec![]);
         assert!(bad_value.unwrap_err().to_string().contains("invalid value"));
         let bad_method = PreparedRequest::new(&target(), "G ET", &[], vec![]);
         assert!(bad_method.unwrap_err().to_string().contains("HTTP method"));
-        let length = PreparedRequest::new(&target(), "GET", &[("Content-Length".into(), "3".into())], vec![]);
+        let length = PreparedRequest::new(
+            &target(),
+            "GET",
+            &[("Content-Length".into(), "3".into())],
+            vec![],
+        );
         assert!(length.unwrap_err().to_string().contains("content-length"));
     }
 }

@@ -43,6 +43,7 @@ pub struct Progress {
 }
 
 /// A checked load test, ready to [`run`](LoadTest::run).
+#[derive(Debug)]
 pub struct LoadTest {
     config: LoadConfig,
     target: Target,
@@ -54,7 +55,10 @@ pub struct LoadTest {
 struct Context {
     start: Instant,
     addr: SocketAddr,
-    tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+    tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
     request: Arc<PreparedRequest>,
     timeout: Duration,
     open: bool,
@@ -63,8 +67,18 @@ struct Context {
 }
 
 impl LoadTest {
-    pub(crate) fn new(config: LoadConfig, target: Target, request: PreparedRequest, connections: u32) -> Self {
-        LoadTest { config, target, request: Arc::new(request), connections }
+    pub(crate) fn new(
+        config: LoadConfig,
+        target: Target,
+        request: PreparedRequest,
+        connections: u32,
+    ) -> Self {
+        LoadTest {
+            config,
+            target,
+            request: Arc::new(request),
+            connections,
+        }
     }
 
     /// Connections this run opens.
@@ -91,12 +105,16 @@ impl LoadTest {
             .map_err(|e| unreachable(host_port.clone(), format!("cannot resolve host ({e})")))?
             .next()
             .ok_or_else(|| unreachable(host_port.clone(), "the host has no address".into()))?;
-        match tokio::time::timeout(self.config.timeout, tokio::net::TcpStream::connect(addr)).await {
+        match tokio::time::timeout(self.config.timeout, tokio::net::TcpStream::connect(addr)).await
+        {
             Ok(Ok(_)) => Ok(addr),
             Ok(Err(e)) => Err(unreachable(addr.to_string(), e.to_string())),
             Err(_) => Err(unreachable(
                 addr.to_string(),
-                format!("no answer within --timeout {}", ballast_core::format_duration(self.config.timeout)),
+                format!(
+                    "no answer within --timeout {}",
+                    ballast_core::format_duration(self.config.timeout)
+                ),
             )),
         }
     }
@@ -110,12 +128,12 @@ impl LoadTest {
     ) -> Result<Report, Error> {
         let addr = self.preflight().await?;
         let tls = if self.target.tls {
-            let name = rustls::pki_types::ServerName::try_from(self.target.host.clone()).map_err(|_| {
-                Error::InvalidUrl {
+            let name = rustls::pki_types::ServerName::try_from(self.target.host.clone()).map_err(
+                |_| Error::InvalidUrl {
                     input: self.target.url.clone(),
                     reason: "host is not a valid TLS server name".into(),
-                }
-            })?;
+                },
+            )?;
             Some((tls_config(self.config.insecure, self.config.http2), name))
         } else {
             None
@@ -123,7 +141,10 @@ impl LoadTest {
 
         let shard = self.config.shard;
         let (shard_index, shard_count) = shard.map_or((0, 1), |s| (s.index - 1, s.count));
-        let share = |n: u64| n / u64::from(shard_count) + u64::from(u64::from(shard_index) < n % u64::from(shard_count));
+        let share = |n: u64| {
+            n / u64::from(shard_count)
+                + u64::from(u64::from(shard_index) < n % u64::from(shard_count))
+        };
         let requests_limit = match self.config.stop {
             Stop::Requests(n) => Some(share(n)),
             Stop::After(_) => None,
@@ -141,9 +162,11 @@ impl LoadTest {
                     }
                 };
                 let phase = match rate {
-                    ballast_core::RateSpec::Constant(r) if shard_count > 1 => Duration::from_secs_f64(
-                        f64::from(shard_index) / (f64::from(shard_count) * r.per_second()),
-                    ),
+                    ballast_core::RateSpec::Constant(r) if shard_count > 1 => {
+                        Duration::from_secs_f64(
+                            f64::from(shard_index) / (f64::from(shard_count) * r.per_second()),
+                        )
+                    }
                     _ => Duration::ZERO,
                 };
                 let dispatcher = Dispatcher::Open {
@@ -166,7 +189,11 @@ impl LoadTest {
                     Stop::After(d) => Some(start + d),
                     Stop::Requests(_) => None,
                 };
-                let dispatcher = Dispatcher::Closed { deadline, limit: requests_limit, next: AtomicU64::new(0) };
+                let dispatcher = Dispatcher::Closed {
+                    deadline,
+                    limit: requests_limit,
+                    next: AtomicU64::new(0),
+                };
                 let planned = match self.config.stop {
                     Stop::After(d) => Some(d),
                     Stop::Requests(_) => None,
@@ -194,7 +221,13 @@ impl LoadTest {
             for w in 0..workers {
                 let recorder = Recorder::new(start, slice_tx.clone());
                 let slot = (w % self.connections) as usize;
-                set.spawn(h2_worker(ctx.clone(), slots.clone(), slot, recorder, stop_rx.clone()));
+                set.spawn(h2_worker(
+                    ctx.clone(),
+                    slots.clone(),
+                    slot,
+                    recorder,
+                    stop_rx.clone(),
+                ));
             }
         } else {
             for _ in 0..workers {
@@ -253,7 +286,11 @@ impl LoadTest {
         let sent = totals.latency.len() + totals.errors.iter().sum::<u64>();
         let dropped = ctx
             .dispatcher
-            .due_by(if interrupted { finished.saturating_duration_since(start) } else { sending_window })
+            .due_by(if interrupted {
+                finished.saturating_duration_since(start)
+            } else {
+                sending_window
+            })
             .map_or(0, |due| due.saturating_sub(sent));
         Ok(Report::build(RunFacts {
             config: &self.config,
@@ -296,14 +333,19 @@ async fn wait_until(ctx: &Context, due: Instant, stop: &mut watch::Receiver<bool
     !ctx.stopping.load(Ordering::Relaxed)
 }
 
-async fn h1_worker(ctx: Arc<Context>, mut recorder: Recorder, mut stop: watch::Receiver<bool>) -> Totals {
+async fn h1_worker(
+    ctx: Arc<Context>,
+    mut recorder: Recorder,
+    mut stop: watch::Receiver<bool>,
+) -> Totals {
     let mut conn: Option<Http1Conn> = None;
     while let Some(due) = ctx.dispatcher.next(ctx.start) {
         if !wait_until(&ctx, due, &mut stop).await {
             break;
         }
         let sent = Instant::now();
-        let outcome = tokio::time::timeout(ctx.timeout, h1_exchange(&ctx, &mut conn, &mut recorder)).await;
+        let outcome =
+            tokio::time::timeout(ctx.timeout, h1_exchange(&ctx, &mut conn, &mut recorder)).await;
         let done = Instant::now();
         match outcome {
             Ok(Ok(response)) => recorder.response(due, sent, done, response),
@@ -323,34 +365,27 @@ async fn h1_exchange(
     conn: &mut Option<Http1Conn>,
     recorder: &mut Recorder,
 ) -> Result<Response, ErrorKind> {
-    let mut retried = false;
-    loop {
-        let c = match conn {
-            Some(c) => c,
-            None => {
-                let stream = connect(ctx.addr, ctx.tls.as_ref()).await?;
-                recorder.connected();
-                conn.insert(Http1Conn::new(stream))
-            }
-        };
-        match c.send(&ctx.request).await {
-            Ok((response, keep_alive)) => {
-                if !keep_alive {
-                    *conn = None;
-                }
-                return Ok(response);
-            }
-            Err(e) => {
-                let retry = e.nothing_received && c.is_reused() && !retried;
+    let c = match conn {
+        Some(c) => c,
+        None => {
+            let stream = connect(ctx.addr, ctx.tls.as_ref()).await?;
+            recorder.connected();
+            conn.insert(Http1Conn::new(stream))
+        }
+    };
+    // A failed exchange is never retried, not even on a keep-alive connection the server
+    // closed as we wrote: the server may have acted on the request, and retries would
+    // hide a service that drops connections.
+    match c.send(&ctx.request).await {
+        Ok((response, keep_alive)) => {
+            if !keep_alive {
                 *conn = None;
-                if retry {
-                    // The server retired an idle keep-alive connection as we wrote to it;
-                    // nothing was processed, so the request goes again on a new one.
-                    retried = true;
-                    continue;
-                }
-                return Err(e.kind);
             }
+            Ok(response)
+        }
+        Err(kind) => {
+            *conn = None;
+            Err(kind)
         }
     }
 }

@@ -29,7 +29,13 @@ impl Dispatcher {
     #[inline]
     pub(crate) fn next(&self, start: Instant) -> Option<Instant> {
         match self {
-            Dispatcher::Open { spec, length, phase, limit, next } => {
+            Dispatcher::Open {
+                spec,
+                length,
+                phase,
+                limit,
+                next,
+            } => {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 if limit.is_some_and(|limit| index >= limit) {
                     return None;
@@ -37,7 +43,11 @@ impl Dispatcher {
                 let offset = spec.offset_of(index, *length)? + *phase;
                 (offset < *length).then(|| start + offset)
             }
-            Dispatcher::Closed { deadline, limit, next } => {
+            Dispatcher::Closed {
+                deadline,
+                limit,
+                next,
+            } => {
                 if let Some(limit) = limit {
                     if next.fetch_add(1, Ordering::Relaxed) >= *limit {
                         return None;
@@ -55,8 +65,17 @@ impl Dispatcher {
     /// Requests the open-model schedule made due within the first `elapsed` of the run.
     pub(crate) fn due_by(&self, elapsed: Duration) -> Option<u64> {
         match self {
-            Dispatcher::Open { spec, length, phase, limit, .. } => {
-                let due = spec.due_by(elapsed.saturating_sub(*phase), *length - (*phase).min(*length));
+            Dispatcher::Open {
+                spec,
+                length,
+                phase,
+                limit,
+                ..
+            } => {
+                let due = spec.due_by(
+                    elapsed.saturating_sub(*phase),
+                    *length - (*phase).min(*length),
+                );
                 Some(limit.map_or(due, |limit| due.min(limit)))
             }
             Dispatcher::Closed { .. } => None,

@@ -27,9 +27,11 @@ impl Target {
             input: url.to_string(),
             reason: reason.to_string(),
         };
-        let uri: Uri = url
-            .parse()
-            .map_err(|e| fail(&format!("not a valid URL ({e}); expected e.g. http://127.0.0.1:8080/path")))?;
+        let uri: Uri = url.parse().map_err(|e| {
+            fail(&format!(
+                "not a valid URL ({e}); expected e.g. http://127.0.0.1:8080/path"
+            ))
+        })?;
         let tls = match uri.scheme() {
             Some(s) if *s == Scheme::HTTP => false,
             Some(s) if *s == Scheme::HTTPS => true,
@@ -44,9 +46,14 @@ impl Target {
             .authority()
             .ok_or_else(|| fail("missing host; expected e.g. http://127.0.0.1:8080/"))?;
         if authority.as_str().contains('@') {
-            return Err(fail("user info in URLs is not supported; send credentials with -H 'Authorization: ...'"));
+            return Err(fail(
+                "user info in URLs is not supported; send credentials with -H 'Authorization: ...'",
+            ));
         }
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if host.is_empty() {
             return Err(fail("missing host; expected e.g. http://127.0.0.1:8080/"));
         }

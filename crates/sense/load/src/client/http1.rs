@@ -11,29 +11,12 @@ const MAX_HEAD: usize = 64 * 1024;
 const INITIAL_BUFFER: usize = 16 * 1024;
 const MAX_HEADERS: usize = 96;
 
-/// Why a request on this connection failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SendError {
-    pub kind: ErrorKind,
-    /// The connection closed before a single byte of the response arrived: on a reused
-    /// keep-alive connection that is the server retiring it, and the request may be
-    /// retried on a new connection.
-    pub nothing_received: bool,
-}
-
-impl SendError {
-    fn new(kind: ErrorKind) -> Self {
-        SendError { kind, nothing_received: false }
-    }
-}
-
 pub(crate) struct Http1Conn {
     stream: Stream,
     buf: Vec<u8>,
     start: usize,
     end: usize,
     bytes_read: u64,
-    served: u64,
 }
 
 /// What the response head says about the body and the connection.
@@ -58,26 +41,31 @@ impl Http1Conn {
             start: 0,
             end: 0,
             bytes_read: 0,
-            served: 0,
         }
     }
 
-    /// Whether a response was already read on this connection.
-    pub(crate) fn is_reused(&self) -> bool {
-        self.served > 0
-    }
-
     /// Sends the request and reads the whole response. `Ok((response, keep_alive))`.
-    pub(crate) async fn send(&mut self, request: &PreparedRequest) -> Result<(Response, bool), SendError> {
-        let io_error = |e: io::Error| SendError::new(ErrorKind::from_io(&e));
-        self.stream.write_all(&request.http1).await.map_err(io_error)?;
+    pub(crate) async fn send(
+        &mut self,
+        request: &PreparedRequest,
+    ) -> Result<(Response, bool), ErrorKind> {
+        let io_error = |e: io::Error| ErrorKind::from_io(&e);
+        self.stream
+            .write_all(&request.http1)
+            .await
+            .map_err(io_error)?;
         self.stream.flush().await.map_err(io_error)?;
         let read_before = self.bytes_read - (self.end - self.start) as u64;
         let head = self.read_head(request.is_head).await?;
         let keep_alive = self.read_body(&head).await? && head.keep_alive;
-        self.served += 1;
         let bytes = self.bytes_read - (self.end - self.start) as u64 - read_before;
-        Ok((Response { status: head.status, bytes }, keep_alive))
+        Ok((
+            Response {
+                status: head.status,
+                bytes,
+            },
+            keep_alive,
+        ))
     }
 
     /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
@@ -101,8 +89,7 @@ impl Http1Conn {
         Ok(n)
     }
 
-    async fn read_head(&mut self, is_head_request: bool) -> Result<Head, SendError> {
-        let mut received_any = self.start != self.end;
+    async fn read_head(&mut self, is_head_request: bool) -> Result<Head, ErrorKind> {
         loop {
             match parse_head(&self.buf[self.start..self.end], is_head_request) {
                 Ok(Some((len, head))) => {
@@ -115,31 +102,17 @@ impl Http1Conn {
                 }
                 Ok(None) => {
                     if self.end - self.start > MAX_HEAD {
-                        return Err(SendError::new(ErrorKind::Protocol));
+                        return Err(ErrorKind::Protocol);
                     }
-                    match self.fill().await {
-                        Ok(0) => {
-                            return Err(SendError {
-                                kind: ErrorKind::Reset,
-                                nothing_received: !received_any,
-                            })
-                        }
-                        Ok(_) => received_any = true,
-                        Err(e) => {
-                            return Err(SendError {
-                                kind: ErrorKind::from_io(&e),
-                                nothing_received: !received_any,
-                            })
-                        }
-                    }
+                    self.fill_or_reset().await?;
                 }
-                Err(()) => return Err(SendError::new(ErrorKind::Protocol)),
+                Err(()) => return Err(ErrorKind::Protocol),
             }
         }
     }
 
     /// Consumes the body. Returns whether the connection can carry another request.
-    async fn read_body(&mut self, head: &Head) -> Result<bool, SendError> {
+    async fn read_body(&mut self, head: &Head) -> Result<bool, ErrorKind> {
         match head.body {
             BodyLength::None => Ok(true),
             BodyLength::Exactly(n) => self.skip(n).await.map(|_| true),
@@ -149,13 +122,13 @@ impl Http1Conn {
                 match self.fill().await {
                     Ok(0) => return Ok(false),
                     Ok(_) => {}
-                    Err(e) => return Err(SendError::new(ErrorKind::from_io(&e))),
+                    Err(e) => return Err(ErrorKind::from_io(&e)),
                 }
             },
         }
     }
 
-    async fn skip(&mut self, mut remaining: u64) -> Result<(), SendError> {
+    async fn skip(&mut self, mut remaining: u64) -> Result<(), ErrorKind> {
         loop {
             let available = (self.end - self.start) as u64;
             let take = available.min(remaining);
@@ -168,15 +141,15 @@ impl Http1Conn {
         }
     }
 
-    async fn fill_or_reset(&mut self) -> Result<(), SendError> {
+    async fn fill_or_reset(&mut self) -> Result<(), ErrorKind> {
         match self.fill().await {
-            Ok(0) => Err(SendError::new(ErrorKind::Reset)),
+            Ok(0) => Err(ErrorKind::Reset),
             Ok(_) => Ok(()),
-            Err(e) => Err(SendError::new(ErrorKind::from_io(&e))),
+            Err(e) => Err(ErrorKind::from_io(&e)),
         }
     }
 
-    async fn skip_chunked(&mut self) -> Result<(), SendError> {
+    async fn skip_chunked(&mut self) -> Result<(), ErrorKind> {
         loop {
             match httparse::parse_chunk_size(&self.buf[self.start..self.end]) {
                 Ok(httparse::Status::Complete((used, 0))) => {
@@ -190,17 +163,17 @@ impl Http1Conn {
                 }
                 Ok(httparse::Status::Partial) => {
                     if self.end - self.start > MAX_HEAD {
-                        return Err(SendError::new(ErrorKind::Protocol));
+                        return Err(ErrorKind::Protocol);
                     }
                     self.fill_or_reset().await?;
                 }
-                Err(_) => return Err(SendError::new(ErrorKind::Protocol)),
+                Err(_) => return Err(ErrorKind::Protocol),
             }
         }
     }
 
     /// After the last chunk: optional trailer lines, then an empty line.
-    async fn skip_trailers(&mut self) -> Result<(), SendError> {
+    async fn skip_trailers(&mut self) -> Result<(), ErrorKind> {
         loop {
             let pending = &self.buf[self.start..self.end];
             match pending.windows(2).position(|w| w == b"\r\n") {
@@ -209,7 +182,7 @@ impl Http1Conn {
                     return Ok(());
                 }
                 Some(line) => self.start += line + 2,
-                None if pending.len() > MAX_HEAD => return Err(SendError::new(ErrorKind::Protocol)),
+                None if pending.len() > MAX_HEAD => return Err(ErrorKind::Protocol),
                 None => self.fill_or_reset().await?,
             }
         }
@@ -256,7 +229,8 @@ fn parse_head(bytes: &[u8], is_head_request: bool) -> Result<Option<(usize, Head
             }
         }
     }
-    let body = if is_head_request || (100..200).contains(&status) || status == 204 || status == 304 {
+    let body = if is_head_request || (100..200).contains(&status) || status == 204 || status == 304
+    {
         BodyLength::None
     } else if chunked {
         BodyLength::Chunked
@@ -266,7 +240,14 @@ fn parse_head(bytes: &[u8], is_head_request: bool) -> Result<Option<(usize, Head
         keep_alive = false;
         BodyLength::UntilClose
     };
-    Ok(Some((len, Head { status, keep_alive, body })))
+    Ok(Some((
+        len,
+        Head {
+            status,
+            keep_alive,
+            body,
+        },
+    )))
 }
 
 #[cfg(test)]
@@ -280,7 +261,9 @@ mod tests {
 
     #[test]
     fn content_length_and_keep_alive() {
-        let (len, h) = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").unwrap().unwrap();
+        let (len, h) = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            .unwrap()
+            .unwrap();
         assert_eq!(len, 38);
         assert_eq!(h.status, 200);
         assert!(h.keep_alive);
@@ -289,9 +272,10 @@ mod tests {
 
     #[test]
     fn chunked_close_and_http10() {
-        let (_, h) = head("HTTP/1.1 503 X\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let (_, h) =
+            head("HTTP/1.1 503 X\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n")
+                .unwrap()
+                .unwrap();
         assert!(matches!(h.body, BodyLength::Chunked));
         assert!(!h.keep_alive);
         let (_, h) = head("HTTP/1.0 200 OK\r\n\r\n").unwrap().unwrap();
@@ -305,7 +289,9 @@ mod tests {
 
     #[test]
     fn no_body_statuses_and_errors() {
-        let (_, h) = head("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n").unwrap().unwrap();
+        let (_, h) = head("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(matches!(h.body, BodyLength::None));
         assert!(head("HTTP/1.1 200 OK\r\nContent-Le").unwrap().is_none());
         assert!(head("SSH-2.0-OpenSSH\r\n\r\n").is_err());

@@ -20,9 +20,14 @@ pub(crate) enum Stream {
 /// Opens a stream to `addr`; TLS when `tls` holds a config (with `server_name` for SNI).
 pub(crate) async fn connect(
     addr: SocketAddr,
-    tls: Option<&(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+    tls: Option<&(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
 ) -> Result<Stream, ErrorKind> {
-    let tcp = TcpStream::connect(addr).await.map_err(|_| ErrorKind::Connect)?;
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|_| ErrorKind::Connect)?;
     // Requests are written in one piece; Nagle would only hold them back.
     let _ = tcp.set_nodelay(true);
     match tls {
@@ -61,7 +66,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
