@@ -44,3 +44,13 @@ pub use error::Error;
 pub use report::{Mode, Percentiles, Report, HISTOGRAM_ENCODING, SCHEMA};
 pub use run::{LoadTest, Progress};
 pub use target::Target;
+
+/// Entry points for the fuzz targets in `fuzz/`: the parsers of outside input that are
+/// not otherwise public. Not part of the stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses an HTTP/1.x response head the way the client does.
+    pub fn parse_response_head(bytes: &[u8]) {
+        crate::client::fuzz_parse_head(bytes);
+    }
+}

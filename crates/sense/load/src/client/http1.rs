@@ -20,13 +20,13 @@ pub(crate) struct Http1Conn {
 }
 
 /// What the response head says about the body and the connection.
-struct Head {
+pub(super) struct Head {
     status: u16,
     keep_alive: bool,
     body: BodyLength,
 }
 
-enum BodyLength {
+pub(super) enum BodyLength {
     None,
     Exactly(u64),
     Chunked,
@@ -190,7 +190,7 @@ impl Http1Conn {
 }
 
 /// Parses a response head. `Ok(None)`: incomplete; `Err(())`: not HTTP/1.x.
-fn parse_head(bytes: &[u8], is_head_request: bool) -> Result<Option<(usize, Head)>, ()> {
+pub(super) fn parse_head(bytes: &[u8], is_head_request: bool) -> Result<Option<(usize, Head)>, ()> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let len = match response.parse(bytes).map_err(|_| ())? {

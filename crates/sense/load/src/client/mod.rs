@@ -14,6 +14,10 @@ pub(crate) use http2::Http2Conn;
 pub(crate) use stream::{connect, Stream};
 pub(crate) use tls::tls_config;
 
+pub(crate) fn fuzz_parse_head(bytes: &[u8]) {
+    let _ = http1::parse_head(bytes, false);
+}
+
 use serde::{Deserialize, Serialize};
 
 /// Why a request got no HTTP response.

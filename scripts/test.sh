@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Every test ballast has, on a fresh Debian 12 machine with only the Rust toolchain:
+# formatting, clippy (warnings are errors), unit + integration + doc tests, and a short
+# fuzzing pass. Tests start their own HTTP servers on 127.0.0.1; the shared services a
+# test suite needs (scripts/services.sh) are checked and started here when down.
+#
+#   scripts/test.sh            # everything
+#   FUZZ_SECONDS=0 scripts/test.sh   # skip the fuzzing pass
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# Fuzzing runs 20 s per target in CI; locally it is opt-in (FUZZ_SECONDS=20).
+if [ "${CI:-}" = "true" ]; then FUZZ_SECONDS=${FUZZ_SECONDS:-20}; else FUZZ_SECONDS=${FUZZ_SECONDS:-0}; fi
+started=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "toolchain components"
+for component in rustfmt clippy; do
+  rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+done
+
+step "services the tests need"
+# shellcheck source=scripts/services.sh
+. scripts/services.sh
+# The tests so far start their own servers; engines that need Redis, PostgreSQL... add them here.
+ensure_services ""
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "tests"
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest (crates.io)"
+  cargo install cargo-nextest --locked --quiet || true
+fi
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast --failure-output final
+  step "doc tests"
+  cargo test --workspace --doc --quiet
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+if [ "$FUZZ_SECONDS" != "0" ]; then
+  step "fuzzing, ${FUZZ_SECONDS}s per target"
+  scripts/fuzz.sh "$FUZZ_SECONDS"
+fi
+
+step "all tests passed"
