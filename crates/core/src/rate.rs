@@ -28,11 +28,8 @@ impl Rate {
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.fract() == 0.0 {
-            write!(f, "{}/s", self.0)
-        } else {
-            write!(f, "{:.3}/s", self.0)
-        }
+        // Shortest form that parses back to the same rate (0.000212/s stays that).
+        write!(f, "{}/s", self.0)
     }
 }
 
@@ -261,6 +258,13 @@ mod tests {
         // Half the requests go out in the last ~29 % of the time.
         let mid = spec.offset_of(5_000, d).unwrap().as_secs_f64();
         assert!((mid - 7.071).abs() < 0.01, "{mid}");
+    }
+
+    #[test]
+    fn tiny_rates_display_and_parse_back() {
+        // Found by fuzzing: "0.000/s" (three decimals) parsed back as zero, an error.
+        let spec: RateSpec = "000.00021200".parse().unwrap();
+        assert_eq!(spec.to_string().parse::<RateSpec>().unwrap(), spec);
     }
 
     proptest! {
