@@ -43,6 +43,21 @@ pub enum Command {
   Shard 2 of 4 (run the other three elsewhere, then `ballast report merge`):
     ballast load http://10.0.0.5/ --rate 40000/s --duration 5m --shard 2/4 --json s2.json")]
     Load(LoadArgs),
+    /// Run a stability contract (load, measurement, verdict): the CI gate.
+    #[command(after_help = "Exit codes: 0 every fail-severity clause held; 1 a clause failed (or could not be decided);
+2 the contract or a flag is invalid (nothing was sent); 130 interrupted.
+
+Examples:
+  ballast verify contracts/examples/basic.yaml
+  ballast verify shop.yaml --report out/ --junit out/junit.xml --json out/verdict.json
+  ballast verify shop.yaml --dry-run           # print the plan, send nothing
+  ballast verify shop.yaml --only surge        # one phase; clauses needing others are skipped")]
+    Verify(VerifyArgs),
+    /// Check, scaffold or describe contract files.
+    Contract {
+        #[command(subcommand)]
+        command: ContractCommand,
+    },
     /// Work with result files.
     Report {
         #[command(subcommand)]
@@ -62,6 +77,85 @@ pub enum Shell {
     Bash,
     Zsh,
     Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The contract file (YAML).
+    pub contract: PathBuf,
+    /// Write report.html, verdict.json and junit.xml into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Write JUnit XML (one test case per clause) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the full result (schema ballast.verify.v1) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Run only this phase.
+    #[arg(long, value_name = "PHASE")]
+    pub only: Option<String>,
+    /// Print the plan (phases, rates, durations, requests) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No live progress.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Run only the built-in service, in the foreground (contracts' examples spawn it).
+    Serve(DemoServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoServeArgs {
+    /// Address to listen on (loopback unless you say otherwise).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Time spent on each request.
+    #[arg(long, default_value = "1ms", value_parser = parse_duration_arg)]
+    pub latency: Duration,
+    /// Slow down while the previous second saw more than this rate (e.g. 300/s).
+    #[arg(long, value_parser = parse_rate, requires = "slow_by")]
+    pub slow_above: Option<RateSpec>,
+    /// Latency added while above --slow-above.
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub slow_by: Option<Duration>,
+    /// Answer every N-th request with 503.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub fail_every: Option<u64>,
+    /// From this long after start, the dependency times out and the cache answers.
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub dependency_timeout_at: Option<Duration>,
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Check a contract without running it (every problem, with file:line:column).
+    Check {
+        /// The contract file.
+        contract: PathBuf,
+    },
+    /// Print the JSON Schema of contract files (for editor completion).
+    Schema,
+    /// Write a starting contract from an OpenAPI 3 document (its examples become bodies).
+    Init {
+        /// OpenAPI 3 document, YAML or JSON.
+        #[arg(long, value_name = "api.yaml")]
+        from_openapi: PathBuf,
+        /// Where to write the contract [default: stdout].
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Base URL of the service [default: the document's first server, else http://127.0.0.1:8080].
+        #[arg(long)]
+        base_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,7 +243,11 @@ pub struct LoadArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DemoArgs {
+    #[command(subcommand)]
+    pub serve: Option<DemoCommand>,
+
     /// How long the load runs.
     #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
     pub duration: Duration,

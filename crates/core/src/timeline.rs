@@ -15,6 +15,9 @@ pub struct TimelinePoint {
     pub requests: u64,
     /// Requests that ended in an error (no HTTP response).
     pub errors: u64,
+    /// Errors plus responses with a status the request did not expect.
+    #[serde(default)]
+    pub failures: u64,
     /// Responses with a status of 500 or above.
     #[serde(default)]
     pub status_5xx: u64,

@@ -21,6 +21,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod handler;
 mod server;
 
-pub use server::{DemoServer, DemoServerConfig, Error, Stall};
+pub use server::{DemoServer, DemoServerConfig, Error, SlowAbove, Stall};

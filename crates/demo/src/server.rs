@@ -1,8 +1,6 @@
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use crate::handler::handle;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde::Deserialize;
@@ -71,6 +69,34 @@ pub struct DemoServerConfig {
     pub accept_limit: Option<u64>,
     /// Serve TLS with a fresh self-signed certificate for `localhost`/`127.0.0.1`.
     pub tls: bool,
+    /// Slow down while the load is high (a service that degrades under a surge).
+    pub slow_above: Option<SlowAbove>,
+    /// From this long after start, the service's (simulated) dependency times out and
+    /// the service answers from its local cache, counting `demo_fallback_total`.
+    #[serde(default, with = "optional_duration")]
+    pub dependency_timeout_at: Option<Duration>,
+}
+
+/// Extra latency while the previous second saw more than `rps` requests.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowAbove {
+    /// Requests per second above which the service slows down.
+    pub rps: f64,
+    /// Latency added to each request meanwhile.
+    #[serde(with = "ballast_core::duration_text")]
+    pub extra: Duration,
+}
+
+mod optional_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| ballast_core::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 impl Default for DemoServerConfig {
@@ -84,16 +110,23 @@ impl Default for DemoServerConfig {
             reset_every: None,
             accept_limit: None,
             tls: false,
+            slow_above: None,
+            dependency_timeout_at: None,
         }
     }
 }
 
-struct Shared {
-    start: Instant,
-    config: DemoServerConfig,
-    body: Bytes,
-    served: AtomicU64,
-    stall_end: Mutex<Option<Instant>>,
+pub(crate) struct Shared {
+    pub start: Instant,
+    pub config: DemoServerConfig,
+    pub body: Bytes,
+    pub served: AtomicU64,
+    pub stall_end: Mutex<Option<Instant>>,
+    pub fallbacks: AtomicU64,
+    pub answered_ok: AtomicU64,
+    pub answered_503: AtomicU64,
+    /// (second since start, requests in it, requests in the second before).
+    pub per_second: Mutex<(u64, u64, u64)>,
 }
 
 /// A running demo server; stops when [`shutdown`](DemoServer::shutdown) is called or it
@@ -146,6 +179,10 @@ impl DemoServerConfig {
             config: self,
             served: AtomicU64::new(0),
             stall_end: Mutex::new(None),
+            fallbacks: AtomicU64::new(0),
+            answered_ok: AtomicU64::new(0),
+            answered_503: AtomicU64::new(0),
+            per_second: Mutex::new((0, 0, 0)),
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared.clone(), tls, stopped));
@@ -267,47 +304,3 @@ async fn accept_loop(
     connections.abort_all();
 }
 
-/// Ends a connection without a response: hyper drops the connection when the service fails.
-#[derive(Debug)]
-struct Reset;
-impl std::fmt::Display for Reset {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("reset on purpose")
-    }
-}
-impl std::error::Error for Reset {}
-
-async fn handle(
-    _req: Request<Incoming>,
-    shared: Arc<Shared>,
-) -> Result<Response<Full<Bytes>>, Reset> {
-    let n = shared.served.fetch_add(1, Ordering::Relaxed) + 1;
-    let config = &shared.config;
-    if let Some(stall) = config.stall {
-        let now = Instant::now();
-        let wait_until = {
-            let mut end = shared.stall_end.lock().unwrap_or_else(|p| p.into_inner());
-            if end.is_none() && now >= shared.start + stall.at {
-                *end = Some(now + stall.length);
-            }
-            end.filter(|end| *end > now)
-        };
-        if let Some(until) = wait_until {
-            tokio::time::sleep_until(until.into()).await;
-        }
-    }
-    if !config.latency.is_zero() {
-        tokio::time::sleep(config.latency).await;
-    }
-    if config.reset_every.is_some_and(|k| n % k == 0) {
-        return Err(Reset);
-    }
-    let status = if config.fail_every.is_some_and(|k| n % k == 0) {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    let mut response = Response::new(Full::new(shared.body.clone()));
-    *response.status_mut() = status;
-    Ok(response)
-}

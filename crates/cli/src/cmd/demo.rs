@@ -4,15 +4,18 @@
 //! service time hides.
 
 use super::interrupted;
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, DemoCommand, DemoServeArgs};
 use crate::output::{write_json, LiveProgress};
 use anyhow::Context as _;
-use ballast_demo::{DemoServerConfig, Stall};
+use ballast_demo::{DemoServerConfig, SlowAbove, Stall};
 use ballast_load::{LoadConfig, Model, Stop};
 use std::process::ExitCode;
 use std::time::Duration;
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if let Some(DemoCommand::Serve(serve_args)) = args.serve {
+        return serve(serve_args).await;
+    }
     let stall = Stall {
         at: args.duration / 2,
         length: Duration::from_millis(300),
@@ -62,4 +65,30 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `ballast demo serve`: the built-in service alone, until Ctrl-C or SIGTERM.
+async fn serve(args: DemoServeArgs) -> anyhow::Result<ExitCode> {
+    let server = DemoServerConfig {
+        bind: args.bind,
+        latency: args.latency,
+        fail_every: args.fail_every,
+        slow_above: match (args.slow_above, args.slow_by) {
+            (Some(rate), Some(extra)) => Some(SlowAbove { rps: rate.at_fraction(0.0).per_second(), extra }),
+            _ => None,
+        },
+        dependency_timeout_at: args.dependency_timeout_at,
+        ..Default::default()
+    }
+    .build()
+    .await
+    .map_err(|e| super::InputError(e.to_string()))?;
+    eprintln!("ballast demo service listening on {} (metrics at {}metrics)", server.url(), server.url());
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    server.shutdown().await;
+    Ok(ExitCode::SUCCESS)
 }

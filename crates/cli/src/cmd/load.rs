@@ -27,6 +27,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         http2: args.http2,
         insecure: args.insecure,
         shard: args.shard,
+        requests: Vec::new(),
     };
     let test = config.build()?;
     let progress = LiveProgress::new(!args.no_progress);

@@ -1,10 +1,12 @@
 //! One module per subcommand; each turns flags into an engine config and runs it.
 
+mod contract;
 mod demo;
 mod load;
 mod report;
+mod verify;
 
-use crate::cli::{Cli, Command, ReportCommand, Shell};
+use crate::cli::{Cli, Command, ContractCommand, ReportCommand, Shell};
 use clap::CommandFactory;
 use std::process::ExitCode;
 
@@ -24,6 +26,8 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     let input = error.chain().any(|cause| {
         cause.downcast_ref::<InputError>().is_some()
             || cause.downcast_ref::<ballast_load::Error>().is_some()
+            || cause.downcast_ref::<ballast_contract::Error>().is_some()
+            || matches!(cause.downcast_ref::<ballast_verify::Error>(), Some(ballast_verify::Error::Usage(_)))
     });
     if input {
         2
@@ -39,6 +43,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ReportCommand::Merge { inputs, output },
         } => report::merge(&inputs, &output),
         Command::Demo(args) => demo::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
+        Command::Contract { command } => match command {
+            ContractCommand::Check { contract } => contract::check(&contract),
+            ContractCommand::Schema => contract::schema(),
+            ContractCommand::Init { from_openapi, output, base_url } => {
+                contract::init(&from_openapi, output.as_deref(), base_url.as_deref())
+            }
+        },
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut out = std::io::stdout();

@@ -1,5 +1,6 @@
 //! What a load run is: data first, checked by [`LoadConfig::build`].
 
+use crate::mix::{Mix, RequestTemplate};
 use crate::request::PreparedRequest;
 use crate::target::Target;
 use crate::{Error, LoadTest};
@@ -101,6 +102,10 @@ pub struct LoadConfig {
     /// Run only this shard's part of the load.
     #[serde(default)]
     pub shard: Option<Shard>,
+    /// A weighted mix of named requests on `url` (the base URL); when set, `method`,
+    /// `headers` and `body` are unused and results are also reported per request.
+    #[serde(default)]
+    pub requests: Vec<RequestTemplate>,
 }
 
 fn default_model() -> Model {
@@ -135,6 +140,7 @@ impl LoadConfig {
             http2: false,
             insecure: false,
             shard: None,
+            requests: Vec::new(),
         }
     }
 
@@ -231,8 +237,15 @@ impl LoadConfig {
             })?,
             (None, None) => Vec::new(),
         };
-        let request = PreparedRequest::new(&target, &self.method, &self.headers, body)?;
-        Ok(LoadTest::new(self.clone(), target, request, connections))
+        let mix = if self.requests.is_empty() {
+            let request = PreparedRequest::new(&target, &target.path_and_query, &self.method, &self.headers, body)?;
+            Mix::single(&target, request)
+        } else {
+            // Template paths go under the base URL's path (`http://h/api` + `/items`).
+            let prefix = target.path_and_query.split('?').next().unwrap_or("").trim_end_matches('/');
+            Mix::from_templates(&target, prefix, &self.requests)?
+        };
+        Ok(LoadTest::new(self.clone(), target, mix, connections))
     }
 }
 

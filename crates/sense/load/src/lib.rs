@@ -31,17 +31,20 @@
 mod client;
 mod config;
 mod error;
+mod mix;
 mod recorder;
 mod report;
 mod request;
 mod run;
 mod schedule;
 mod target;
+pub mod template;
 
 pub use client::ErrorKind;
 pub use config::{LoadConfig, Model, Shard, Stop};
 pub use error::Error;
-pub use report::{Mode, Percentiles, Report, HISTOGRAM_ENCODING, SCHEMA};
+pub use mix::{RequestTemplate, TemplateBody};
+pub use report::{Mode, Percentiles, Report, RequestStats, HISTOGRAM_ENCODING, SCHEMA};
 pub use run::{LoadTest, Progress};
 pub use target::Target;
 

@@ -17,19 +17,41 @@ pub(crate) struct SecondSlice {
     pub t: u64,
     pub requests: u64,
     pub errors: u64,
+    pub failures: u64,
     pub status_5xx: u64,
     pub latency: LatencyHistogram,
 }
 
 impl SecondSlice {
-    fn new(t: u64) -> Self {
+    pub(crate) fn new(t: u64) -> Self {
         SecondSlice {
             t,
             requests: 0,
             errors: 0,
+            failures: 0,
             status_5xx: 0,
             latency: LatencyHistogram::new(),
         }
+    }
+}
+
+/// One named request's share of the totals.
+#[derive(Default, Clone)]
+pub(crate) struct EntryTotals {
+    pub latency: LatencyHistogram,
+    pub status: BTreeMap<u16, u64>,
+    pub errors: u64,
+    pub failures: u64,
+}
+
+impl EntryTotals {
+    fn add(&mut self, other: &EntryTotals) {
+        self.latency.add(&other.latency);
+        for (code, n) in &other.status {
+            *self.status.entry(*code).or_default() += n;
+        }
+        self.errors += other.errors;
+        self.failures += other.failures;
     }
 }
 
@@ -44,6 +66,10 @@ pub(crate) struct Totals {
     pub late: u64,
     pub connects: u64,
     pub bytes_received: u64,
+    /// Errors plus responses with an unexpected status.
+    pub failures: u64,
+    /// Per named request (empty for a single unnamed request).
+    pub per_request: Vec<EntryTotals>,
 }
 
 impl Totals {
@@ -60,7 +86,22 @@ impl Totals {
         self.late += other.late;
         self.connects += other.connects;
         self.bytes_received += other.bytes_received;
+        self.failures += other.failures;
+        if self.per_request.len() < other.per_request.len() {
+            self.per_request.resize(other.per_request.len(), EntryTotals::default());
+        }
+        for (mine, theirs) in self.per_request.iter_mut().zip(&other.per_request) {
+            mine.add(theirs);
+        }
     }
+}
+
+/// When a request was due, sent and done.
+#[derive(Clone, Copy)]
+pub(crate) struct Times {
+    pub due: Instant,
+    pub sent: Instant,
+    pub done: Instant,
 }
 
 pub(crate) struct Recorder {
@@ -73,10 +114,11 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub(crate) fn new(start: Instant, sink: UnboundedSender<SecondSlice>) -> Self {
+    /// `entries`: how many named requests to keep results for (0: none).
+    pub(crate) fn new(start: Instant, sink: UnboundedSender<SecondSlice>, entries: usize) -> Self {
         Recorder {
             start,
-            totals: Totals::default(),
+            totals: Totals { per_request: vec![EntryTotals::default(); entries], ..Totals::default() },
             status_fast: Box::new([0; 500]),
             second: SecondSlice::new(0),
             sink,
@@ -101,13 +143,10 @@ impl Recorder {
     }
 
     #[inline]
-    pub(crate) fn response(
-        &mut self,
-        due: Instant,
-        sent: Instant,
-        done: Instant,
-        response: Response,
-    ) {
+    /// Records a response to request `entry` of the mix; `expected` whether its status
+    /// counts as success.
+    pub(crate) fn response(&mut self, at: Times, response: Response, entry: usize, expected: bool) {
+        let Times { due, sent, done } = at;
         let latency = done.saturating_duration_since(due);
         let lag = sent.saturating_duration_since(due);
         let second = self.slice_for(due);
@@ -115,6 +154,15 @@ impl Recorder {
         second.latency.record(latency);
         if response.status >= 500 {
             second.status_5xx += 1;
+        }
+        if !expected {
+            second.failures += 1;
+            self.totals.failures += 1;
+        }
+        if let Some(named) = self.totals.per_request.get_mut(entry) {
+            named.latency.record(latency);
+            *named.status.entry(response.status).or_default() += 1;
+            named.failures += u64::from(!expected);
         }
         self.totals.latency.record(latency);
         self.totals
@@ -131,11 +179,17 @@ impl Recorder {
         }
     }
 
-    pub(crate) fn error(&mut self, due: Instant, sent: Instant, kind: ErrorKind) {
+    pub(crate) fn error(&mut self, due: Instant, sent: Instant, kind: ErrorKind, entry: usize) {
         let lag = sent.saturating_duration_since(due);
         let second = self.slice_for(due);
         second.requests += 1;
         second.errors += 1;
+        second.failures += 1;
+        self.totals.failures += 1;
+        if let Some(named) = self.totals.per_request.get_mut(entry) {
+            named.errors += 1;
+            named.failures += 1;
+        }
         self.totals.send_lag.record(lag);
         if lag > LATE_AFTER {
             self.totals.late += 1;

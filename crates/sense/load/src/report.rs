@@ -3,8 +3,7 @@
 
 use crate::client::ErrorKind;
 use crate::config::{LoadConfig, Model, Shard};
-use crate::recorder::Totals;
-use crate::run::SecondRow;
+use crate::recorder::{EntryTotals, SecondSlice, Totals};
 use crate::Error;
 use ballast_core::{format_duration, LatencyHistogram, TimelinePoint};
 use serde::{Deserialize, Serialize};
@@ -105,6 +104,12 @@ pub struct Report {
     pub responses: u64,
     /// Requests without a response (sum of `error_kinds`).
     pub errors: u64,
+    /// Errors plus responses with an unexpected status (default: outside 200–399).
+    #[serde(default)]
+    pub failures: u64,
+    /// `failures / requests` (0 when nothing was sent).
+    #[serde(default)]
+    pub error_rate: f64,
     /// `requests / duration_s`.
     pub rps: f64,
     /// Responses by status code.
@@ -137,6 +142,52 @@ pub struct Report {
     pub send_lag_histogram: String,
     /// One point per second, by due time.
     pub timeline: Vec<TimelinePoint>,
+    /// Results per named request (runs with a request mix only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_request: BTreeMap<String, RequestStats>,
+}
+
+/// One named request's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestStats {
+    /// Requests finished.
+    pub requests: u64,
+    /// Requests without a response.
+    pub errors: u64,
+    /// Errors plus unexpected statuses.
+    pub failures: u64,
+    /// `failures / requests`.
+    pub error_rate: f64,
+    /// Responses by status.
+    pub status: BTreeMap<String, u64>,
+    /// Latency percentiles, ms.
+    pub latency_ms: Percentiles,
+    /// The latency histogram.
+    pub histogram: String,
+}
+
+impl RequestStats {
+    fn of(totals: &EntryTotals) -> Self {
+        let requests = totals.latency.len() + totals.errors;
+        RequestStats {
+            requests,
+            errors: totals.errors,
+            failures: totals.failures,
+            error_rate: ratio(totals.failures, requests),
+            status: totals.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            latency_ms: Percentiles::of(&totals.latency),
+            histogram: totals.latency.encode(),
+        }
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 /// What a finished run hands to [`Report::build`].
@@ -148,26 +199,22 @@ pub(crate) struct RunFacts<'a> {
     pub interrupted: bool,
     pub totals: Totals,
     pub dropped: u64,
-    pub seconds: Vec<SecondRow>,
+    pub request_names: Vec<String>,
+    pub seconds: Vec<SecondSlice>,
 }
 
-fn timeline_point(
-    t: u64,
-    requests: u64,
-    errors: u64,
-    status_5xx: u64,
-    h: &LatencyHistogram,
-) -> TimelinePoint {
-    let p = Percentiles::of(h);
+fn timeline_point(s: &SecondSlice) -> TimelinePoint {
+    let p = Percentiles::of(&s.latency);
     TimelinePoint {
-        t,
-        requests,
-        errors,
-        status_5xx,
+        t: s.t,
+        requests: s.requests,
+        errors: s.errors,
+        failures: s.failures,
+        status_5xx: s.status_5xx,
         p50: p.p50,
         p90: p.p90,
         p99: p.p99,
-        histogram: h.encode(),
+        histogram: s.latency.encode(),
     }
 }
 
@@ -181,12 +228,18 @@ impl Report {
             interrupted,
             totals,
             dropped,
+            request_names,
             seconds,
         } = facts;
         let errors: u64 = totals.errors.iter().sum();
         let responses = totals.latency.len();
         let requests = responses + errors;
         let seconds_f = duration.as_secs_f64().max(1e-9);
+        let method = match config.requests.as_slice() {
+            [] => config.method.clone(),
+            [only] => only.method.clone(),
+            _ => "MIX".to_string(),
+        };
         let (mode, rate, target_rps, concurrency) = match &config.model {
             Model::Open { rate } => {
                 let shards = config.shard.map_or(1.0, |s| f64::from(s.count));
@@ -205,7 +258,7 @@ impl Report {
             schema: SCHEMA.into(),
             ballast_version: env!("CARGO_PKG_VERSION").into(),
             url: config.url.clone(),
-            method: config.method.clone(),
+            method,
             mode,
             rate,
             target_rps,
@@ -222,6 +275,8 @@ impl Report {
             requests,
             responses,
             errors,
+            failures: totals.failures,
+            error_rate: ratio(totals.failures, requests),
             rps: requests as f64 / seconds_f,
             status: totals
                 .status
@@ -243,11 +298,11 @@ impl Report {
             histogram: totals.latency.encode(),
             service_histogram: totals.service.encode(),
             send_lag_histogram: totals.send_lag.encode(),
-            timeline: seconds
+            timeline: seconds.iter().map(timeline_point).collect(),
+            by_request: request_names
                 .iter()
-                .map(|(t, requests, errors, s5xx, h)| {
-                    timeline_point(*t, *requests, *errors, *s5xx, h)
-                })
+                .zip(&totals.per_request)
+                .map(|(name, entry)| (name.clone(), RequestStats::of(entry)))
                 .collect(),
         }
     }
@@ -330,10 +385,12 @@ impl Report {
         let mut lag = LatencyHistogram::new();
         let mut status: BTreeMap<String, u64> = BTreeMap::new();
         let mut error_kinds: BTreeMap<String, u64> = BTreeMap::new();
-        let mut seconds: BTreeMap<u64, (u64, u64, u64, LatencyHistogram)> = BTreeMap::new();
+        let mut seconds: BTreeMap<u64, SecondSlice> = BTreeMap::new();
+        let mut by_request: BTreeMap<String, EntryTotals> = BTreeMap::new();
         let sum = |f: fn(&Report) -> u64| reports.iter().map(f).sum::<u64>();
         let (requests, responses, errors) =
             (sum(|r| r.requests), sum(|r| r.responses), sum(|r| r.errors));
+        let failures = sum(|r| r.failures);
         let (late, dropped, reconnects, bytes) = (
             sum(|r| r.late),
             sum(|r| r.dropped),
@@ -351,13 +408,24 @@ impl Report {
                 *error_kinds.entry(k.clone()).or_default() += v;
             }
             for p in &r.timeline {
-                let entry = seconds
-                    .entry(p.t)
-                    .or_insert_with(|| (0, 0, 0, LatencyHistogram::new()));
-                entry.0 += p.requests;
-                entry.1 += p.errors;
-                entry.2 += p.status_5xx;
-                entry.3.add(&LatencyHistogram::decode(&p.histogram)?);
+                let entry = seconds.entry(p.t).or_insert_with(|| SecondSlice::new(p.t));
+                entry.requests += p.requests;
+                entry.errors += p.errors;
+                entry.failures += p.failures;
+                entry.status_5xx += p.status_5xx;
+                entry.latency.add(&LatencyHistogram::decode(&p.histogram)?);
+            }
+            for (name, stats) in &r.by_request {
+                let entry = by_request.entry(name.clone()).or_default();
+                entry.latency.add(&LatencyHistogram::decode(&stats.histogram)?);
+                entry.errors += stats.errors;
+                entry.failures += stats.failures;
+                for (code, n) in &stats.status {
+                    let code: u16 = code.parse().map_err(|_| {
+                        fail(format!("by_request.{name}.status: {code:?} is not a status code"))
+                    })?;
+                    *entry.status.entry(code).or_default() += n;
+                }
             }
         }
         let duration_s = reports.iter().map(|r| r.duration_s).fold(0.0, f64::max);
@@ -385,6 +453,8 @@ impl Report {
             requests,
             responses,
             errors,
+            failures,
+            error_rate: ratio(failures, requests),
             rps: if duration_s > 0.0 {
                 requests as f64 / duration_s
             } else {
@@ -403,11 +473,10 @@ impl Report {
             histogram: latency.encode(),
             service_histogram: service.encode(),
             send_lag_histogram: lag.encode(),
-            timeline: seconds
+            timeline: seconds.values().map(timeline_point).collect(),
+            by_request: by_request
                 .iter()
-                .map(|(t, (requests, errors, s5xx, h))| {
-                    timeline_point(*t, *requests, *errors, *s5xx, h)
-                })
+                .map(|(name, e)| (name.clone(), RequestStats::of(e)))
                 .collect(),
         })
     }
@@ -510,6 +579,12 @@ impl Report {
                 f(p.mean)
             );
         }
+        for (name, r) in &self.by_request {
+            let f = |ms: f64| format_duration(Duration::from_secs_f64(ms / 1e3));
+            let _ = writeln!(out, "  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}   {} req, {:.2}% failed",
+                truncate(name, 9), f(r.latency_ms.p50), f(r.latency_ms.p90), f(r.latency_ms.p95), f(r.latency_ms.p99),
+                f(r.latency_ms.p999), f(r.latency_ms.max), f(r.latency_ms.mean), r.requests, r.error_rate * 100.0);
+        }
         if self.late > 0 || self.dropped > 0 {
             let _ = writeln!(
                 out,
@@ -519,5 +594,13 @@ impl Report {
             );
         }
         out
+    }
+}
+
+fn truncate(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
+        name.to_string()
+    } else {
+        name.chars().take(width - 1).chain(std::iter::once('…')).collect()
     }
 }

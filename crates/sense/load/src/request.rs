@@ -19,9 +19,10 @@ pub struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// Validates method and headers and encodes the request for `target`.
+    /// Validates method and headers and encodes a request for `path_and_query` on `target`.
     pub fn new(
         target: &Target,
+        path_and_query: &str,
         method: &str,
         headers: &[(String, String)],
         body: Vec<u8>,
@@ -57,7 +58,7 @@ impl PreparedRequest {
             }
         }
 
-        let mut head = format!("{method} {} HTTP/1.1\r\n", target.path_and_query);
+        let mut head = format!("{method} {path_and_query} HTTP/1.1\r\n");
         if !map.contains_key(http::header::HOST) {
             head.push_str(&format!("host: {}\r\n", target.authority));
         }
@@ -111,6 +112,7 @@ mod tests {
     fn encodes_http1_with_host_and_length() {
         let req = PreparedRequest::new(
             &target(),
+            "/x?y=1",
             "POST",
             &[("Content-Type".into(), " application/json".into())],
             b"{}".to_vec(),
@@ -131,15 +133,16 @@ mod tests {
     #[test]
     fn rejects_bad_headers_and_methods() {
         let bad_name =
-            PreparedRequest::new(&target(), "GET", &[("Bad Name".into(), "v".into())], vec![]);
+            PreparedRequest::new(&target(), "/", "GET", &[("Bad Name".into(), "v".into())], vec![]);
         assert!(bad_name.unwrap_err().to_string().contains("header name"));
         let bad_value =
-            PreparedRequest::new(&target(), "GET", &[("X".into(), "a\r\nb".into())], vec![]);
+            PreparedRequest::new(&target(), "/", "GET", &[("X".into(), "a\r\nb".into())], vec![]);
         assert!(bad_value.unwrap_err().to_string().contains("invalid value"));
-        let bad_method = PreparedRequest::new(&target(), "G ET", &[], vec![]);
+        let bad_method = PreparedRequest::new(&target(), "/", "G ET", &[], vec![]);
         assert!(bad_method.unwrap_err().to_string().contains("HTTP method"));
         let length = PreparedRequest::new(
             &target(),
+            "/",
             "GET",
             &[("Content-Length".into(), "3".into())],
             vec![],

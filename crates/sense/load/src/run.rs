@@ -2,13 +2,13 @@
 
 use crate::client::{connect, tls_config, ErrorKind, Http1Conn, Http2Conn, Response};
 use crate::config::{LoadConfig, Model, Stop};
-use crate::recorder::{Recorder, SecondSlice, Totals};
+use crate::mix::Mix;
+use crate::recorder::{Recorder, SecondSlice, Times, Totals};
+use crate::template::Rng;
 use crate::report::{Report, RunFacts};
-use crate::request::PreparedRequest;
 use crate::schedule::Dispatcher;
 use crate::target::Target;
 use crate::Error;
-use ballast_core::LatencyHistogram;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,8 +47,14 @@ pub struct Progress {
 pub struct LoadTest {
     config: LoadConfig,
     target: Target,
-    request: Arc<PreparedRequest>,
+    mix: Arc<Mix>,
     connections: u32,
+}
+
+impl std::fmt::Debug for Mix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mix").field("entries", &self.entries.len()).finish()
+    }
 }
 
 /// What every worker shares.
@@ -59,7 +65,7 @@ struct Context {
         Arc<rustls::ClientConfig>,
         rustls::pki_types::ServerName<'static>,
     )>,
-    request: Arc<PreparedRequest>,
+    mix: Arc<Mix>,
     timeout: Duration,
     open: bool,
     dispatcher: Dispatcher,
@@ -67,18 +73,8 @@ struct Context {
 }
 
 impl LoadTest {
-    pub(crate) fn new(
-        config: LoadConfig,
-        target: Target,
-        request: PreparedRequest,
-        connections: u32,
-    ) -> Self {
-        LoadTest {
-            config,
-            target,
-            request: Arc::new(request),
-            connections,
-        }
+    pub(crate) fn new(config: LoadConfig, target: Target, mix: Mix, connections: u32) -> Self {
+        LoadTest { config, target, mix: Arc::new(mix), connections }
     }
 
     /// Connections this run opens.
@@ -192,6 +188,7 @@ impl LoadTest {
                 let dispatcher = Dispatcher::Closed {
                     deadline,
                     limit: requests_limit,
+                    numbered: self.mix.needs_sequence,
                     next: AtomicU64::new(0),
                 };
                 let planned = match self.config.stop {
@@ -205,7 +202,7 @@ impl LoadTest {
             start,
             addr,
             tls,
-            request: self.request.clone(),
+            mix: self.mix.clone(),
             timeout: self.config.timeout,
             open: matches!(self.config.model, Model::Open { .. }),
             dispatcher,
@@ -215,24 +212,22 @@ impl LoadTest {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (slice_tx, mut slice_rx) = mpsc::unbounded_channel::<SecondSlice>();
         let mut set = JoinSet::new();
+        let named = if self.mix.named { self.mix.entries.len() } else { 0 };
+        let seed = started_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         if self.config.http2 {
             let slots: Arc<Vec<Mutex<Option<Http2Conn>>>> =
                 Arc::new((0..self.connections).map(|_| Mutex::new(None)).collect());
             for w in 0..workers {
-                let recorder = Recorder::new(start, slice_tx.clone());
+                let recorder = Recorder::new(start, slice_tx.clone(), named);
                 let slot = (w % self.connections) as usize;
-                set.spawn(h2_worker(
-                    ctx.clone(),
-                    slots.clone(),
-                    slot,
-                    recorder,
-                    stop_rx.clone(),
-                ));
+                let rng = Rng::new(seed ^ u64::from(w).wrapping_mul(0x9e37_79b9));
+                set.spawn(h2_worker(ctx.clone(), slots.clone(), slot, recorder, rng, stop_rx.clone()));
             }
         } else {
-            for _ in 0..workers {
-                let recorder = Recorder::new(start, slice_tx.clone());
-                set.spawn(h1_worker(ctx.clone(), recorder, stop_rx.clone()));
+            for w in 0..workers {
+                let recorder = Recorder::new(start, slice_tx.clone(), named);
+                let rng = Rng::new(seed ^ u64::from(w).wrapping_mul(0x9e37_79b9));
+                set.spawn(h1_worker(ctx.clone(), recorder, rng, stop_rx.clone()));
             }
         }
         drop(slice_tx);
@@ -300,10 +295,12 @@ impl LoadTest {
             interrupted,
             totals,
             dropped,
-            seconds: seconds
-                .into_values()
-                .map(|s| (s.t, s.requests, s.errors, s.status_5xx, s.latency))
-                .collect(),
+            request_names: if self.mix.named {
+                self.mix.entries.iter().map(|e| e.name.clone()).collect()
+            } else {
+                Vec::new()
+            },
+            seconds: seconds.into_values().collect(),
         }))
     }
 }
@@ -313,6 +310,7 @@ fn merge_slice(seconds: &mut BTreeMap<u64, SecondSlice>, slice: SecondSlice) {
         Some(existing) => {
             existing.requests += slice.requests;
             existing.errors += slice.errors;
+            existing.failures += slice.failures;
             existing.status_5xx += slice.status_5xx;
             existing.latency.add(&slice.latency);
         }
@@ -336,24 +334,29 @@ async fn wait_until(ctx: &Context, due: Instant, stop: &mut watch::Receiver<bool
 async fn h1_worker(
     ctx: Arc<Context>,
     mut recorder: Recorder,
+    mut rng: Rng,
     mut stop: watch::Receiver<bool>,
 ) -> Totals {
     let mut conn: Option<Http1Conn> = None;
-    while let Some(due) = ctx.dispatcher.next(ctx.start) {
+    while let Some((seq, due)) = ctx.dispatcher.next(ctx.start) {
         if !wait_until(&ctx, due, &mut stop).await {
             break;
         }
+        let (entry, request) = ctx.mix.pick(seq, &mut rng);
         let sent = Instant::now();
-        let outcome =
-            tokio::time::timeout(ctx.timeout, h1_exchange(&ctx, &mut conn, &mut recorder)).await;
+        let exchange = h1_exchange(&ctx, &mut conn, &mut recorder, &request);
+        let outcome = tokio::time::timeout(ctx.timeout, exchange).await;
         let done = Instant::now();
         match outcome {
-            Ok(Ok(response)) => recorder.response(due, sent, done, response),
-            Ok(Err(kind)) => recorder.error(due, sent, kind),
+            Ok(Ok(response)) => {
+                let expected = ctx.mix.entries[entry].expect.accepts(response.status);
+                recorder.response(Times { due, sent, done }, response, entry, expected)
+            }
+            Ok(Err(kind)) => recorder.error(due, sent, kind, entry),
             Err(_) => {
                 // The exchange stopped midway: the connection's state is unknown.
                 conn = None;
-                recorder.error(due, sent, ErrorKind::Timeout);
+                recorder.error(due, sent, ErrorKind::Timeout, entry);
             }
         }
     }
@@ -364,6 +367,7 @@ async fn h1_exchange(
     ctx: &Context,
     conn: &mut Option<Http1Conn>,
     recorder: &mut Recorder,
+    request: &crate::request::PreparedRequest,
 ) -> Result<Response, ErrorKind> {
     let c = match conn {
         Some(c) => c,
@@ -376,7 +380,7 @@ async fn h1_exchange(
     // A failed exchange is never retried, not even on a keep-alive connection the server
     // closed as we wrote: the server may have acted on the request, and retries would
     // hide a service that drops connections.
-    match c.send(&ctx.request).await {
+    match c.send(request).await {
         Ok((response, keep_alive)) => {
             if !keep_alive {
                 *conn = None;
@@ -395,12 +399,14 @@ async fn h2_worker(
     slots: Arc<Vec<Mutex<Option<Http2Conn>>>>,
     slot: usize,
     mut recorder: Recorder,
+    mut rng: Rng,
     mut stop: watch::Receiver<bool>,
 ) -> Totals {
-    while let Some(due) = ctx.dispatcher.next(ctx.start) {
+    while let Some((seq, due)) = ctx.dispatcher.next(ctx.start) {
         if !wait_until(&ctx, due, &mut stop).await {
             break;
         }
+        let (entry, request) = ctx.mix.pick(seq, &mut rng);
         let sent = Instant::now();
         let exchange = async {
             let mut conn = {
@@ -418,18 +424,18 @@ async fn h2_worker(
                     }
                 }
             };
-            conn.send(&ctx.request).await
+            conn.send(&request).await
         };
         let outcome = tokio::time::timeout(ctx.timeout, exchange).await;
         let done = Instant::now();
         match outcome {
-            Ok(Ok(response)) => recorder.response(due, sent, done, response),
-            Ok(Err(kind)) => recorder.error(due, sent, kind),
-            Err(_) => recorder.error(due, sent, ErrorKind::Timeout),
+            Ok(Ok(response)) => {
+                let expected = ctx.mix.entries[entry].expect.accepts(response.status);
+                recorder.response(Times { due, sent, done }, response, entry, expected)
+            }
+            Ok(Err(kind)) => recorder.error(due, sent, kind, entry),
+            Err(_) => recorder.error(due, sent, ErrorKind::Timeout, entry),
         }
     }
     recorder.finish()
 }
-
-/// Keeps the type of the per-second tuple in one place for [`Report::build`].
-pub(crate) type SecondRow = (u64, u64, u64, u64, LatencyHistogram);

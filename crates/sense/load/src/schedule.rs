@@ -20,14 +20,17 @@ pub(crate) enum Dispatcher {
     Closed {
         deadline: Option<Instant>,
         limit: Option<u64>,
+        /// Number every request even without a limit (templates use the number).
+        numbered: bool,
         next: AtomicU64,
     },
 }
 
 impl Dispatcher {
-    /// The due time of the next request, or `None` when the run has sent everything.
+    /// The sequence number and due time of the next request, or `None` when the run has
+    /// sent everything.
     #[inline]
-    pub(crate) fn next(&self, start: Instant) -> Option<Instant> {
+    pub(crate) fn next(&self, start: Instant) -> Option<(u64, Instant)> {
         match self {
             Dispatcher::Open {
                 spec,
@@ -41,22 +44,19 @@ impl Dispatcher {
                     return None;
                 }
                 let offset = spec.offset_of(index, *length)? + *phase;
-                (offset < *length).then(|| start + offset)
+                (offset < *length).then(|| (index, start + offset))
             }
-            Dispatcher::Closed {
-                deadline,
-                limit,
-                next,
-            } => {
-                if let Some(limit) = limit {
-                    if next.fetch_add(1, Ordering::Relaxed) >= *limit {
-                        return None;
-                    }
+            Dispatcher::Closed { deadline, limit, numbered, next } => {
+                // The single-request, unlimited case skips the shared counter: it is the
+                // maximum-throughput path.
+                let index = if limit.is_some() || *numbered { next.fetch_add(1, Ordering::Relaxed) } else { 0 };
+                if limit.is_some_and(|limit| index >= limit) {
+                    return None;
                 }
                 let now = Instant::now();
                 match deadline {
                     Some(deadline) if now >= *deadline => None,
-                    _ => Some(now),
+                    _ => Some((index, now)),
                 }
             }
         }
@@ -97,9 +97,9 @@ mod tests {
             next: AtomicU64::new(0),
         };
         let start = Instant::now();
-        assert_eq!(d.next(start), Some(start));
-        assert_eq!(d.next(start), Some(start + Duration::from_millis(10)));
-        assert_eq!(d.next(start), Some(start + Duration::from_millis(20)));
+        assert_eq!(d.next(start), Some((0, start)));
+        assert_eq!(d.next(start), Some((1, start + Duration::from_millis(10))));
+        assert_eq!(d.next(start), Some((2, start + Duration::from_millis(20))));
         assert_eq!(d.next(start), None);
         assert_eq!(d.due_by(Duration::from_secs(10)), Some(3));
     }
@@ -109,12 +109,14 @@ mod tests {
         let past = Dispatcher::Closed {
             deadline: Some(Instant::now()),
             limit: None,
+            numbered: false,
             next: AtomicU64::new(0),
         };
         assert_eq!(past.next(Instant::now()), None);
         let limited = Dispatcher::Closed {
             deadline: None,
             limit: Some(1),
+            numbered: false,
             next: AtomicU64::new(0),
         };
         assert!(limited.next(Instant::now()).is_some());

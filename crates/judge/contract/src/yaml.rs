@@ -1,0 +1,297 @@
+//! YAML read into a tree that remembers where every node came from, so that any error
+//! — structural or semantic, found now or after the run — can name its line and column.
+
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A position in the source: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+}
+
+impl From<Marker> for Position {
+    fn from(m: Marker) -> Self {
+        Position { line: m.line(), column: m.col() + 1 }
+    }
+}
+
+/// A YAML node with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Where the node starts.
+    pub position: Position,
+    /// What it holds.
+    pub kind: NodeKind,
+}
+
+/// The shapes a YAML node takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// A mapping, keys in source order, each key with its own position.
+    Map(Vec<(String, Position, Node)>),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A scalar and whether it was quoted (quoted scalars are always strings).
+    Scalar(String, bool),
+}
+
+/// Why a document could not be read as YAML.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxError {
+    /// Where the parser stopped.
+    pub position: Position,
+    /// What it expected.
+    pub message: String,
+}
+
+/// Parses one YAML document. Anchors and aliases are refused: contracts are meant to be
+/// read by people, and aliases make "where does this value come from" hard to answer.
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+        position: (*e.marker()).into(),
+        message: e.info().to_string(),
+    })?;
+    if let Some(error) = builder.error {
+        return Err(error);
+    }
+    Ok(builder.root.unwrap_or(Node {
+        position: Position { line: 1, column: 1 },
+        kind: NodeKind::Map(Vec::new()),
+    }))
+}
+
+enum Frame {
+    Map(Position, Vec<(String, Position, Node)>, Option<(String, Position)>),
+    Seq(Position, Vec<Node>),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    root: Option<Node>,
+    error: Option<SyntaxError>,
+}
+
+impl Builder {
+    fn push_value(&mut self, node: Node) {
+        let mut problem = None;
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq(_, items)) => items.push(node),
+            Some(Frame::Map(_, entries, pending)) => match pending.take() {
+                None => {
+                    let key = match node.kind {
+                        NodeKind::Scalar(text, _) => text,
+                        _ => {
+                            problem = Some((node.position, "mapping keys must be plain text".to_string()));
+                            String::new()
+                        }
+                    };
+                    *pending = Some((key, node.position));
+                }
+                Some((key, key_position)) => {
+                    if entries.iter().any(|(k, _, _)| *k == key) {
+                        problem = Some((key_position, format!("duplicate key {key:?}")));
+                    }
+                    entries.push((key, key_position, node));
+                }
+            },
+        }
+        if let Some((position, message)) = problem {
+            self.fail(position, &message);
+        }
+    }
+
+    fn fail(&mut self, position: Position, message: &str) {
+        if self.error.is_none() {
+            self.error = Some(SyntaxError { position, message: message.to_string() });
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, event: Event, mark: Marker) {
+        let position = Position::from(mark);
+        match event {
+            Event::Scalar(text, style, anchor, _) => {
+                if anchor != 0 {
+                    self.fail(position, "anchors (&name) are not supported in contracts");
+                }
+                let quoted = !matches!(style, TScalarStyle::Plain);
+                self.push_value(Node { position, kind: NodeKind::Scalar(text, quoted) });
+            }
+            Event::SequenceStart(anchor, _) => {
+                if anchor != 0 {
+                    self.fail(position, "anchors (&name) are not supported in contracts");
+                }
+                self.stack.push(Frame::Seq(position, Vec::new()));
+            }
+            Event::MappingStart(anchor, _) => {
+                if anchor != 0 {
+                    self.fail(position, "anchors (&name) are not supported in contracts");
+                }
+                self.stack.push(Frame::Map(position, Vec::new(), None));
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(start, items)) = self.stack.pop() {
+                    self.push_value(Node { position: start, kind: NodeKind::Seq(items) });
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map(start, entries, _)) = self.stack.pop() {
+                    // A block mapping "starts" where the parser saw its first ':'; its
+                    // first key is where a reader looks.
+                    let position = entries.first().map_or(start, |(_, key, _)| *key);
+                    self.push_value(Node { position, kind: NodeKind::Map(entries) });
+                }
+            }
+            Event::Alias(_) => self.fail(position, "aliases (*name) are not supported in contracts"),
+            _ => {}
+        }
+    }
+}
+
+impl Node {
+    /// The node as JSON, typing plain scalars the YAML 1.2 core way (null, booleans,
+    /// integers, floats); quoted scalars stay strings.
+    pub fn to_json(&self) -> Value {
+        match &self.kind {
+            NodeKind::Map(entries) => {
+                let mut map = Map::new();
+                for (k, _, v) in entries {
+                    map.insert(k.clone(), v.to_json());
+                }
+                Value::Object(map)
+            }
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Scalar(text, true) => Value::String(text.clone()),
+            NodeKind::Scalar(text, false) => plain_scalar(text),
+        }
+    }
+
+    /// The position of the node at a serde path such as `phases[2].rate` (as
+    /// `serde_path_to_error` writes it), or of its nearest existing ancestor.
+    pub fn locate(&self, path: &str) -> Position {
+        let mut node = self;
+        for segment in split_path(path) {
+            let next = match (&node.kind, segment) {
+                (NodeKind::Map(entries), Segment::Key(key)) => {
+                    match entries.iter().find(|(k, _, _)| k == key) {
+                        Some((_, _, v)) => Some(v),
+                        None => return node.position,
+                    }
+                }
+                (NodeKind::Seq(items), Segment::Index(i)) => items.get(i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return node.position,
+            }
+        }
+        node.position
+    }
+
+    /// The position of the *key* `key` inside the map at `path` (for "unknown field").
+    pub fn locate_key(&self, path: &str, key: &str) -> Option<Position> {
+        let mut node = self;
+        for segment in split_path(path) {
+            node = match (&node.kind, segment) {
+                (NodeKind::Map(entries), Segment::Key(k)) => &entries.iter().find(|(name, _, _)| name == k)?.2,
+                (NodeKind::Seq(items), Segment::Index(i)) => items.get(i)?,
+                _ => return None,
+            };
+        }
+        match &node.kind {
+            NodeKind::Map(entries) => entries.iter().find(|(k, _, _)| k == key).map(|(_, p, _)| *p),
+            _ => None,
+        }
+    }
+}
+
+fn plain_scalar(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Ok(i) = text.parse::<i64>() {
+        return Value::Number(i.into());
+    }
+    let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
+    if looks_numeric {
+        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(text.to_string())
+}
+
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn split_path(path: &str) -> Vec<Segment<'_>> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty() && *p != "?") {
+        let (key, rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push(Segment::Key(key));
+        }
+        for index in rest.split('[').filter(|s| !s.is_empty()) {
+            if let Ok(i) = index.trim_end_matches(']').parse() {
+                out.push(Segment::Index(i));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn positions_and_types() {
+        let text = "name: shop\nphases:\n  - name: a\n    rate: 500\n  - name: b\n    rate: \"5/s\"\n";
+        let root = parse(text).unwrap();
+        assert_eq!(root.locate("phases[1].rate"), Position { line: 6, column: 11 });
+        assert_eq!(root.locate("phases[0].missing"), Position { line: 3, column: 5 });
+        assert_eq!(root.locate_key("phases[1]", "rate"), Some(Position { line: 6, column: 5 }));
+        let json = root.to_json();
+        assert_eq!(json["phases"][0]["rate"], 500);
+        assert_eq!(json["phases"][1]["rate"], "5/s");
+    }
+
+    #[test]
+    fn rejects_duplicates_aliases_and_bad_syntax() {
+        let dup = parse("a: 1\na: 2\n").unwrap_err();
+        assert_eq!((dup.position.line, dup.message.as_str()), (2, "duplicate key \"a\""));
+        assert!(parse("a: &x 1\nb: *x\n").is_err());
+        let bad = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(bad.position.line >= 1, "{bad:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(text in "[a-z:\\-\\[\\]{}\"' \n#&*!|>0-9.,]{0,80}") {
+            if let Ok(node) = parse(&text) {
+                let _ = node.to_json();
+                let _ = node.locate("a[0].b");
+            }
+        }
+    }
+}

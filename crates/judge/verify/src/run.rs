@@ -1,0 +1,296 @@
+//! Running a contract: spawn the target, run each phase through the load engine while
+//! scraping metrics and watching the process, then judge every clause.
+
+use crate::facts::{PhaseResult, RunData};
+use crate::process::{ProcessWatch, Watched};
+use crate::report::{ClauseVerdict, Outcome, PhaseRecord, VerifyReport, SCHEMA};
+use crate::scrape::Scraper;
+use crate::spawn::Spawned;
+use crate::Error;
+use ballast_contract::expr::{Expr, Facts};
+use ballast_contract::{Contract, PhasePlan, Severity};
+use ballast_core::RateSpec;
+use ballast_load::{LoadConfig, Model, Progress, Report, Stop};
+use std::collections::BTreeSet;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// Choices of one `ballast verify` run.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Run only this phase (clauses that need other phases are skipped).
+    pub only: Option<String>,
+}
+
+/// What happens during a run, for progress display.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A phase (or its warm-up) starts.
+    PhaseStarted {
+        /// 1-based position among the phases that run.
+        index: usize,
+        /// How many phases run.
+        total: usize,
+        /// The phase.
+        phase: &'a PhasePlan,
+        /// Whether this is the warm-up.
+        warmup: bool,
+    },
+    /// Load progress within the current phase.
+    Progress(&'a Progress),
+    /// A phase's judged part finished.
+    PhaseFinished(&'a PhasePlan, &'a Report),
+    /// Something the user should know (printed as a note).
+    Note(String),
+}
+
+/// Runs `contract`; `stop` turning true (Ctrl-C) ends the current phase early and skips
+/// the rest, and the report then says it was interrupted.
+pub async fn verify(
+    contract: &Contract,
+    options: &VerifyOptions,
+    stop: watch::Receiver<bool>,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Result<VerifyReport, Error> {
+    let phases: Vec<&PhasePlan> = match &options.only {
+        None => contract.phases.iter().collect(),
+        Some(name) => {
+            let phase = contract.phases.iter().find(|p| &p.name == name).ok_or_else(|| {
+                let names: Vec<&str> = contract.phases.iter().map(|p| p.name.as_str()).collect();
+                Error::Usage(format!("--only {name:?}: no such phase; the phases are: {}", names.join(", ")))
+            })?;
+            vec![phase]
+        }
+    };
+    let started_wall = SystemTime::now();
+    let start = Instant::now();
+    let mut notes = Vec::new();
+
+    let spawned = match &contract.target.spawn {
+        Some(plan) => Some(Spawned::start(plan, &contract.target.base_url).await?),
+        None => None,
+    };
+    // Everything after the spawn runs in an inner function so the target is stopped on
+    // every path out, errors included.
+    let outcome = run_phases(contract, &phases, spawned.as_ref().map(|s| s.pid), start, stop, &mut notes, &mut on_event).await;
+    if let Some(child) = spawned {
+        child.stop().await;
+    }
+    let (data, records, interrupted) = outcome?;
+
+    let executed: BTreeSet<&str> = data.phases.iter().map(|p| p.name.as_str()).collect();
+    let clauses = contract
+        .clauses
+        .iter()
+        .map(|clause| {
+            let needed = phases_needed(&clause.expr, clause.phase.as_deref(), &contract.phases);
+            let missing: Vec<&str> = needed.iter().filter(|p| !executed.contains(p.as_str())).map(String::as_str).collect();
+            if !missing.is_empty() {
+                return ClauseVerdict::skipped(clause, format!("phase {} did not run", missing.join(", ")));
+            }
+            let evaluation = clause.expr.evaluate(&data as &dyn Facts, clause.phase.as_deref());
+            let outcome = match (evaluation.holds, clause.severity) {
+                (Some(true), _) => Outcome::Pass,
+                (Some(false), Severity::Fail) => Outcome::Fail,
+                (Some(false), Severity::Warn) => Outcome::Warn,
+                (None, Severity::Fail) => Outcome::Error,
+                (None, Severity::Warn) => Outcome::Warn,
+            };
+            ClauseVerdict::new(clause, outcome, &evaluation)
+        })
+        .collect::<Vec<_>>();
+    let passed = !interrupted && clauses.iter().all(|c| !matches!(c.outcome, Outcome::Fail | Outcome::Error));
+    Ok(VerifyReport {
+        schema: SCHEMA.into(),
+        ballast_version: env!("CARGO_PKG_VERSION").into(),
+        contract: contract.name.clone(),
+        source: contract.source.clone(),
+        description: contract.file.description.clone(),
+        base_url: contract.target.base_url.clone(),
+        started_unix_ms: started_wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        duration_s: start.elapsed().as_secs_f64(),
+        passed,
+        interrupted,
+        notes,
+        phases: records,
+        clauses,
+        metrics: crate::report::metric_series(contract, &data.samples),
+        process: data.process.iter().map(|s| (s.t, s.rss_bytes)).collect(),
+    })
+}
+
+type PhasesOutcome = (RunData, Vec<PhaseRecord>, bool);
+
+async fn run_phases(
+    contract: &Contract,
+    phases: &[&PhasePlan],
+    spawned_pid: Option<u32>,
+    start: Instant,
+    stop: watch::Receiver<bool>,
+    notes: &mut Vec<String>,
+    on_event: &mut impl FnMut(Event<'_>),
+) -> Result<PhasesOutcome, Error> {
+    let scraper = contract.target.metrics.as_ref().map(|url| Scraper::new(url, start));
+    let watched = match (spawned_pid, &contract.target.process) {
+        (Some(pid), _) => Some(Watched::Pid(pid)),
+        (None, Some(p)) => p.pid.map(Watched::Pid).or_else(|| p.name.clone().map(Watched::Name)),
+        (None, None) => None,
+    };
+    let watch = watched.map(|w| ProcessWatch::new(w, start));
+    let mut background = Vec::new();
+    if let Some(s) = &scraper {
+        s.scrape_now().await;
+        background.push(s.spawn_every_second());
+    }
+    if let Some(w) = &watch {
+        w.sample_now();
+        background.push(w.spawn_every_second());
+    }
+
+    let mut data = RunData::default();
+    let mut records = Vec::new();
+    let mut interrupted = false;
+    let result: Result<(), Error> = async {
+        for (i, phase) in phases.iter().enumerate() {
+            if *stop.borrow() {
+                interrupted = true;
+                break;
+            }
+            if !phase.chaos.is_empty() {
+                let note = format!(
+                    "phase {}: {} chaos fault(s) listed but not applied — the chaos proxy is not wired into verify yet",
+                    phase.name,
+                    phase.chaos.len()
+                );
+                on_event(Event::Note(note.clone()));
+                notes.push(note);
+            }
+            let mut warmup_report = None;
+            if !phase.warmup.is_zero() {
+                on_event(Event::PhaseStarted { index: i + 1, total: phases.len(), phase, warmup: true });
+                let rate = match phase.rate {
+                    RateSpec::Ramp { from, .. } => RateSpec::Constant(from),
+                    constant => constant,
+                };
+                let report = run_load(contract, phase, rate, phase.warmup, &stop, on_event).await?;
+                interrupted |= report.interrupted;
+                warmup_report = Some(report);
+            }
+            if interrupted {
+                break;
+            }
+            on_event(Event::PhaseStarted { index: i + 1, total: phases.len(), phase, warmup: false });
+            if let Some(s) = &scraper {
+                s.scrape_now().await;
+            }
+            let phase_start = start.elapsed().as_secs_f64();
+            let report = run_load(contract, phase, phase.rate, phase.duration, &stop, on_event).await?;
+            let phase_end = start.elapsed().as_secs_f64();
+            if let Some(s) = &scraper {
+                s.scrape_now().await;
+            }
+            if let Some(w) = &watch {
+                w.sample_now();
+            }
+            on_event(Event::PhaseFinished(phase, &report));
+            interrupted |= report.interrupted;
+            records.push(PhaseRecord {
+                name: phase.name.clone(),
+                rate: phase.rate.to_string(),
+                duration_s: phase.duration.as_secs_f64(),
+                warmup_s: phase.warmup.as_secs_f64(),
+                start_s: phase_start,
+                end_s: phase_end,
+                chaos_requested: phase.chaos.len(),
+                chaos_applied: false,
+                warmup_start_s: warmup_report.as_ref().map(|r| phase_start - r.duration_s),
+                report: report.clone(),
+            });
+            data.phases.push(PhaseResult { name: phase.name.clone(), report, window: (phase_start, phase_end) });
+            if interrupted {
+                break;
+            }
+        }
+        Ok(())
+    }
+    .await;
+    for task in background {
+        task.abort();
+    }
+    result?;
+    if let Some(s) = &scraper {
+        for failure in s.failures().into_iter().take(3) {
+            notes.push(format!("metrics scrape failed: {failure}"));
+        }
+        data.samples = s.samples();
+    }
+    if let Some(w) = &watch {
+        data.process = w.samples();
+    }
+    Ok((data, records, interrupted))
+}
+
+async fn run_load(
+    contract: &Contract,
+    phase: &PhasePlan,
+    rate: RateSpec,
+    length: std::time::Duration,
+    stop: &watch::Receiver<bool>,
+    on_event: &mut impl FnMut(Event<'_>),
+) -> Result<Report, Error> {
+    let mut config = LoadConfig::new(format!("{}/", contract.target.base_url));
+    config.model = Model::Open { rate };
+    config.stop = Stop::After(length);
+    config.connections = Some(contract.target.connections);
+    config.timeout = contract.target.timeout;
+    if !contract.requests.is_empty() {
+        config.url = contract.target.base_url.clone();
+        config.requests = phase.requests.iter().map(|&i| contract.requests[i].clone()).collect();
+    }
+    let test = config.build().map_err(|e| Error::Load(format!("phase {}: {e}", phase.name)))?;
+    let mut stop = stop.clone();
+    let stopped = async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    test.run(stopped, |p| on_event(Event::Progress(p)))
+        .await
+        .map_err(|e| Error::Load(format!("phase {}: {e}", phase.name)))
+}
+
+/// The phases a clause reads: its own (or all, when it has none) and every phase its
+/// expression names.
+fn phases_needed(expr: &Expr, default: Option<&str>, all: &[PhasePlan]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut uses_default = false;
+    collect(expr, &mut out, &mut uses_default);
+    if uses_default {
+        match default {
+            Some(p) => {
+                out.insert(p.to_string());
+            }
+            None => out.extend(all.iter().map(|p| p.name.clone())),
+        }
+    }
+    out
+}
+
+fn collect(expr: &Expr, out: &mut BTreeSet<String>, uses_default: &mut bool) {
+    match expr {
+        Expr::Fact(f) => match &f.scope.phase {
+            Some(p) => {
+                out.insert(p.clone());
+            }
+            None => *uses_default = true,
+        },
+        Expr::Neg(e) | Expr::Not(e) => collect(e, out, uses_default),
+        Expr::Binary(_, a, b) => {
+            collect(a, out, uses_default);
+            collect(b, out, uses_default);
+        }
+        Expr::Number(..) | Expr::Bool(_) => {}
+    }
+}
