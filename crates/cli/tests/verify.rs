@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn ballast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ballast")).args(args).output().expect("ballast runs")
+    Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(args)
+        .output()
+        .expect("ballast runs")
 }
 
 fn repo() -> PathBuf {
@@ -13,7 +16,11 @@ fn repo() -> PathBuf {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -27,8 +34,16 @@ fn verify_example(name: &str) -> (Output, serde_json::Value) {
     let contract = repo().join(format!("contracts/examples/{name}.yaml"));
     let dir = scratch(name);
     let json = dir.join("verdict.json");
-    let out = ballast(&["verify", contract.to_str().unwrap(), "--json", json.to_str().unwrap(), "--no-progress"]);
-    let verdict = std::fs::read_to_string(&json).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
+    let out = ballast(&[
+        "verify",
+        contract.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    let verdict = std::fs::read_to_string(&json)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or_default();
     (out, verdict)
 }
 
@@ -37,7 +52,12 @@ fn outcomes(verdict: &serde_json::Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), c["outcome"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["outcome"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -46,8 +66,15 @@ fn basic_example_holds_and_exits_0() {
     let (out, verdict) = verify_example("basic");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(verdict["schema"], "ballast.verify.v1");
-    assert!(outcomes(&verdict).iter().all(|(_, o)| o == "pass"), "{:?}", outcomes(&verdict));
-    assert_eq!(verdict["phases"][1]["report"]["requests"], 600, "300/s for 2 s");
+    assert!(
+        outcomes(&verdict).iter().all(|(_, o)| o == "pass"),
+        "{:?}",
+        outcomes(&verdict)
+    );
+    assert_eq!(
+        verdict["phases"][1]["report"]["requests"], 600,
+        "300/s for 2 s"
+    );
 }
 
 #[test]
@@ -58,8 +85,14 @@ fn golden_table_example_reads_metrics_and_the_process() {
     let fallback = &clauses[2]["observed"][0];
     assert!(fallback["value"].as_f64().unwrap() > 0.0, "{fallback}");
     let rss = &clauses[1]["observed"][0];
-    assert!(rss["value"].as_f64().unwrap() > 1e6, "the spawned service's RSS was read: {rss}");
-    assert!(text(&out).contains("not applied"), "unapplied chaos is said, not hidden");
+    assert!(
+        rss["value"].as_f64().unwrap() > 1e6,
+        "the spawned service's RSS was read: {rss}"
+    );
+    assert!(
+        text(&out).contains("not applied"),
+        "unapplied chaos is said, not hidden"
+    );
 }
 
 #[test]
@@ -69,7 +102,15 @@ fn request_templates_example_reports_per_request() {
     let by_request = &verdict["phases"][0]["report"]["by_request"];
     let count = |name: &str| by_request[name]["requests"].as_u64().unwrap();
     // 400 requests in weights 6:2:1:1.
-    assert_eq!((count("browse"), count("profile"), count("checkout"), count("import")), (240, 80, 40, 40));
+    assert_eq!(
+        (
+            count("browse"),
+            count("profile"),
+            count("checkout"),
+            count("import")
+        ),
+        (240, 80, 40, 40)
+    );
 }
 
 #[test]
@@ -119,12 +160,18 @@ clauses:
     let report_dir = dir.join("report");
     let junit = dir.join("junit.xml");
     let out = ballast(&[
-        "verify", contract.to_str().unwrap(), "--report", report_dir.to_str().unwrap(), "--junit",
-        junit.to_str().unwrap(), "--no-progress",
+        "verify",
+        contract.to_str().unwrap(),
+        "--report",
+        report_dir.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--no-progress",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let verdict: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report_dir.join("verdict.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("verdict.json")).unwrap())
+            .unwrap();
     let o = outcomes(&verdict);
     assert_eq!(
         o.iter().map(|(_, x)| x.as_str()).collect::<Vec<_>>(),
@@ -132,12 +179,18 @@ clauses:
         "{o:?}"
     );
     let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("FAIL") && table.contains("surge.p95 =") && table.contains("baseline.p95 ="), "{table}");
+    assert!(
+        table.contains("FAIL") && table.contains("surge.p95 =") && table.contains("baseline.p95 ="),
+        "{table}"
+    );
 
     // JUnit: valid XML, one test case per clause, the right failure count.
     let xml = std::fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("JUnit output is well-formed XML");
-    let suite = doc.descendants().find(|n| n.has_tag_name("testsuite")).unwrap();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
     assert_eq!(suite.attribute("tests"), Some("3"));
     assert_eq!(suite.attribute("failures"), Some("1"));
     let failed: Vec<&str> = doc
@@ -149,8 +202,15 @@ clauses:
 
     // The HTML report is one self-contained file with charts and the verdict.
     let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
-    assert!(html.contains("FAILED") && html.contains("<svg") && html.contains("surge p95 within twice the baseline"));
-    assert!(!html.contains("<script") && !html.contains("http://cdn"), "opens offline, runs nothing");
+    assert!(
+        html.contains("FAILED")
+            && html.contains("<svg")
+            && html.contains("surge p95 within twice the baseline")
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("http://cdn"),
+        "opens offline, runs nothing"
+    );
 }
 
 #[test]
@@ -158,11 +218,23 @@ fn only_runs_one_phase_and_skips_what_needs_others() {
     let contract = repo().join("contracts/examples/basic.yaml");
     let dir = scratch("only");
     let json = dir.join("v.json");
-    let out = ballast(&["verify", contract.to_str().unwrap(), "--only", "baseline", "--json", json.to_str().unwrap(), "--no-progress"]);
+    let out = ballast(&[
+        "verify",
+        contract.to_str().unwrap(),
+        "--only",
+        "baseline",
+        "--json",
+        json.to_str().unwrap(),
+        "--no-progress",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let verdict: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let verdict: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     assert_eq!(
-        outcomes(&verdict).iter().map(|(_, o)| o.as_str()).collect::<Vec<_>>(),
+        outcomes(&verdict)
+            .iter()
+            .map(|(_, o)| o.as_str())
+            .collect::<Vec<_>>(),
         vec!["pass", "skipped", "skipped"]
     );
     let out = ballast(&["verify", contract.to_str().unwrap(), "--only", "nope"]);
@@ -188,7 +260,12 @@ fn malformed_contracts_give_precise_errors_and_exit_2() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let source = std::fs::read_to_string(&path).unwrap();
-        let expected = source.lines().next().unwrap().strip_prefix("# expect: ").expect("fixture names its error");
+        let expected = source
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("# expect: ")
+            .expect("fixture names its error");
         for command in ["check", "verify"] {
             let args: Vec<&str> = if command == "check" {
                 vec!["contract", "check", path.to_str().unwrap()]
@@ -198,12 +275,19 @@ fn malformed_contracts_give_precise_errors_and_exit_2() {
             let out = ballast(&args);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
-            assert!(stderr.contains(expected), "{}:\nwanted {expected}\ngot {stderr}", path.display());
+            assert!(
+                stderr.contains(expected),
+                "{}:\nwanted {expected}\ngot {stderr}",
+                path.display()
+            );
             assert!(!stderr.contains("panicked"));
         }
         checked += 1;
     }
-    assert!(checked >= 12, "a dozen malformed contracts, found {checked}");
+    assert!(
+        checked >= 12,
+        "a dozen malformed contracts, found {checked}"
+    );
 }
 
 #[test]
@@ -237,12 +321,28 @@ fn openapi_import_writes_a_contract_that_checks() {
     )
     .unwrap();
     let contract = dir.join("shop.yaml");
-    let out = ballast(&["contract", "init", "--from-openapi", api.to_str().unwrap(), "-o", contract.to_str().unwrap()]);
+    let out = ballast(&[
+        "contract",
+        "init",
+        "--from-openapi",
+        api.to_str().unwrap(),
+        "-o",
+        contract.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(std::fs::read_to_string(&contract).unwrap().contains("path: \"/items/7\""));
+    assert!(std::fs::read_to_string(&contract)
+        .unwrap()
+        .contains("path: \"/items/7\""));
     let out = ballast(&["contract", "check", contract.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     // It never overwrites.
-    let out = ballast(&["contract", "init", "--from-openapi", api.to_str().unwrap(), "-o", contract.to_str().unwrap()]);
+    let out = ballast(&[
+        "contract",
+        "init",
+        "--from-openapi",
+        api.to_str().unwrap(),
+        "-o",
+        contract.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }

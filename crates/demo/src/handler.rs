@@ -22,7 +22,10 @@ impl std::fmt::Display for Reset {
 }
 impl std::error::Error for Reset {}
 
-pub(crate) async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<Full<Bytes>>, Reset> {
+pub(crate) async fn handle(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, Reset> {
     if req.uri().path() == "/metrics" {
         return Ok(metrics(&shared));
     }
@@ -48,7 +51,9 @@ pub(crate) async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Resul
             delay += slow.extra;
         }
     }
-    let fallback = config.dependency_timeout_at.is_some_and(|at| now >= shared.start + at);
+    let fallback = config
+        .dependency_timeout_at
+        .is_some_and(|at| now >= shared.start + at);
     if fallback {
         // The dependency does not answer; after the timeout the local cache does.
         delay += DEPENDENCY_TIMEOUT;
@@ -97,8 +102,9 @@ fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
         shared.fallbacks.load(Ordering::Relaxed),
     );
     let mut response = Response::new(Full::new(Bytes::from(text)));
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     response
 }

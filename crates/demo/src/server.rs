@@ -1,5 +1,5 @@
-use bytes::Bytes;
 use crate::handler::handle;
+use bytes::Bytes;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -303,4 +303,3 @@ async fn accept_loop(
     }
     connections.abort_all();
 }
-

@@ -18,21 +18,35 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn schema() -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(&ballast_contract::json_schema())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&ballast_contract::json_schema())?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn init(openapi: &Path, output: Option<&Path>, base_url: Option<&str>) -> anyhow::Result<ExitCode> {
-    let doc = std::fs::read_to_string(openapi).map_err(|e| InputError(format!("{}: {e}", openapi.display())))?;
+pub fn init(
+    openapi: &Path,
+    output: Option<&Path>,
+    base_url: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let doc = std::fs::read_to_string(openapi)
+        .map_err(|e| InputError(format!("{}: {e}", openapi.display())))?;
     let text = ballast_contract::contract_from_openapi(&doc, base_url)
         .map_err(|e| InputError(format!("{}: {e}", openapi.display())))?;
     match output {
         Some(path) => {
             if path.exists() {
-                return Err(InputError(format!("{} exists; not overwriting it", path.display())).into());
+                return Err(
+                    InputError(format!("{} exists; not overwriting it", path.display())).into(),
+                );
             }
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote {} — check it with `ballast contract check {}`", path.display(), path.display());
+            eprintln!(
+                "wrote {} — check it with `ballast contract check {}`",
+                path.display(),
+                path.display()
+            );
         }
         None => print!("{text}"),
     }

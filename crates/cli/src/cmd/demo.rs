@@ -74,7 +74,10 @@ async fn serve(args: DemoServeArgs) -> anyhow::Result<ExitCode> {
         latency: args.latency,
         fail_every: args.fail_every,
         slow_above: match (args.slow_above, args.slow_by) {
-            (Some(rate), Some(extra)) => Some(SlowAbove { rps: rate.at_fraction(0.0).per_second(), extra }),
+            (Some(rate), Some(extra)) => Some(SlowAbove {
+                rps: rate.at_fraction(0.0).per_second(),
+                extra,
+            }),
             _ => None,
         },
         dependency_timeout_at: args.dependency_timeout_at,
@@ -83,7 +86,11 @@ async fn serve(args: DemoServeArgs) -> anyhow::Result<ExitCode> {
     .build()
     .await
     .map_err(|e| super::InputError(e.to_string()))?;
-    eprintln!("ballast demo service listening on {} (metrics at {}metrics)", server.url(), server.url());
+    eprintln!(
+        "ballast demo service listening on {} (metrics at {}metrics)",
+        server.url(),
+        server.url()
+    );
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

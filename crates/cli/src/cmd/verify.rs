@@ -13,7 +13,11 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     if let Some(only) = &args.only {
         if !contract.phases.iter().any(|p| &p.name == only) {
             let names: Vec<&str> = contract.phases.iter().map(|p| p.name.as_str()).collect();
-            return Err(super::InputError(format!("--only {only:?}: no such phase; the phases are: {}", names.join(", "))).into());
+            return Err(super::InputError(format!(
+                "--only {only:?}: no such phase; the phases are: {}",
+                names.join(", ")
+            ))
+            .into());
         }
     }
     if args.dry_run {
@@ -28,9 +32,16 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     });
     let show_progress = !args.no_progress;
     let mut progress: Option<LiveProgress> = None;
-    let options = VerifyOptions { only: args.only.clone() };
+    let options = VerifyOptions {
+        only: args.only.clone(),
+    };
     let report = ballast_verify::verify(&contract, &options, stop_rx, |event| match event {
-        Event::PhaseStarted { index, total, phase, warmup } => {
+        Event::PhaseStarted {
+            index,
+            total,
+            phase,
+            warmup,
+        } => {
             if let Some(p) = progress.take() {
                 p.finish();
             }
@@ -55,7 +66,11 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             }
             eprintln!(
                 "phase {} done: {} requests, {:.1} req/s, p95 {:.2}ms, {:.2}% failed",
-                phase.name, report.requests, report.rps, report.latency_ms.p95, report.error_rate * 100.0
+                phase.name,
+                report.requests,
+                report.rps,
+                report.latency_ms.p95,
+                report.error_rate * 100.0
             );
         }
         Event::Note(note) => eprintln!("note: {note}"),
@@ -71,7 +86,10 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         write_text(&dir.join("report.html"), &render_html(&report))?;
         write_text(&dir.join("junit.xml"), &render_junit(&report))?;
         write_json(&dir.join("verdict.json"), &report)?;
-        eprintln!("wrote {}/report.html, junit.xml and verdict.json", dir.display());
+        eprintln!(
+            "wrote {}/report.html, junit.xml and verdict.json",
+            dir.display()
+        );
     }
     if let Some(path) = &args.junit {
         write_text(path, &render_junit(&report))?;
@@ -95,18 +113,34 @@ fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
 fn plan(contract: &Contract, only: Option<&str>) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "{} ({}) against {}", contract.name, contract.source, contract.target.base_url);
+    let _ = writeln!(
+        out,
+        "{} ({}) against {}",
+        contract.name, contract.source, contract.target.base_url
+    );
     if let Some(spawn) = &contract.target.spawn {
         let _ = writeln!(out, "  spawns: {} {}", spawn.command, spawn.args.join(" "));
     }
-    let _ = writeln!(out, "\n  {:<16} {:>18} {:>9} {:>9} {:>10}  chaos", "phase", "rate", "warm-up", "duration", "requests");
+    let _ = writeln!(
+        out,
+        "\n  {:<16} {:>18} {:>9} {:>9} {:>10}  chaos",
+        "phase", "rate", "warm-up", "duration", "requests"
+    );
     let mut total = 0;
     let mut seconds = 0.0;
-    for p in contract.phases.iter().filter(|p| only.is_none_or(|o| o == p.name)) {
+    for p in contract
+        .phases
+        .iter()
+        .filter(|p| only.is_none_or(|o| o == p.name))
+    {
         let n = p.planned_requests();
         total += n;
         seconds += (p.warmup + p.duration).as_secs_f64();
-        let chaos: Vec<String> = p.chaos.iter().map(|c| format!("{} on {}", c.toxic, c.proxy)).collect();
+        let chaos: Vec<String> = p
+            .chaos
+            .iter()
+            .map(|c| format!("{} on {}", c.toxic, c.proxy))
+            .collect();
         let _ = writeln!(
             out,
             "  {:<16} {:>18} {:>9} {:>9} {:>10}  {}",
@@ -115,7 +149,11 @@ fn plan(contract: &Contract, only: Option<&str>) -> String {
             ballast_core::format_duration(p.warmup),
             ballast_core::format_duration(p.duration),
             n,
-            if chaos.is_empty() { "-".into() } else { chaos.join(", ") }
+            if chaos.is_empty() {
+                "-".into()
+            } else {
+                chaos.join(", ")
+            }
         );
     }
     let _ = writeln!(out, "\n  total: {total} requests over {seconds:.0}s");
@@ -127,7 +165,10 @@ fn plan(contract: &Contract, only: Option<&str>) -> String {
             format!("{:?}", c.severity).to_lowercase(),
             c.name,
             c.check,
-            c.phase.as_ref().map(|p| format!(" (phase {p})")).unwrap_or_default()
+            c.phase
+                .as_ref()
+                .map(|p| format!(" (phase {p})"))
+                .unwrap_or_default()
         );
     }
     out

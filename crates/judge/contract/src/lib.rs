@@ -24,7 +24,7 @@
 //!
 //! let broken = text.replace("400/s", "fast");
 //! let err = ballast_contract::Contract::parse(&broken, "shop.yaml", std::path::Path::new(".")).unwrap_err();
-//! assert!(err.to_string().contains("shop.yaml:5:35: phases[1].rate: expected a rate"));
+//! assert!(err.to_string().contains("shop.yaml:5:26: phases[1].rate: expected a rate"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]

@@ -13,10 +13,26 @@ use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::time::Duration;
 
-const TOP_LEVEL: [&str; 7] = ["name", "description", "target", "requests", "phases", "clauses", "slos"];
+const TOP_LEVEL: [&str; 7] = [
+    "name",
+    "description",
+    "target",
+    "requests",
+    "phases",
+    "clauses",
+    "slos",
+];
 const TOXICS: [&str; 10] = [
-    "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down",
-    "http_delay", "http_abort",
+    "latency",
+    "bandwidth",
+    "slow_close",
+    "timeout",
+    "reset_peer",
+    "slicer",
+    "limit_data",
+    "down",
+    "http_delay",
+    "http_abort",
 ];
 
 struct Checker<'a> {
@@ -43,7 +59,11 @@ impl Checker<'_> {
 
     /// Deserializes the node at `path` into `T`, reporting a structural problem with its
     /// exact position (serde stops at the first problem inside one item).
-    fn structure<T: DeserializeOwned>(&mut self, path: &str, value: serde_json::Value) -> Option<T> {
+    fn structure<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        value: serde_json::Value,
+    ) -> Option<T> {
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -52,7 +72,10 @@ impl Checker<'_> {
                 let message = e.inner().to_string();
                 let position = unknown_field(&message)
                     .and_then(|field| {
-                        let parent = full.strip_suffix(field).map(|p| p.trim_end_matches('.')).unwrap_or(&full);
+                        let parent = full
+                            .strip_suffix(field)
+                            .map(|p| p.trim_end_matches('.'))
+                            .unwrap_or(&full);
                         self.root.locate_key(parent, field)
                     })
                     .unwrap_or_else(|| self.root.locate(&full));
@@ -102,15 +125,24 @@ fn friendly(message: &str) -> String {
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 impl Contract {
     /// Reads and checks the contract at `path`.
     pub fn load(path: &Path) -> Result<Contract, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         Contract::parse(&text, &path.display().to_string(), base)
     }
 
@@ -126,20 +158,40 @@ impl Contract {
                 message: format!("not valid YAML: {}", e.message),
             }])
         })?;
-        let mut c = Checker { file, root: &root, diagnostics: Vec::new() };
+        let mut c = Checker {
+            file,
+            root: &root,
+            diagnostics: Vec::new(),
+        };
         let entries = match &root.kind {
             NodeKind::Map(entries) => entries.clone(),
             _ => {
-                c.at(root.position, "", "expected a mapping with target, phases and clauses");
+                c.at(
+                    root.position,
+                    "",
+                    "expected a mapping with target, phases and clauses",
+                );
                 return Err(Error::Invalid(c.diagnostics));
             }
         };
         for (key, position, _) in &entries {
             if !TOP_LEVEL.contains(&key.as_str()) {
-                c.at(*position, key, format!("unknown key `{key}`; expected one of {}", TOP_LEVEL.join(", ")));
+                c.at(
+                    *position,
+                    key,
+                    format!(
+                        "unknown key `{key}`; expected one of {}",
+                        TOP_LEVEL.join(", ")
+                    ),
+                );
             }
         }
-        let section = |name: &str| entries.iter().find(|(k, _, _)| k == name).map(|(_, _, v)| v);
+        let section = |name: &str| {
+            entries
+                .iter()
+                .find(|(k, _, _)| k == name)
+                .map(|(_, _, v)| v)
+        };
         let list = |c: &mut Checker<'_>, name: &str| -> Vec<serde_json::Value> {
             match section(name).map(|n| n.to_json()) {
                 None | Some(serde_json::Value::Null) => Vec::new(),
@@ -158,11 +210,17 @@ impl Contract {
                 None
             }
         };
-        let description = section("description").map(|n| n.to_json()).and_then(|v| v.as_str().map(str::to_string));
+        let description = section("description")
+            .map(|n| n.to_json())
+            .and_then(|v| v.as_str().map(str::to_string));
         let target: Option<TargetSpec> = match section("target") {
             Some(node) => c.structure("target", node.to_json()),
             None => {
-                c.at(root.position, "target", "missing key `target` (the service under test, with base_url)");
+                c.at(
+                    root.position,
+                    "target",
+                    "missing key `target` (the service under test, with base_url)",
+                );
                 None
             }
         };
@@ -172,14 +230,20 @@ impl Contract {
             .map(|(i, v)| c.structure(&format!("requests[{i}]"), v))
             .collect();
         if section("phases").is_none() {
-            c.at(root.position, "phases", "missing key `phases` (at least one load phase)");
+            c.at(
+                root.position,
+                "phases",
+                "missing key `phases` (at least one load phase)",
+            );
         }
         let phases: Vec<Option<PhaseSpec>> = list(&mut c, "phases")
             .into_iter()
             .enumerate()
             .map(|(i, v)| c.structure(&format!("phases[{i}]"), v))
             .collect();
-        if section("phases").is_some_and(|n| matches!(n.kind, NodeKind::Seq(_))) && phases.is_empty() {
+        if section("phases").is_some_and(|n| matches!(n.kind, NodeKind::Seq(_)))
+            && phases.is_empty()
+        {
             c.error("phases", "expected at least one phase");
         }
         let clauses: Vec<Option<ClauseSpec>> = list(&mut c, "clauses")
@@ -193,21 +257,33 @@ impl Contract {
             .map(|(i, v)| c.structure(&format!("slos[{i}]"), v))
             .collect();
 
-        let target_plan = target.as_ref().and_then(|t| check_target(&mut c, t, base_dir));
+        let target_plan = target
+            .as_ref()
+            .and_then(|t| check_target(&mut c, t, base_dir));
         let request_templates = check_requests(&mut c, &requests, base_dir);
-        let request_names: Vec<String> = requests.iter().flatten().map(|r| r.name.clone()).collect();
+        let request_names: Vec<String> =
+            requests.iter().flatten().map(|r| r.name.clone()).collect();
         let phase_plans = check_phases(&mut c, &phases, &request_names);
         // Names come from the raw items, so that one broken phase does not make every
         // clause that mentions it look wrong too.
-        let phase_names: Vec<String> = list(&mut Checker { file, root: &root, diagnostics: Vec::new() }, "phases")
-            .iter()
-            .filter_map(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
-            .collect();
+        let phase_names: Vec<String> = list(
+            &mut Checker {
+                file,
+                root: &root,
+                diagnostics: Vec::new(),
+            },
+            "phases",
+        )
+        .iter()
+        .filter_map(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
+        .collect();
         let ctx = CheckContext {
             phases: &phase_names,
             requests: &request_names,
             has_metrics: target.as_ref().is_some_and(|t| t.metrics.is_some()),
-            has_process: target.as_ref().is_some_and(|t| t.spawn.is_some() || t.process.is_some()),
+            has_process: target
+                .as_ref()
+                .is_some_and(|t| t.spawn.is_some() || t.process.is_some()),
         };
         let clause_plans = check_clauses(&mut c, &clauses, &ctx);
         let slo_plans = check_slos(&mut c, &slos, &request_names);
@@ -225,7 +301,9 @@ impl Contract {
             clauses: clauses.into_iter().flatten().collect(),
             slos: slos.into_iter().flatten().collect(),
         };
-        let default_name = Path::new(file).file_stem().map_or("contract".into(), |s| s.to_string_lossy().into_owned());
+        let default_name = Path::new(file)
+            .file_stem()
+            .map_or("contract".into(), |s| s.to_string_lossy().into_owned());
         Ok(Contract {
             name: name.unwrap_or(default_name),
             source: file.to_string(),
@@ -243,18 +321,28 @@ fn check_target(c: &mut Checker<'_>, t: &TargetSpec, base_dir: &Path) -> Option<
     let mut ok = true;
     match ballast_load::Target::parse(&t.base_url) {
         Ok(parsed) if parsed.path_and_query.contains('?') => {
-            c.error("target.base_url", "expected a base URL without a query; put queries in requests[].path");
+            c.error(
+                "target.base_url",
+                "expected a base URL without a query; put queries in requests[].path",
+            );
             ok = false;
         }
         Ok(_) => {}
         Err(e) => {
-            c.error("target.base_url", e.to_string().replacen("URL ", "expected an http:// or https:// URL; ", 1));
+            c.error(
+                "target.base_url",
+                e.to_string()
+                    .replacen("URL ", "expected an http:// or https:// URL; ", 1),
+            );
             ok = false;
         }
     }
     if let Some(metrics) = &t.metrics {
         if let Err(e) = ballast_load::Target::parse(metrics) {
-            c.error("target.metrics", format!("expected the URL of a Prometheus /metrics page; {e}"));
+            c.error(
+                "target.metrics",
+                format!("expected the URL of a Prometheus /metrics page; {e}"),
+            );
             ok = false;
         }
     }
@@ -279,13 +367,23 @@ fn check_target(c: &mut Checker<'_>, t: &TargetSpec, base_dir: &Path) -> Option<
                 c.error("target.spawn.command", "expected a program to run");
                 ok = false;
             }
-            let ready = s.ready.clone().unwrap_or(ReadySpec { http: None, tcp: None, timeout: None });
+            let ready = s.ready.clone().unwrap_or(ReadySpec {
+                http: None,
+                tcp: None,
+                timeout: None,
+            });
             if ready.http.is_some() && ready.tcp.is_some() {
-                c.error("target.spawn.ready", "expected one of http or tcp, not both");
+                c.error(
+                    "target.spawn.ready",
+                    "expected one of http or tcp, not both",
+                );
                 ok = false;
             }
             if ready.http.as_ref().is_some_and(|p| !p.starts_with('/')) {
-                c.error("target.spawn.ready.http", "expected a path starting with '/', e.g. /healthz");
+                c.error(
+                    "target.spawn.ready.http",
+                    "expected a path starting with '/', e.g. /healthz",
+                );
                 ok = false;
             }
             let ready_timeout = match &ready.timeout {
@@ -301,7 +399,11 @@ fn check_target(c: &mut Checker<'_>, t: &TargetSpec, base_dir: &Path) -> Option<
                 args: s.args.clone(),
                 env: s.env.clone(),
                 cwd,
-                ready: ReadyPlan { http: ready.http.clone(), tcp: ready.tcp, timeout },
+                ready: ReadyPlan {
+                    http: ready.http.clone(),
+                    tcp: ready.tcp,
+                    timeout,
+                },
             })
         }
     };
@@ -318,26 +420,46 @@ fn check_target(c: &mut Checker<'_>, t: &TargetSpec, base_dir: &Path) -> Option<
     })
 }
 
-fn check_requests(c: &mut Checker<'_>, requests: &[Option<RequestSpec>], base_dir: &Path) -> Vec<RequestTemplate> {
+fn check_requests(
+    c: &mut Checker<'_>,
+    requests: &[Option<RequestSpec>],
+    base_dir: &Path,
+) -> Vec<RequestTemplate> {
     let mut out = Vec::new();
     let mut seen = Vec::new();
     for (i, spec) in requests.iter().enumerate() {
         let Some(r) = spec else { continue };
         let path = format!("requests[{i}]");
         if !is_name(&r.name) {
-            c.error(&format!("{path}.name"), format!("expected a name of letters, digits, _ and -, got {:?}", r.name));
+            c.error(
+                &format!("{path}.name"),
+                format!(
+                    "expected a name of letters, digits, _ and -, got {:?}",
+                    r.name
+                ),
+            );
         } else if seen.contains(&r.name) {
-            c.error(&format!("{path}.name"), format!("duplicate request name {:?}", r.name));
+            c.error(
+                &format!("{path}.name"),
+                format!("duplicate request name {:?}", r.name),
+            );
         }
         seen.push(r.name.clone());
         if r.weight == Some(0) {
             c.error(&format!("{path}.weight"), "expected a weight of 1 or more");
         }
         if !r.path.starts_with('/') {
-            c.error(&format!("{path}.path"), format!("expected a path starting with '/', got {:?}", r.path));
+            c.error(
+                &format!("{path}.path"),
+                format!("expected a path starting with '/', got {:?}", r.path),
+            );
         }
         let mut templates = vec![(format!("{path}.path"), r.path.clone())];
-        templates.extend(r.headers.iter().map(|(k, v)| (format!("{path}.headers.{k}"), v.clone())));
+        templates.extend(
+            r.headers
+                .iter()
+                .map(|(k, v)| (format!("{path}.headers.{k}"), v.clone())),
+        );
         let body = match &r.body {
             None => TemplateBody::None,
             Some(BodySpec::Text(text)) => {
@@ -352,14 +474,20 @@ fn check_requests(c: &mut Checker<'_>, requests: &[Option<RequestSpec>], base_di
             Some(BodySpec::File { file }) => match std::fs::read(base_dir.join(file)) {
                 Ok(bytes) => TemplateBody::Bytes(bytes),
                 Err(e) => {
-                    c.error(&format!("{path}.body.file"), format!("cannot read {}: {e}", base_dir.join(file).display()));
+                    c.error(
+                        &format!("{path}.body.file"),
+                        format!("cannot read {}: {e}", base_dir.join(file).display()),
+                    );
                     TemplateBody::None
                 }
             },
         };
         let csv = r.csv.as_ref().and_then(|file| {
             let full = base_dir.join(file);
-            match std::fs::read_to_string(&full).map_err(|e| e.to_string()).and_then(|t| CsvTable::parse(&t)) {
+            match std::fs::read_to_string(&full)
+                .map_err(|e| e.to_string())
+                .and_then(|t| CsvTable::parse(&t))
+            {
                 Ok(table) => Some(table),
                 Err(e) => {
                     c.error(&format!("{path}.csv"), format!("{}: {e}", full.display()));
@@ -373,10 +501,16 @@ fn check_requests(c: &mut Checker<'_>, requests: &[Option<RequestSpec>], base_di
                 Ok(t) => {
                     for column in t.csv_columns() {
                         match &csv {
-                            None if r.csv.is_none() => c.error(field, format!("{{{{csv.{column}}}}} needs `csv: FILE` on the request")),
+                            None if r.csv.is_none() => c.error(
+                                field,
+                                format!("{{{{csv.{column}}}}} needs `csv: FILE` on the request"),
+                            ),
                             Some(table) if !table.columns().iter().any(|c| c == column) => c.error(
                                 field,
-                                format!("the CSV file has no column {column:?}; it has {}", table.columns().join(", ")),
+                                format!(
+                                    "the CSV file has no column {column:?}; it has {}",
+                                    table.columns().join(", ")
+                                ),
                             ),
                             _ => {}
                         }
@@ -386,19 +520,29 @@ fn check_requests(c: &mut Checker<'_>, requests: &[Option<RequestSpec>], base_di
         }
         if let Some(codes) = &r.expect {
             if codes.is_empty() || codes.iter().any(|s| !(100..600).contains(s)) {
-                c.error(&format!("{path}.expect"), format!("expected status codes 100–599, got {codes:?}"));
+                c.error(
+                    &format!("{path}.expect"),
+                    format!("expected status codes 100–599, got {codes:?}"),
+                );
             }
         }
         let method = r.method.clone().unwrap_or_else(|| "GET".into());
         if !method.chars().all(|ch| ch.is_ascii_uppercase()) || method.is_empty() {
-            c.error(&format!("{path}.method"), format!("expected an HTTP method in capitals like GET or POST, got {method:?}"));
+            c.error(
+                &format!("{path}.method"),
+                format!("expected an HTTP method in capitals like GET or POST, got {method:?}"),
+            );
         }
         out.push(RequestTemplate {
             name: r.name.clone(),
             weight: r.weight.unwrap_or(1),
             method,
             path: r.path.clone(),
-            headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             body,
             expect: r.expect.clone(),
             csv,
@@ -407,7 +551,11 @@ fn check_requests(c: &mut Checker<'_>, requests: &[Option<RequestSpec>], base_di
     out
 }
 
-fn check_phases(c: &mut Checker<'_>, phases: &[Option<PhaseSpec>], request_names: &[String]) -> Vec<PhasePlan> {
+fn check_phases(
+    c: &mut Checker<'_>,
+    phases: &[Option<PhaseSpec>],
+    request_names: &[String],
+) -> Vec<PhasePlan> {
     let mut out = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for (i, spec) in phases.iter().enumerate() {
@@ -416,9 +564,20 @@ fn check_phases(c: &mut Checker<'_>, phases: &[Option<PhaseSpec>], request_names
         if !is_name(&p.name) {
             c.error(&format!("{path}.name"), format!("expected a name of letters, digits, _ and - (clauses refer to it as NAME.p95), got {:?}", p.name));
         } else if seen.contains(&p.name.as_str()) {
-            c.error(&format!("{path}.name"), format!("duplicate phase name {:?}", p.name));
-        } else if ["request", "phase", "metric", "process", "status", "p"].contains(&p.name.as_str()) {
-            c.error(&format!("{path}.name"), format!("{:?} is a word of the clause language; pick another name", p.name));
+            c.error(
+                &format!("{path}.name"),
+                format!("duplicate phase name {:?}", p.name),
+            );
+        } else if ["request", "phase", "metric", "process", "status", "p"]
+            .contains(&p.name.as_str())
+        {
+            c.error(
+                &format!("{path}.name"),
+                format!(
+                    "{:?} is a word of the clause language; pick another name",
+                    p.name
+                ),
+            );
         }
         seen.push(&p.name);
         // A bare number is refused in contracts: "500" could mean per second or per
@@ -427,7 +586,11 @@ fn check_phases(c: &mut Checker<'_>, phases: &[Option<PhaseSpec>], request_names
         let rate = match p.rate.parse::<RateSpec>() {
             Ok(r) if !bare_number => Some(r),
             _ => {
-                let hint = if bare_number { format!(" (did you mean \"{}/s\"?)", p.rate.trim()) } else { String::new() };
+                let hint = if bare_number {
+                    format!(" (did you mean \"{}/s\"?)", p.rate.trim())
+                } else {
+                    String::new()
+                };
                 c.error(
                     &format!("{path}.rate"),
                     format!("expected a rate like \"500/s\" or a ramp \"100/s..2000/s\", found {:?}{hint}", p.rate),
@@ -437,7 +600,10 @@ fn check_phases(c: &mut Checker<'_>, phases: &[Option<PhaseSpec>], request_names
         };
         let duration = c.duration(&format!("{path}.duration"), &p.duration);
         if duration.is_some_and(|d| d.is_zero()) {
-            c.error(&format!("{path}.duration"), "expected a duration above zero");
+            c.error(
+                &format!("{path}.duration"),
+                "expected a duration above zero",
+            );
         }
         let warmup = match &p.warmup {
             Some(text) => c.duration(&format!("{path}.warmup"), text),
@@ -452,7 +618,10 @@ fn check_phases(c: &mut Checker<'_>, phases: &[Option<PhaseSpec>], request_names
                         Some(k) => indexes.push(k),
                         None => c.error(
                             &format!("{path}.requests[{j}]"),
-                            format!("unknown request {name:?}; the requests are: {}", request_names.join(", ")),
+                            format!(
+                                "unknown request {name:?}; the requests are: {}",
+                                request_names.join(", ")
+                            ),
                         ),
                     }
                 }
@@ -461,35 +630,68 @@ fn check_phases(c: &mut Checker<'_>, phases: &[Option<PhaseSpec>], request_names
         for (j, chaos) in p.chaos.iter().enumerate() {
             let cpath = format!("{path}.chaos[{j}]");
             if !TOXICS.contains(&chaos.toxic.as_str()) {
-                c.error(&format!("{cpath}.toxic"), format!("unknown toxic {:?}; expected one of {}", chaos.toxic, TOXICS.join(", ")));
+                c.error(
+                    &format!("{cpath}.toxic"),
+                    format!(
+                        "unknown toxic {:?}; expected one of {}",
+                        chaos.toxic,
+                        TOXICS.join(", ")
+                    ),
+                );
             }
             if let Some(stream) = &chaos.stream {
                 if stream != "upstream" && stream != "downstream" {
-                    c.error(&format!("{cpath}.stream"), format!("expected upstream or downstream, got {stream:?}"));
+                    c.error(
+                        &format!("{cpath}.stream"),
+                        format!("expected upstream or downstream, got {stream:?}"),
+                    );
                 }
             }
             if chaos.toxicity.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
-                c.error(&format!("{cpath}.toxicity"), "expected a share between 0 and 1");
+                c.error(
+                    &format!("{cpath}.toxicity"),
+                    "expected a share between 0 and 1",
+                );
             }
             if chaos.proxy.trim().is_empty() {
-                c.error(&format!("{cpath}.proxy"), "expected the name of a proxied dependency");
+                c.error(
+                    &format!("{cpath}.proxy"),
+                    "expected the name of a proxied dependency",
+                );
             }
         }
         if let (Some(rate), Some(duration), Some(warmup)) = (rate, duration, warmup) {
-            out.push(PhasePlan { name: p.name.clone(), rate, duration, warmup, requests: indexes, chaos: p.chaos.clone() });
+            out.push(PhasePlan {
+                name: p.name.clone(),
+                rate,
+                duration,
+                warmup,
+                requests: indexes,
+                chaos: p.chaos.clone(),
+            });
         }
     }
     out
 }
 
-fn check_clauses(c: &mut Checker<'_>, clauses: &[Option<ClauseSpec>], ctx: &CheckContext<'_>) -> Vec<ClausePlan> {
+fn check_clauses(
+    c: &mut Checker<'_>,
+    clauses: &[Option<ClauseSpec>],
+    ctx: &CheckContext<'_>,
+) -> Vec<ClausePlan> {
     let mut out = Vec::new();
     for (i, spec) in clauses.iter().enumerate() {
         let Some(clause) = spec else { continue };
         let path = format!("clauses[{i}]");
         if let Some(phase) = &clause.phase {
             if !ctx.phases.contains(phase) {
-                c.error(&format!("{path}.phase"), format!("unknown phase {phase:?}; the phases are: {}", ctx.phases.join(", ")));
+                c.error(
+                    &format!("{path}.phase"),
+                    format!(
+                        "unknown phase {phase:?}; the phases are: {}",
+                        ctx.phases.join(", ")
+                    ),
+                );
             }
         }
         let check_path = format!("{path}.check");
@@ -505,14 +707,22 @@ fn check_clauses(c: &mut Checker<'_>, clauses: &[Option<ClauseSpec>], ctx: &Chec
             Err(e) => {
                 let mut position = c.root.locate(&check_path);
                 position.column += e.offset;
-                c.at(position, &check_path, format!("{} in `{}`", e.message, clause.check));
+                c.at(
+                    position,
+                    &check_path,
+                    format!("{} in `{}`", e.message, clause.check),
+                );
             }
         }
     }
     out
 }
 
-fn check_slos(c: &mut Checker<'_>, slos: &[Option<SloSpec>], request_names: &[String]) -> Vec<SloPlan> {
+fn check_slos(
+    c: &mut Checker<'_>,
+    slos: &[Option<SloSpec>],
+    request_names: &[String],
+) -> Vec<SloPlan> {
     let mut out = Vec::new();
     for (i, spec) in slos.iter().enumerate() {
         let Some(s) = spec else { continue };
@@ -525,7 +735,13 @@ fn check_slos(c: &mut Checker<'_>, slos: &[Option<SloSpec>], request_names: &[St
             .filter(|p| *p > 0.0 && *p < 100.0)
             .map(|p| p / 100.0);
         if objective.is_none() {
-            c.error(&format!("{path}.objective"), format!("expected a percentage between 0 and 100 like \"99.9%\", got {:?}", s.objective));
+            c.error(
+                &format!("{path}.objective"),
+                format!(
+                    "expected a percentage between 0 and 100 like \"99.9%\", got {:?}",
+                    s.objective
+                ),
+            );
         }
         let window = c.duration(&format!("{path}.window"), &s.window);
         let request = match &s.sli {
@@ -537,7 +753,10 @@ fn check_slos(c: &mut Checker<'_>, slos: &[Option<SloSpec>], request_names: &[St
             SliSpec::Ratio { good, total } => {
                 for (field, selector) in [("good", good), ("total", total)] {
                     if selector.trim().is_empty() {
-                        c.error(&format!("{path}.sli.ratio.{field}"), "expected a PromQL selector");
+                        c.error(
+                            &format!("{path}.sli.ratio.{field}"),
+                            "expected a PromQL selector",
+                        );
                     }
                 }
                 None
@@ -545,11 +764,19 @@ fn check_slos(c: &mut Checker<'_>, slos: &[Option<SloSpec>], request_names: &[St
         };
         if let Some(request) = request {
             if !request_names.contains(request) {
-                c.error(&format!("{path}.sli"), format!("unknown request {request:?}"));
+                c.error(
+                    &format!("{path}.sli"),
+                    format!("unknown request {request:?}"),
+                );
             }
         }
         if let (Some(objective), Some(window)) = (objective, window) {
-            out.push(SloPlan { name: s.name.clone(), objective, window, sli: s.sli.clone() });
+            out.push(SloPlan {
+                name: s.name.clone(),
+                objective,
+                window,
+                sli: s.sli.clone(),
+            });
         }
     }
     out

@@ -11,26 +11,55 @@ const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 /// JSON). `base_url` overrides the document's first server.
 pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String, String> {
     let root = yaml::parse(doc)
-        .map_err(|e| format!("line {}:{}: not valid YAML or JSON: {}", e.position.line, e.position.column, e.message))?
+        .map_err(|e| {
+            format!(
+                "line {}:{}: not valid YAML or JSON: {}",
+                e.position.line, e.position.column, e.message
+            )
+        })?
         .to_json();
     match root.get("openapi").and_then(Value::as_str) {
         Some(v) if v.starts_with('3') => {}
-        Some(v) => return Err(format!("openapi: version {v:?} is not supported; expected an OpenAPI 3.x document")),
-        None => return Err("openapi: missing; expected an OpenAPI 3.x document (Swagger 2 is not supported)".into()),
+        Some(v) => {
+            return Err(format!(
+                "openapi: version {v:?} is not supported; expected an OpenAPI 3.x document"
+            ))
+        }
+        None => {
+            return Err(
+                "openapi: missing; expected an OpenAPI 3.x document (Swagger 2 is not supported)"
+                    .into(),
+            )
+        }
     }
-    let title = root.pointer("/info/title").and_then(Value::as_str).unwrap_or("service");
+    let title = root
+        .pointer("/info/title")
+        .and_then(Value::as_str)
+        .unwrap_or("service");
     let server = root
         .pointer("/servers/0/url")
         .and_then(Value::as_str)
         .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
-    let base = base_url.or(server).unwrap_or("http://127.0.0.1:8080").trim_end_matches('/');
-    let paths = root.get("paths").and_then(Value::as_object).ok_or("paths: missing; the document has no operations")?;
+    let base = base_url
+        .or(server)
+        .unwrap_or("http://127.0.0.1:8080")
+        .trim_end_matches('/');
+    let paths = root
+        .get("paths")
+        .and_then(Value::as_object)
+        .ok_or("paths: missing; the document has no operations")?;
 
     let mut requests = String::new();
     let mut names: Vec<String> = Vec::new();
     for (path, item) in paths {
-        let Some(item) = item.as_object() else { continue };
-        let shared_params = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        let shared_params = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             let mut name = op
@@ -43,19 +72,32 @@ pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String
             }
             names.push(name.clone());
             let mut params = shared_params.clone();
-            params.extend(op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default());
+            params.extend(
+                op.get("parameters")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
             let url = fill_path(path, &params);
             let _ = writeln!(requests, "  - name: {}", quote(&name));
             let _ = writeln!(requests, "    method: {}", method.to_uppercase());
             let _ = writeln!(requests, "    path: {}", quote(&url));
             if let Some(example) = body_example(op) {
-                let _ = writeln!(requests, "    headers: {{ Content-Type: application/json }}");
+                let _ = writeln!(
+                    requests,
+                    "    headers: {{ Content-Type: application/json }}"
+                );
                 let _ = writeln!(requests, "    body: {{ json: {} }}", example);
             }
             let mut expect: Vec<u16> = op
                 .get("responses")
                 .and_then(Value::as_object)
-                .map(|r| r.keys().filter_map(|k| k.parse::<u16>().ok()).filter(|c| (200..400).contains(c)).collect())
+                .map(|r| {
+                    r.keys()
+                        .filter_map(|k| k.parse::<u16>().ok())
+                        .filter(|c| (200..400).contains(c))
+                        .collect()
+                })
                 .unwrap_or_default();
             expect.sort_unstable();
             if !expect.is_empty() {
@@ -84,7 +126,16 @@ pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String
 }
 
 fn sanitize(text: &str) -> String {
-    let mut out: String = text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let mut out: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     out = out.trim_matches('_').to_string();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
         out.insert_str(0, "op_");
@@ -101,7 +152,12 @@ fn example_of(param: &Value) -> Option<Value> {
     param
         .get("example")
         .or_else(|| param.pointer("/schema/example"))
-        .or_else(|| param.get("examples").and_then(Value::as_object).and_then(|m| m.values().next()?.get("value")))
+        .or_else(|| {
+            param
+                .get("examples")
+                .and_then(Value::as_object)
+                .and_then(|m| m.values().next()?.get("value"))
+        })
         .cloned()
 }
 
@@ -110,7 +166,10 @@ fn fill_path(path: &str, params: &[Value]) -> String {
     let mut out = path.to_string();
     let mut query = Vec::new();
     for p in params {
-        let (Some(name), Some(location)) = (p.get("name").and_then(Value::as_str), p.get("in").and_then(Value::as_str)) else {
+        let (Some(name), Some(location)) = (
+            p.get("name").and_then(Value::as_str),
+            p.get("in").and_then(Value::as_str),
+        ) else {
             continue;
         };
         let value = match example_of(p) {
@@ -123,7 +182,9 @@ fn fill_path(path: &str, params: &[Value]) -> String {
         };
         match location {
             "path" => out = out.replace(&format!("{{{name}}}"), &value),
-            "query" if p.get("required").and_then(Value::as_bool) == Some(true) => query.push(format!("{name}={value}")),
+            "query" if p.get("required").and_then(Value::as_bool) == Some(true) => {
+                query.push(format!("{name}={value}"))
+            }
             _ => {}
         }
     }
@@ -136,10 +197,17 @@ fn fill_path(path: &str, params: &[Value]) -> String {
 
 fn body_example(op: &Value) -> Option<String> {
     let media = op.pointer("/requestBody/content")?.as_object()?;
-    let json = media.iter().find(|(k, _)| k.contains("json")).map(|(_, v)| v)?;
+    let json = media
+        .iter()
+        .find(|(k, _)| k.contains("json"))
+        .map(|(_, v)| v)?;
     let example = json
         .get("example")
-        .or_else(|| json.get("examples").and_then(Value::as_object).and_then(|m| m.values().next()?.get("value")))
+        .or_else(|| {
+            json.get("examples")
+                .and_then(Value::as_object)
+                .and_then(|m| m.values().next()?.get("value"))
+        })
         .or_else(|| json.pointer("/schema/example"))?;
     serde_json::to_string(example).ok()
 }
@@ -172,19 +240,32 @@ paths:
     #[test]
     fn writes_a_contract_that_loads() {
         let text = contract_from_openapi(DOC, None).unwrap();
-        assert!(text.contains("path: \"/items/{{randint 1 1000}}\""), "{text}");
-        assert!(text.contains("body: { json: {\"qty\":1,\"sku\":42} }"), "{text}");
+        assert!(
+            text.contains("path: \"/items/{{randint 1 1000}}\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("body: { json: {\"qty\":1,\"sku\":42} }"),
+            "{text}"
+        );
         assert!(text.contains("expect: [201]"));
-        let contract = crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")).unwrap();
+        let contract =
+            crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")).unwrap();
         assert_eq!(contract.requests.len(), 2);
         assert_eq!(contract.target.base_url, "http://127.0.0.1:9000");
     }
 
     #[test]
     fn refuses_what_it_cannot_read() {
-        assert!(contract_from_openapi("swagger: '2.0'\npaths: {}\n", None).unwrap_err().contains("OpenAPI 3"));
-        assert!(contract_from_openapi("openapi: 3.1.0\npaths: {}\n", None).unwrap_err().contains("no GET"));
-        assert!(contract_from_openapi("openapi: [", None).unwrap_err().contains("not valid YAML"));
+        assert!(contract_from_openapi("swagger: '2.0'\npaths: {}\n", None)
+            .unwrap_err()
+            .contains("OpenAPI 3"));
+        assert!(contract_from_openapi("openapi: 3.1.0\npaths: {}\n", None)
+            .unwrap_err()
+            .contains("no GET"));
+        assert!(contract_from_openapi("openapi: [", None)
+            .unwrap_err()
+            .contains("not valid YAML"));
     }
 
     proptest! {

@@ -94,7 +94,9 @@ impl PhasePlan {
     pub fn planned_requests(&self) -> u64 {
         let warm = match self.rate {
             RateSpec::Constant(_) => self.rate.due_by(self.warmup, self.warmup),
-            RateSpec::Ramp { from, .. } => RateSpec::Constant(from).due_by(self.warmup, self.warmup),
+            RateSpec::Ramp { from, .. } => {
+                RateSpec::Constant(from).due_by(self.warmup, self.warmup)
+            }
         };
         warm + self.rate.due_by(self.duration, self.duration)
     }

@@ -16,7 +16,10 @@ pub struct Position {
 
 impl From<Marker> for Position {
     fn from(m: Marker) -> Self {
-        Position { line: m.line(), column: m.col() + 1 }
+        Position {
+            line: m.line(),
+            column: m.col() + 1,
+        }
     }
 }
 
@@ -68,7 +71,11 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 }
 
 enum Frame {
-    Map(Position, Vec<(String, Position, Node)>, Option<(String, Position)>),
+    Map(
+        Position,
+        Vec<(String, Position, Node)>,
+        Option<(String, Position)>,
+    ),
     Seq(Position, Vec<Node>),
 }
 
@@ -90,7 +97,10 @@ impl Builder {
                     let key = match node.kind {
                         NodeKind::Scalar(text, _) => text,
                         _ => {
-                            problem = Some((node.position, "mapping keys must be plain text".to_string()));
+                            problem = Some((
+                                node.position,
+                                "mapping keys must be plain text".to_string(),
+                            ));
                             String::new()
                         }
                     };
@@ -111,7 +121,10 @@ impl Builder {
 
     fn fail(&mut self, position: Position, message: &str) {
         if self.error.is_none() {
-            self.error = Some(SyntaxError { position, message: message.to_string() });
+            self.error = Some(SyntaxError {
+                position,
+                message: message.to_string(),
+            });
         }
     }
 }
@@ -125,7 +138,10 @@ impl MarkedEventReceiver for Builder {
                     self.fail(position, "anchors (&name) are not supported in contracts");
                 }
                 let quoted = !matches!(style, TScalarStyle::Plain);
-                self.push_value(Node { position, kind: NodeKind::Scalar(text, quoted) });
+                self.push_value(Node {
+                    position,
+                    kind: NodeKind::Scalar(text, quoted),
+                });
             }
             Event::SequenceStart(anchor, _) => {
                 if anchor != 0 {
@@ -141,7 +157,10 @@ impl MarkedEventReceiver for Builder {
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(start, items)) = self.stack.pop() {
-                    self.push_value(Node { position: start, kind: NodeKind::Seq(items) });
+                    self.push_value(Node {
+                        position: start,
+                        kind: NodeKind::Seq(items),
+                    });
                 }
             }
             Event::MappingEnd => {
@@ -149,10 +168,15 @@ impl MarkedEventReceiver for Builder {
                     // A block mapping "starts" where the parser saw its first ':'; its
                     // first key is where a reader looks.
                     let position = entries.first().map_or(start, |(_, key, _)| *key);
-                    self.push_value(Node { position, kind: NodeKind::Map(entries) });
+                    self.push_value(Node {
+                        position,
+                        kind: NodeKind::Map(entries),
+                    });
                 }
             }
-            Event::Alias(_) => self.fail(position, "aliases (*name) are not supported in contracts"),
+            Event::Alias(_) => {
+                self.fail(position, "aliases (*name) are not supported in contracts")
+            }
             _ => {}
         }
     }
@@ -204,13 +228,18 @@ impl Node {
         let mut node = self;
         for segment in split_path(path) {
             node = match (&node.kind, segment) {
-                (NodeKind::Map(entries), Segment::Key(k)) => &entries.iter().find(|(name, _, _)| name == k)?.2,
+                (NodeKind::Map(entries), Segment::Key(k)) => {
+                    &entries.iter().find(|(name, _, _)| name == k)?.2
+                }
                 (NodeKind::Seq(items), Segment::Index(i)) => items.get(i)?,
                 _ => return None,
             };
         }
         match &node.kind {
-            NodeKind::Map(entries) => entries.iter().find(|(k, _, _)| k == key).map(|(_, p, _)| *p),
+            NodeKind::Map(entries) => entries
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, p, _)| *p),
             _ => None,
         }
     }
@@ -226,7 +255,10 @@ fn plain_scalar(text: &str) -> Value {
     if let Ok(i) = text.parse::<i64>() {
         return Value::Number(i.into());
     }
-    let looks_numeric = text.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
+    let looks_numeric = text
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'-' || b == b'+' || b == b'.');
     if looks_numeric {
         if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
             return Value::Number(n);
@@ -266,11 +298,24 @@ mod tests {
 
     #[test]
     fn positions_and_types() {
-        let text = "name: shop\nphases:\n  - name: a\n    rate: 500\n  - name: b\n    rate: \"5/s\"\n";
+        let text =
+            "name: shop\nphases:\n  - name: a\n    rate: 500\n  - name: b\n    rate: \"5/s\"\n";
         let root = parse(text).unwrap();
-        assert_eq!(root.locate("phases[1].rate"), Position { line: 6, column: 11 });
-        assert_eq!(root.locate("phases[0].missing"), Position { line: 3, column: 5 });
-        assert_eq!(root.locate_key("phases[1]", "rate"), Some(Position { line: 6, column: 5 }));
+        assert_eq!(
+            root.locate("phases[1].rate"),
+            Position {
+                line: 6,
+                column: 11
+            }
+        );
+        assert_eq!(
+            root.locate("phases[0].missing"),
+            Position { line: 3, column: 5 }
+        );
+        assert_eq!(
+            root.locate_key("phases[1]", "rate"),
+            Some(Position { line: 6, column: 5 })
+        );
         let json = root.to_json();
         assert_eq!(json["phases"][0]["rate"], 500);
         assert_eq!(json["phases"][1]["rate"], "5/s");
@@ -279,7 +324,10 @@ mod tests {
     #[test]
     fn rejects_duplicates_aliases_and_bad_syntax() {
         let dup = parse("a: 1\na: 2\n").unwrap_err();
-        assert_eq!((dup.position.line, dup.message.as_str()), (2, "duplicate key \"a\""));
+        assert_eq!(
+            (dup.position.line, dup.message.as_str()),
+            (2, "duplicate key \"a\"")
+        );
         assert!(parse("a: &x 1\nb: *x\n").is_err());
         let bad = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(bad.position.line >= 1, "{bad:?}");

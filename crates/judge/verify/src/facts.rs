@@ -3,7 +3,9 @@
 
 use crate::process::ProcessSample;
 use crate::scrape::Sample;
-use ballast_contract::expr::{Aggregate, Fact, FactKind, Facts, LatencyStat, ProcessFact, StatusSel};
+use ballast_contract::expr::{
+    Aggregate, Fact, FactKind, Facts, LatencyStat, ProcessFact, StatusSel,
+};
 use ballast_core::LatencyHistogram;
 use ballast_load::Report;
 use std::collections::BTreeMap;
@@ -53,11 +55,22 @@ impl RunData {
     }
 
     fn traffic(&self, phase: Option<&str>, request: Option<&str>) -> Option<Traffic> {
-        let mut t = Traffic { latency: LatencyHistogram::new(), requests: 0, failures: 0, status: BTreeMap::new(), seconds: 0.0 };
+        let mut t = Traffic {
+            latency: LatencyHistogram::new(),
+            requests: 0,
+            failures: 0,
+            status: BTreeMap::new(),
+            seconds: 0.0,
+        };
         for p in self.phases_for(phase)? {
             t.seconds += p.report.duration_s;
             let (histogram, requests, failures, status) = match request {
-                None => (&p.report.histogram, p.report.requests, p.report.failures, &p.report.status),
+                None => (
+                    &p.report.histogram,
+                    p.report.requests,
+                    p.report.failures,
+                    &p.report.status,
+                ),
                 Some(name) => {
                     let r = p.report.by_request.get(name)?;
                     (&r.histogram, r.requests, r.failures, &r.status)
@@ -75,7 +88,13 @@ impl RunData {
         Some(t)
     }
 
-    fn metric(&self, window: (f64, f64), name: &str, labels: &[(String, String)], aggregate: Aggregate) -> Option<f64> {
+    fn metric(
+        &self,
+        window: (f64, f64),
+        name: &str,
+        labels: &[(String, String)],
+        aggregate: Aggregate,
+    ) -> Option<f64> {
         // Boundary scrapes are taken right at phase edges; a little slack keeps them in.
         let points: Vec<(f64, f64)> = self
             .samples
@@ -85,7 +104,12 @@ impl RunData {
                 let matching: Vec<f64> = s
                     .series
                     .iter()
-                    .filter(|series| series.name == name && labels.iter().all(|(k, v)| series.labels.iter().any(|(sk, sv)| sk == k && sv == v)))
+                    .filter(|series| {
+                        series.name == name
+                            && labels.iter().all(|(k, v)| {
+                                series.labels.iter().any(|(sk, sv)| sk == k && sv == v)
+                            })
+                    })
                     .map(|series| series.value)
                     .collect();
                 (!matching.is_empty()).then(|| (s.t, matching.iter().sum()))
@@ -96,7 +120,10 @@ impl RunData {
         Some(match aggregate {
             Aggregate::Delta | Aggregate::Rate => {
                 // Counters only grow; a drop is a restart of the target, counted from zero.
-                let delta: f64 = values.windows(2).map(|w| if w[1] >= w[0] { w[1] - w[0] } else { w[1] }).sum();
+                let delta: f64 = values
+                    .windows(2)
+                    .map(|w| if w[1] >= w[0] { w[1] - w[0] } else { w[1] })
+                    .sum();
                 if aggregate == Aggregate::Rate {
                     let span = last.0 - first.0;
                     if span <= 0.0 {
@@ -115,8 +142,11 @@ impl RunData {
     }
 
     fn process(&self, window: (f64, f64), fact: ProcessFact) -> Option<f64> {
-        let inside: Vec<&ProcessSample> =
-            self.process.iter().filter(|s| s.t >= window.0 - 1.0 && s.t <= window.1 + 1.0).collect();
+        let inside: Vec<&ProcessSample> = self
+            .process
+            .iter()
+            .filter(|s| s.t >= window.0 - 1.0 && s.t <= window.1 + 1.0)
+            .collect();
         if inside.is_empty() {
             return None;
         }
@@ -147,7 +177,11 @@ impl Facts for RunData {
         let phase = fact.scope.phase.as_deref().or(phase);
         let request = fact.scope.request.as_deref();
         match &fact.kind {
-            FactKind::Metric { name, labels, aggregate } => self.metric(self.window(phase)?, name, labels, *aggregate),
+            FactKind::Metric {
+                name,
+                labels,
+                aggregate,
+            } => self.metric(self.window(phase)?, name, labels, *aggregate),
             FactKind::Process(p) => self.process(self.window(phase)?, *p),
             kind => {
                 let t = self.traffic(phase, request)?;
@@ -160,12 +194,20 @@ impl Facts for RunData {
                     FactKind::Latency(LatencyStat::Max) => Some(ms(t.latency.max())),
                     FactKind::Latency(LatencyStat::Mean) => Some(ms(t.latency.mean())),
                     FactKind::Rps => (t.seconds > 0.0).then(|| t.requests as f64 / t.seconds),
-                    FactKind::ErrorRate => (t.requests > 0).then(|| t.failures as f64 / t.requests as f64),
+                    FactKind::ErrorRate => {
+                        (t.requests > 0).then(|| t.failures as f64 / t.requests as f64)
+                    }
                     FactKind::Requests => Some(t.requests as f64),
                     FactKind::Errors => Some(t.failures as f64),
-                    FactKind::Status(StatusSel::Code(code)) => Some(t.status.get(code).copied().unwrap_or(0) as f64),
+                    FactKind::Status(StatusSel::Code(code)) => {
+                        Some(t.status.get(code).copied().unwrap_or(0) as f64)
+                    }
                     FactKind::Status(StatusSel::Class(class)) => Some(
-                        t.status.iter().filter(|(code, _)| **code / 100 == *class).map(|(_, n)| *n).sum::<u64>() as f64,
+                        t.status
+                            .iter()
+                            .filter(|(code, _)| **code / 100 == *class)
+                            .map(|(_, n)| *n)
+                            .sum::<u64>() as f64,
                     ),
                     FactKind::Metric { .. } | FactKind::Process(_) => None,
                 }

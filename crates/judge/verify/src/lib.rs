@@ -26,7 +26,8 @@ pub mod scrape;
 mod spawn;
 
 pub use report::{
-    render_html, render_junit, render_table, ClauseVerdict, ObservedValue, Outcome, PhaseRecord, VerifyReport, SCHEMA,
+    render_html, render_junit, render_table, ClauseVerdict, ObservedValue, Outcome, PhaseRecord,
+    VerifyReport, SCHEMA,
 };
 pub use run::{verify, Event, VerifyOptions};
 

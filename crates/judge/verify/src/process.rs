@@ -39,7 +39,11 @@ pub struct ProcessWatch {
 impl ProcessWatch {
     /// A watch whose sample times count from `start`.
     pub fn new(watched: Watched, start: Instant) -> Self {
-        ProcessWatch { watched, start, samples: Default::default() }
+        ProcessWatch {
+            watched,
+            start,
+            samples: Default::default(),
+        }
     }
 
     /// Takes one sample now.
@@ -51,10 +55,20 @@ impl ProcessWatch {
         let sample = ProcessSample {
             t: self.start.elapsed().as_secs_f64(),
             pid,
-            rss_bytes: pid.and_then(|p| rss_bytes(&std::fs::read_to_string(format!("/proc/{p}/status")).ok()?)),
-            oom_kills: pid.and_then(|p| oom_kills(Path::new("/sys/fs/cgroup"), &std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok()?)),
+            rss_bytes: pid.and_then(|p| {
+                rss_bytes(&std::fs::read_to_string(format!("/proc/{p}/status")).ok()?)
+            }),
+            oom_kills: pid.and_then(|p| {
+                oom_kills(
+                    Path::new("/sys/fs/cgroup"),
+                    &std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok()?,
+                )
+            }),
         };
-        self.samples.lock().unwrap_or_else(|p| p.into_inner()).push(sample);
+        self.samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sample);
     }
 
     /// Samples every second until the task is aborted.
@@ -71,7 +85,10 @@ impl ProcessWatch {
 
     /// All samples so far.
     pub fn samples(&self) -> Vec<ProcessSample> {
-        self.samples.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -79,22 +96,38 @@ fn is_running(pid: u32) -> bool {
     // A zombie (exited, not yet reaped) is not running.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit(')').next().map(|rest| !rest.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|rest| !rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
 fn newest_by_name(proc_root: &Path, name: &str) -> Option<u32> {
     let mut best: Option<(u64, u32)> = None;
     for entry in std::fs::read_dir(proc_root).ok()?.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else {
+            continue;
+        };
         if comm.trim_end() != name {
             continue;
         }
         // Field 22 of /proc/PID/stat is the start time; the newest process wins.
         let started = std::fs::read_to_string(entry.path().join("stat"))
             .ok()
-            .and_then(|s| s.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(19)?.parse().ok()))
+            .and_then(|s| {
+                s.rsplit(')')
+                    .next()
+                    .and_then(|rest| rest.split_whitespace().nth(19)?.parse().ok())
+            })
             .unwrap_or(0);
         if best.is_none_or(|(t, _)| started >= t) {
             best = Some((started, pid));
@@ -127,11 +160,18 @@ pub fn oom_kills(cgroup_root: &Path, proc_cgroup: &str) -> Option<u64> {
     }
     let read_counter = |file: PathBuf| -> Option<u64> {
         let text = std::fs::read_to_string(file).ok()?;
-        text.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|v| v.trim().parse().ok())
+        text.lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|v| v.trim().parse().ok())
     };
     if let Some(path) = v1 {
         let rel = path.trim_start_matches('/');
-        if let Some(n) = read_counter(cgroup_root.join("memory").join(rel).join("memory.oom_control")) {
+        if let Some(n) = read_counter(
+            cgroup_root
+                .join("memory")
+                .join(rel)
+                .join("memory.oom_control"),
+        ) {
             return Some(n);
         }
     }
@@ -165,7 +205,11 @@ mod tests {
 
         let v1 = root.join("v1");
         std::fs::create_dir_all(v1.join("memory/shop")).unwrap();
-        std::fs::write(v1.join("memory/shop/memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n").unwrap();
+        std::fs::write(
+            v1.join("memory/shop/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n",
+        )
+        .unwrap();
         assert_eq!(oom_kills(&v1, "12:memory:/shop\n0::/shop\n"), Some(5));
         assert_eq!(oom_kills(&v1, "12:cpu:/x\n"), None);
         let _ = std::fs::remove_dir_all(root);

@@ -55,10 +55,18 @@ pub async fn verify(
     let phases: Vec<&PhasePlan> = match &options.only {
         None => contract.phases.iter().collect(),
         Some(name) => {
-            let phase = contract.phases.iter().find(|p| &p.name == name).ok_or_else(|| {
-                let names: Vec<&str> = contract.phases.iter().map(|p| p.name.as_str()).collect();
-                Error::Usage(format!("--only {name:?}: no such phase; the phases are: {}", names.join(", ")))
-            })?;
+            let phase = contract
+                .phases
+                .iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> =
+                        contract.phases.iter().map(|p| p.name.as_str()).collect();
+                    Error::Usage(format!(
+                        "--only {name:?}: no such phase; the phases are: {}",
+                        names.join(", ")
+                    ))
+                })?;
             vec![phase]
         }
     };
@@ -72,7 +80,16 @@ pub async fn verify(
     };
     // Everything after the spawn runs in an inner function so the target is stopped on
     // every path out, errors included.
-    let outcome = run_phases(contract, &phases, spawned.as_ref().map(|s| s.pid), start, stop, &mut notes, &mut on_event).await;
+    let outcome = run_phases(
+        contract,
+        &phases,
+        spawned.as_ref().map(|s| s.pid),
+        start,
+        stop,
+        &mut notes,
+        &mut on_event,
+    )
+    .await;
     if let Some(child) = spawned {
         child.stop().await;
     }
@@ -84,11 +101,20 @@ pub async fn verify(
         .iter()
         .map(|clause| {
             let needed = phases_needed(&clause.expr, clause.phase.as_deref(), &contract.phases);
-            let missing: Vec<&str> = needed.iter().filter(|p| !executed.contains(p.as_str())).map(String::as_str).collect();
+            let missing: Vec<&str> = needed
+                .iter()
+                .filter(|p| !executed.contains(p.as_str()))
+                .map(String::as_str)
+                .collect();
             if !missing.is_empty() {
-                return ClauseVerdict::skipped(clause, format!("phase {} did not run", missing.join(", ")));
+                return ClauseVerdict::skipped(
+                    clause,
+                    format!("phase {} did not run", missing.join(", ")),
+                );
             }
-            let evaluation = clause.expr.evaluate(&data as &dyn Facts, clause.phase.as_deref());
+            let evaluation = clause
+                .expr
+                .evaluate(&data as &dyn Facts, clause.phase.as_deref());
             let outcome = match (evaluation.holds, clause.severity) {
                 (Some(true), _) => Outcome::Pass,
                 (Some(false), Severity::Fail) => Outcome::Fail,
@@ -99,7 +125,10 @@ pub async fn verify(
             ClauseVerdict::new(clause, outcome, &evaluation)
         })
         .collect::<Vec<_>>();
-    let passed = !interrupted && clauses.iter().all(|c| !matches!(c.outcome, Outcome::Fail | Outcome::Error));
+    let passed = !interrupted
+        && clauses
+            .iter()
+            .all(|c| !matches!(c.outcome, Outcome::Fail | Outcome::Error));
     Ok(VerifyReport {
         schema: SCHEMA.into(),
         ballast_version: env!("CARGO_PKG_VERSION").into(),
@@ -107,7 +136,9 @@ pub async fn verify(
         source: contract.source.clone(),
         description: contract.file.description.clone(),
         base_url: contract.target.base_url.clone(),
-        started_unix_ms: started_wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+        started_unix_ms: started_wall
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
         duration_s: start.elapsed().as_secs_f64(),
         passed,
         interrupted,
@@ -130,10 +161,17 @@ async fn run_phases(
     notes: &mut Vec<String>,
     on_event: &mut impl FnMut(Event<'_>),
 ) -> Result<PhasesOutcome, Error> {
-    let scraper = contract.target.metrics.as_ref().map(|url| Scraper::new(url, start));
+    let scraper = contract
+        .target
+        .metrics
+        .as_ref()
+        .map(|url| Scraper::new(url, start));
     let watched = match (spawned_pid, &contract.target.process) {
         (Some(pid), _) => Some(Watched::Pid(pid)),
-        (None, Some(p)) => p.pid.map(Watched::Pid).or_else(|| p.name.clone().map(Watched::Name)),
+        (None, Some(p)) => p
+            .pid
+            .map(Watched::Pid)
+            .or_else(|| p.name.clone().map(Watched::Name)),
         (None, None) => None,
     };
     let watch = watched.map(|w| ProcessWatch::new(w, start));
@@ -245,9 +283,15 @@ async fn run_load(
     config.timeout = contract.target.timeout;
     if !contract.requests.is_empty() {
         config.url = contract.target.base_url.clone();
-        config.requests = phase.requests.iter().map(|&i| contract.requests[i].clone()).collect();
+        config.requests = phase
+            .requests
+            .iter()
+            .map(|&i| contract.requests[i].clone())
+            .collect();
     }
-    let test = config.build().map_err(|e| Error::Load(format!("phase {}: {e}", phase.name)))?;
+    let test = config
+        .build()
+        .map_err(|e| Error::Load(format!("phase {}: {e}", phase.name)))?;
     let mut stop = stop.clone();
     let stopped = async move {
         while !*stop.borrow() {

@@ -34,7 +34,9 @@ pub fn parse_exposition(text: &str) -> Result<Vec<Series>, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        out.push(parse_line(line).map_err(|e| format!("line {}: {e}: {:?}", i + 1, truncate(line)))?);
+        out.push(
+            parse_line(line).map_err(|e| format!("line {}: {e}: {:?}", i + 1, truncate(line)))?,
+        );
     }
     Ok(out)
 }
@@ -64,19 +66,29 @@ fn parse_line(line: &str) -> Result<Series, String> {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
         "NaN" => f64::NAN,
-        v => v.parse::<f64>().map_err(|_| format!("expected a number, got {v:?}"))?,
+        v => v
+            .parse::<f64>()
+            .map_err(|_| format!("expected a number, got {v:?}"))?,
     };
     if let Some(ts) = fields.next() {
-        ts.parse::<i64>().map_err(|_| format!("expected a timestamp in ms, got {ts:?}"))?;
+        ts.parse::<i64>()
+            .map_err(|_| format!("expected a timestamp in ms, got {ts:?}"))?;
     }
     if fields.next().is_some() {
         return Err("unexpected text after the value".into());
     }
     labels.sort();
-    Ok(Series { name: name.to_string(), labels, value })
+    Ok(Series {
+        name: name.to_string(),
+        labels,
+        value,
+    })
 }
 
-fn parse_labels(mut s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+type Labels = Vec<(String, String)>;
+
+/// Parses `a="x",b="y"}` (after the opening brace); returns the labels and the rest.
+fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     loop {
         s = s.trim_start();
@@ -137,15 +149,30 @@ pub struct Scraper {
 impl Scraper {
     /// A scraper of `url` whose sample times count from `start`.
     pub fn new(url: &str, start: Instant) -> Self {
-        Scraper { url: url.to_string(), start, samples: Default::default(), failures: Default::default() }
+        Scraper {
+            url: url.to_string(),
+            start,
+            samples: Default::default(),
+            failures: Default::default(),
+        }
     }
 
     /// Scrapes once now; a failure is remembered (and reported), not fatal.
     pub async fn scrape_now(&self) {
         let t = self.start.elapsed().as_secs_f64();
-        match fetch(&self.url).await.and_then(|text| parse_exposition(&text).map_err(|e| Error::Scrape(format!("{}: {e}", self.url)))) {
-            Ok(series) => self.samples.lock().unwrap_or_else(|p| p.into_inner()).push(Sample { t, series }),
-            Err(e) => self.failures.lock().unwrap_or_else(|p| p.into_inner()).push(e.to_string()),
+        match fetch(&self.url).await.and_then(|text| {
+            parse_exposition(&text).map_err(|e| Error::Scrape(format!("{}: {e}", self.url)))
+        }) {
+            Ok(series) => self
+                .samples
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Sample { t, series }),
+            Err(e) => self
+                .failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(e.to_string()),
         }
     }
 
@@ -163,12 +190,18 @@ impl Scraper {
 
     /// All samples so far.
     pub fn samples(&self) -> Vec<Sample> {
-        self.samples.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Scrape failures so far.
     pub fn failures(&self) -> Vec<String> {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -179,7 +212,9 @@ pub(crate) async fn fetch(url: &str) -> Result<String, Error> {
     let fail = |m: String| Error::Scrape(format!("{url}: {m}"));
     let target = ballast_load::Target::parse(url).map_err(|e| fail(e.to_string()))?;
     if target.tls {
-        return Err(fail("https metrics endpoints are not supported yet; expose /metrics over http".into()));
+        return Err(fail(
+            "https metrics endpoints are not supported yet; expose /metrics over http".into(),
+        ));
     }
     let connect = tokio::net::TcpStream::connect((target.host.as_str(), target.port));
     let stream = tokio::time::timeout(Duration::from_secs(2), connect)
@@ -199,7 +234,12 @@ pub(crate) async fn fetch(url: &str) -> Result<String, Error> {
         .map_err(|_| fail("no answer within 5s".into()))?
         .map_err(|e| fail(e.to_string()))?;
     let status = response.status();
-    let body = response.into_body().collect().await.map_err(|e| fail(e.to_string()))?.to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .to_bytes();
     if !status.is_success() {
         return Err(fail(format!("status {status}")));
     }
@@ -219,7 +259,13 @@ mod tests {
         let series = parse_exposition(text).unwrap();
         assert_eq!(series.len(), 4);
         assert_eq!(series[0].name, "shop_fallback_total");
-        assert_eq!(series[0].labels, vec![("le".into(), "a\"b".into()), ("source".into(), "cache".into())]);
+        assert_eq!(
+            series[0].labels,
+            vec![
+                ("le".into(), "a\"b".into()),
+                ("source".into(), "cache".into())
+            ]
+        );
         assert_eq!(series[0].value, 17.0);
         assert_eq!(series[2].value, 1.5e8);
     }
@@ -227,9 +273,16 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let err = parse_exposition("ok 1\nbad{x=1} 2\n").unwrap_err();
-        assert!(err.starts_with("line 2: expected a quoted label value"), "{err}");
-        assert!(parse_exposition("a 1 2 3").unwrap_err().contains("unexpected text"));
-        assert!(parse_exposition("a notanumber").unwrap_err().contains("expected a number"));
+        assert!(
+            err.starts_with("line 2: expected a quoted label value"),
+            "{err}"
+        );
+        assert!(parse_exposition("a 1 2 3")
+            .unwrap_err()
+            .contains("unexpected text"));
+        assert!(parse_exposition("a notanumber")
+            .unwrap_err()
+            .contains("expected a number"));
     }
 
     proptest! {

@@ -34,13 +34,20 @@ impl Spawned {
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| {
-            Error::Spawn(format!("cannot start {:?} in {}: {e}", plan.command, plan.cwd.display()))
+            Error::Spawn(format!(
+                "cannot start {:?} in {}: {e}",
+                plan.command,
+                plan.cwd.display()
+            ))
         })?;
         let pid = child.id().unwrap_or(0);
         let deadline = Instant::now() + plan.ready.timeout;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                return Err(Error::Spawn(format!("{:?} exited before it was ready ({status})", plan.command)));
+                return Err(Error::Spawn(format!(
+                    "{:?} exited before it was ready ({status})",
+                    plan.command
+                )));
             }
             if probe(plan, base_url).await {
                 return Ok(Spawned { child, pid });
@@ -69,7 +76,10 @@ impl Spawned {
             unsafe {
                 libc::kill(pid as libc::pid_t, libc::SIGTERM);
             }
-            if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_ok() {
+            if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+                .await
+                .is_ok()
+            {
                 return;
             }
         }
@@ -79,10 +89,16 @@ impl Spawned {
 
 async fn probe(plan: &SpawnPlan, base_url: &str) -> bool {
     match (&plan.ready.http, plan.ready.tcp) {
-        (Some(path), _) => crate::scrape::fetch(&format!("{base_url}{path}")).await.is_ok(),
-        (None, Some(port)) => tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok(),
+        (Some(path), _) => crate::scrape::fetch(&format!("{base_url}{path}"))
+            .await
+            .is_ok(),
+        (None, Some(port)) => tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok(),
         (None, None) => match ballast_load::Target::parse(base_url) {
-            Ok(t) => tokio::net::TcpStream::connect((t.host.as_str(), t.port)).await.is_ok(),
+            Ok(t) => tokio::net::TcpStream::connect((t.host.as_str(), t.port))
+                .await
+                .is_ok(),
             Err(_) => false,
         },
     }

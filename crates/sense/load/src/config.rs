@@ -238,11 +238,22 @@ impl LoadConfig {
             (None, None) => Vec::new(),
         };
         let mix = if self.requests.is_empty() {
-            let request = PreparedRequest::new(&target, &target.path_and_query, &self.method, &self.headers, body)?;
+            let request = PreparedRequest::new(
+                &target,
+                &target.path_and_query,
+                &self.method,
+                &self.headers,
+                body,
+            )?;
             Mix::single(&target, request)
         } else {
             // Template paths go under the base URL's path (`http://h/api` + `/items`).
-            let prefix = target.path_and_query.split('?').next().unwrap_or("").trim_end_matches('/');
+            let prefix = target
+                .path_and_query
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('/');
             Mix::from_templates(&target, prefix, &self.requests)?
         };
         Ok(LoadTest::new(self.clone(), target, mix, connections))

@@ -124,14 +124,22 @@ impl Mix {
         Mix {
             target: target.clone(),
             prefix: String::new(),
-            entries: vec![Entry { name: "default".into(), expect: Expectation::Default, build: Build::Static(request) }],
+            entries: vec![Entry {
+                name: "default".into(),
+                expect: Expectation::Default,
+                build: Build::Static(request),
+            }],
             wheel: vec![0],
             named: false,
             needs_sequence: false,
         }
     }
 
-    pub(crate) fn from_templates(target: &Target, prefix: &str, templates: &[RequestTemplate]) -> Result<Mix, Error> {
+    pub(crate) fn from_templates(
+        target: &Target,
+        prefix: &str,
+        templates: &[RequestTemplate],
+    ) -> Result<Mix, Error> {
         let invalid = |name: &str, message: String| Error::InvalidConfig {
             field: "requests",
             message: format!("request {name:?}: {message}"),
@@ -146,17 +154,25 @@ impl Mix {
                 return Err(invalid(&t.name, "weight must be at least 1".into()));
             }
             if !t.path.starts_with('/') {
-                return Err(invalid(&t.name, format!("path must start with '/', got {:?}", t.path)));
+                return Err(invalid(
+                    &t.name,
+                    format!("path must start with '/', got {:?}", t.path),
+                ));
             }
             let path = Template::parse(&t.path).map_err(|e| invalid(&t.name, e))?;
             let mut headers = Vec::new();
             for (name, value) in &t.headers {
-                headers.push((name.clone(), Template::parse(value).map_err(|e| invalid(&t.name, e))?));
+                headers.push((
+                    name.clone(),
+                    Template::parse(value).map_err(|e| invalid(&t.name, e))?,
+                ));
             }
             let body = match &t.body {
                 TemplateBody::None => DynamicBody::Fixed(Vec::new()),
                 TemplateBody::Bytes(b) => DynamicBody::Fixed(b.clone()),
-                TemplateBody::Text(text) => DynamicBody::Text(Template::parse(text).map_err(|e| invalid(&t.name, e))?),
+                TemplateBody::Text(text) => {
+                    DynamicBody::Text(Template::parse(text).map_err(|e| invalid(&t.name, e))?)
+                }
             };
             let templates_used = std::iter::once(&path)
                 .chain(headers.iter().map(|(_, v)| v))
@@ -169,11 +185,19 @@ impl Mix {
                 is_static &= template.is_static();
                 for column in template.csv_columns() {
                     match &t.csv {
-                        None => return Err(invalid(&t.name, format!("{{{{csv.{column}}}}} needs a csv file"))),
+                        None => {
+                            return Err(invalid(
+                                &t.name,
+                                format!("{{{{csv.{column}}}}} needs a csv file"),
+                            ))
+                        }
                         Some(table) if !table.columns().iter().any(|c| c == column) => {
                             return Err(invalid(
                                 &t.name,
-                                format!("the CSV file has no column {column:?}; it has {}", table.columns().join(", ")),
+                                format!(
+                                    "the CSV file has no column {column:?}; it has {}",
+                                    table.columns().join(", ")
+                                ),
                             ))
                         }
                         Some(_) => {}
@@ -182,34 +206,65 @@ impl Mix {
             }
             let expect = match &t.expect {
                 None => Expectation::Default,
-                Some(codes) if codes.iter().all(|c| (100..600).contains(c)) && !codes.is_empty() => {
+                Some(codes)
+                    if codes.iter().all(|c| (100..600).contains(c)) && !codes.is_empty() =>
+                {
                     Expectation::Exactly(codes.clone())
                 }
-                Some(codes) => return Err(invalid(&t.name, format!("expect: statuses must be 100–599, got {codes:?}"))),
+                Some(codes) => {
+                    return Err(invalid(
+                        &t.name,
+                        format!("expect: statuses must be 100–599, got {codes:?}"),
+                    ))
+                }
             };
             let build = if is_static {
                 let mut rng = Rng::new(0);
-                let mut ctx = RenderContext { seq: 0, rng: &mut rng, csv: None };
-                let headers: Vec<(String, String)> =
-                    headers.iter().map(|(k, v)| (k.clone(), v.render(&mut ctx))).collect();
+                let mut ctx = RenderContext {
+                    seq: 0,
+                    rng: &mut rng,
+                    csv: None,
+                };
+                let headers: Vec<(String, String)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.render(&mut ctx)))
+                    .collect();
                 let body = match body {
                     DynamicBody::Fixed(b) => b,
                     DynamicBody::Text(t) => t.render(&mut ctx).into_bytes(),
                 };
                 let full_path = format!("{prefix}{}", path.render(&mut ctx));
-                Build::Static(PreparedRequest::new(target, &full_path, &t.method, &headers, body)?)
+                Build::Static(PreparedRequest::new(
+                    target, &full_path, &t.method, &headers, body,
+                )?)
             } else {
                 needs_sequence = true;
                 // Check method and header names once, with a sample rendering.
                 let mut rng = Rng::new(0);
-                let mut ctx = RenderContext { seq: 0, rng: &mut rng, csv: t.csv.as_deref() };
-                let sample_headers: Vec<(String, String)> =
-                    headers.iter().map(|(k, v)| (k.clone(), v.render(&mut ctx))).collect();
+                let mut ctx = RenderContext {
+                    seq: 0,
+                    rng: &mut rng,
+                    csv: t.csv.as_deref(),
+                };
+                let sample_headers: Vec<(String, String)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.render(&mut ctx)))
+                    .collect();
                 let sample_path = format!("{prefix}{}", safe_path(&path.render(&mut ctx)));
                 PreparedRequest::new(target, &sample_path, &t.method, &sample_headers, Vec::new())?;
-                Build::Dynamic { method: t.method.clone(), path, headers, body, csv: t.csv.clone() }
+                Build::Dynamic {
+                    method: t.method.clone(),
+                    path,
+                    headers,
+                    body,
+                    csv: t.csv.clone(),
+                }
             };
-            entries.push(Entry { name: t.name.clone(), expect, build });
+            entries.push(Entry {
+                name: t.name.clone(),
+                expect,
+                build,
+            });
         }
         let weights: Vec<u64> = templates.iter().map(|t| u64::from(t.weight)).collect();
         Ok(Mix {
@@ -228,11 +283,23 @@ impl Mix {
         let entry = &self.entries[index];
         let outgoing = match &entry.build {
             Build::Static(request) => Outgoing::Borrowed(request),
-            Build::Dynamic { method, path, headers, body, csv } => {
-                let mut ctx = RenderContext { seq, rng, csv: csv.as_deref() };
+            Build::Dynamic {
+                method,
+                path,
+                headers,
+                body,
+                csv,
+            } => {
+                let mut ctx = RenderContext {
+                    seq,
+                    rng,
+                    csv: csv.as_deref(),
+                };
                 let path = format!("{}{}", self.prefix, safe_path(&path.render(&mut ctx)));
-                let headers: Vec<(String, String)> =
-                    headers.iter().map(|(k, v)| (k.clone(), safe_header_value(&v.render(&mut ctx)))).collect();
+                let headers: Vec<(String, String)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), safe_header_value(&v.render(&mut ctx))))
+                    .collect();
                 let body = match body {
                     DynamicBody::Fixed(b) => b.clone(),
                     DynamicBody::Text(t) => t.render(&mut ctx).into_bytes(),
@@ -240,7 +307,9 @@ impl Mix {
                 // Method and header names were checked at build, and rendered values are
                 // made safe for a request line and header values, so this cannot fail.
                 let request = PreparedRequest::new(&self.target, &path, method, &headers, body)
-                    .expect("templated requests are validated at build and sanitized when rendered");
+                    .expect(
+                        "templated requests are validated at build and sanitized when rendered",
+                    );
                 Outgoing::Owned(Box::new(request))
             }
         };
@@ -265,7 +334,10 @@ fn safe_path(path: &str) -> String {
 
 /// Header values cannot hold line breaks or other control characters; they become spaces.
 fn safe_header_value(value: &str) -> String {
-    value.chars().map(|c| if c.is_control() && c != '\t' { ' ' } else { c }).collect()
+    value
+        .chars()
+        .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+        .collect()
 }
 
 /// Smooth weighted round robin (as nginx balances upstreams): each entry appears
@@ -274,7 +346,10 @@ fn safe_header_value(value: &str) -> String {
 fn smooth_wheel(weights: &[u64]) -> Vec<u16> {
     let total: u64 = weights.iter().sum();
     let weights: Vec<u64> = if total > MAX_WHEEL {
-        weights.iter().map(|w| (w * MAX_WHEEL / total).max(1)).collect()
+        weights
+            .iter()
+            .map(|w| (w * MAX_WHEEL / total).max(1))
+            .collect()
     } else {
         weights.to_vec()
     };
@@ -285,7 +360,9 @@ fn smooth_wheel(weights: &[u64]) -> Vec<u16> {
         for (c, w) in current.iter_mut().zip(&weights) {
             *c += *w as i64;
         }
-        let best = (0..current.len()).max_by_key(|&i| (current[i], std::cmp::Reverse(i))).unwrap_or(0);
+        let best = (0..current.len())
+            .max_by_key(|&i| (current[i], std::cmp::Reverse(i)))
+            .unwrap_or(0);
         current[best] -= total;
         wheel.push(best as u16);
     }

@@ -88,7 +88,8 @@ impl Totals {
         self.bytes_received += other.bytes_received;
         self.failures += other.failures;
         if self.per_request.len() < other.per_request.len() {
-            self.per_request.resize(other.per_request.len(), EntryTotals::default());
+            self.per_request
+                .resize(other.per_request.len(), EntryTotals::default());
         }
         for (mine, theirs) in self.per_request.iter_mut().zip(&other.per_request) {
             mine.add(theirs);
@@ -118,7 +119,10 @@ impl Recorder {
     pub(crate) fn new(start: Instant, sink: UnboundedSender<SecondSlice>, entries: usize) -> Self {
         Recorder {
             start,
-            totals: Totals { per_request: vec![EntryTotals::default(); entries], ..Totals::default() },
+            totals: Totals {
+                per_request: vec![EntryTotals::default(); entries],
+                ..Totals::default()
+            },
             status_fast: Box::new([0; 500]),
             second: SecondSlice::new(0),
             sink,

@@ -175,7 +175,11 @@ impl RequestStats {
             errors: totals.errors,
             failures: totals.failures,
             error_rate: ratio(totals.failures, requests),
-            status: totals.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            status: totals
+                .status
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             latency_ms: Percentiles::of(&totals.latency),
             histogram: totals.latency.encode(),
         }
@@ -417,12 +421,16 @@ impl Report {
             }
             for (name, stats) in &r.by_request {
                 let entry = by_request.entry(name.clone()).or_default();
-                entry.latency.add(&LatencyHistogram::decode(&stats.histogram)?);
+                entry
+                    .latency
+                    .add(&LatencyHistogram::decode(&stats.histogram)?);
                 entry.errors += stats.errors;
                 entry.failures += stats.failures;
                 for (code, n) in &stats.status {
                     let code: u16 = code.parse().map_err(|_| {
-                        fail(format!("by_request.{name}.status: {code:?} is not a status code"))
+                        fail(format!(
+                            "by_request.{name}.status: {code:?} is not a status code"
+                        ))
                     })?;
                     *entry.status.entry(code).or_default() += n;
                 }
@@ -581,9 +589,20 @@ impl Report {
         }
         for (name, r) in &self.by_request {
             let f = |ms: f64| format_duration(Duration::from_secs_f64(ms / 1e3));
-            let _ = writeln!(out, "  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}   {} req, {:.2}% failed",
-                truncate(name, 9), f(r.latency_ms.p50), f(r.latency_ms.p90), f(r.latency_ms.p95), f(r.latency_ms.p99),
-                f(r.latency_ms.p999), f(r.latency_ms.max), f(r.latency_ms.mean), r.requests, r.error_rate * 100.0);
+            let _ = writeln!(
+                out,
+                "  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}   {} req, {:.2}% failed",
+                truncate(name, 9),
+                f(r.latency_ms.p50),
+                f(r.latency_ms.p90),
+                f(r.latency_ms.p95),
+                f(r.latency_ms.p99),
+                f(r.latency_ms.p999),
+                f(r.latency_ms.max),
+                f(r.latency_ms.mean),
+                r.requests,
+                r.error_rate * 100.0
+            );
         }
         if self.late > 0 || self.dropped > 0 {
             let _ = writeln!(
@@ -601,6 +620,9 @@ fn truncate(name: &str, width: usize) -> String {
     if name.chars().count() <= width {
         name.to_string()
     } else {
-        name.chars().take(width - 1).chain(std::iter::once('…')).collect()
+        name.chars()
+            .take(width - 1)
+            .chain(std::iter::once('…'))
+            .collect()
     }
 }

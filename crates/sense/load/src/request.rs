@@ -132,11 +132,21 @@ mod tests {
 
     #[test]
     fn rejects_bad_headers_and_methods() {
-        let bad_name =
-            PreparedRequest::new(&target(), "/", "GET", &[("Bad Name".into(), "v".into())], vec![]);
+        let bad_name = PreparedRequest::new(
+            &target(),
+            "/",
+            "GET",
+            &[("Bad Name".into(), "v".into())],
+            vec![],
+        );
         assert!(bad_name.unwrap_err().to_string().contains("header name"));
-        let bad_value =
-            PreparedRequest::new(&target(), "/", "GET", &[("X".into(), "a\r\nb".into())], vec![]);
+        let bad_value = PreparedRequest::new(
+            &target(),
+            "/",
+            "GET",
+            &[("X".into(), "a\r\nb".into())],
+            vec![],
+        );
         assert!(bad_value.unwrap_err().to_string().contains("invalid value"));
         let bad_method = PreparedRequest::new(&target(), "/", "G ET", &[], vec![]);
         assert!(bad_method.unwrap_err().to_string().contains("HTTP method"));

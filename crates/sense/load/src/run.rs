@@ -4,10 +4,10 @@ use crate::client::{connect, tls_config, ErrorKind, Http1Conn, Http2Conn, Respon
 use crate::config::{LoadConfig, Model, Stop};
 use crate::mix::Mix;
 use crate::recorder::{Recorder, SecondSlice, Times, Totals};
-use crate::template::Rng;
 use crate::report::{Report, RunFacts};
 use crate::schedule::Dispatcher;
 use crate::target::Target;
+use crate::template::Rng;
 use crate::Error;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -53,7 +53,9 @@ pub struct LoadTest {
 
 impl std::fmt::Debug for Mix {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mix").field("entries", &self.entries.len()).finish()
+        f.debug_struct("Mix")
+            .field("entries", &self.entries.len())
+            .finish()
     }
 }
 
@@ -74,7 +76,12 @@ struct Context {
 
 impl LoadTest {
     pub(crate) fn new(config: LoadConfig, target: Target, mix: Mix, connections: u32) -> Self {
-        LoadTest { config, target, mix: Arc::new(mix), connections }
+        LoadTest {
+            config,
+            target,
+            mix: Arc::new(mix),
+            connections,
+        }
     }
 
     /// Connections this run opens.
@@ -212,8 +219,14 @@ impl LoadTest {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (slice_tx, mut slice_rx) = mpsc::unbounded_channel::<SecondSlice>();
         let mut set = JoinSet::new();
-        let named = if self.mix.named { self.mix.entries.len() } else { 0 };
-        let seed = started_wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let named = if self.mix.named {
+            self.mix.entries.len()
+        } else {
+            0
+        };
+        let seed = started_wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         if self.config.http2 {
             let slots: Arc<Vec<Mutex<Option<Http2Conn>>>> =
                 Arc::new((0..self.connections).map(|_| Mutex::new(None)).collect());
@@ -221,7 +234,14 @@ impl LoadTest {
                 let recorder = Recorder::new(start, slice_tx.clone(), named);
                 let slot = (w % self.connections) as usize;
                 let rng = Rng::new(seed ^ u64::from(w).wrapping_mul(0x9e37_79b9));
-                set.spawn(h2_worker(ctx.clone(), slots.clone(), slot, recorder, rng, stop_rx.clone()));
+                set.spawn(h2_worker(
+                    ctx.clone(),
+                    slots.clone(),
+                    slot,
+                    recorder,
+                    rng,
+                    stop_rx.clone(),
+                ));
             }
         } else {
             for w in 0..workers {

@@ -46,10 +46,19 @@ impl Dispatcher {
                 let offset = spec.offset_of(index, *length)? + *phase;
                 (offset < *length).then(|| (index, start + offset))
             }
-            Dispatcher::Closed { deadline, limit, numbered, next } => {
+            Dispatcher::Closed {
+                deadline,
+                limit,
+                numbered,
+                next,
+            } => {
                 // The single-request, unlimited case skips the shared counter: it is the
                 // maximum-throughput path.
-                let index = if limit.is_some() || *numbered { next.fetch_add(1, Ordering::Relaxed) } else { 0 };
+                let index = if limit.is_some() || *numbered {
+                    next.fetch_add(1, Ordering::Relaxed)
+                } else {
+                    0
+                };
                 if limit.is_some_and(|limit| index >= limit) {
                     return None;
                 }

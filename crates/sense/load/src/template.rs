@@ -43,9 +43,9 @@ impl Template {
                 parts.push(Part::Text(rest[..start].to_string()));
             }
             let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
-                .ok_or_else(|| format!("unclosed {{{{ in {text:?}; variables look like {{{{seq}}}}"))?;
+            let end = after.find("}}").ok_or_else(|| {
+                format!("unclosed {{{{ in {text:?}; variables look like {{{{seq}}}}")
+            })?;
             let inner = after[..end].trim();
             let words: Vec<&str> = inner.split_whitespace().collect();
             let part = match words.as_slice() {
@@ -157,7 +157,9 @@ impl CsvTable {
     pub fn parse(text: &str) -> Result<Arc<CsvTable>, String> {
         let mut records = parse_records(text)?;
         if records.is_empty() {
-            return Err("the CSV file is empty; expected a header line and at least one row".into());
+            return Err(
+                "the CSV file is empty; expected a header line and at least one row".into(),
+            );
         }
         let columns = records.remove(0);
         if records.is_empty() {
@@ -173,7 +175,10 @@ impl CsvTable {
                 ));
             }
         }
-        Ok(Arc::new(CsvTable { columns, rows: records }))
+        Ok(Arc::new(CsvTable {
+            columns,
+            rows: records,
+        }))
     }
 
     /// Column names.
@@ -242,9 +247,14 @@ mod tests {
     #[test]
     fn renders_every_variable() {
         let csv = CsvTable::parse("user,name\n7,\"Ann, Jr.\"\n9,Bob\n").unwrap();
-        let t = Template::parse("/u/{{csv.user}}?n={{ csv.name }}&s={{seq}}&r={{randint 5 5}}").unwrap();
+        let t = Template::parse("/u/{{csv.user}}?n={{ csv.name }}&s={{seq}}&r={{randint 5 5}}")
+            .unwrap();
         let mut rng = Rng::new(1);
-        let mut ctx = RenderContext { seq: 0, rng: &mut rng, csv: Some(&csv) };
+        let mut ctx = RenderContext {
+            seq: 0,
+            rng: &mut rng,
+            csv: Some(&csv),
+        };
         assert_eq!(t.render(&mut ctx), "/u/7?n=Ann, Jr.&s=0&r=5");
         ctx.seq = 1;
         assert_eq!(t.render(&mut ctx), "/u/9?n=Bob&s=1&r=5");
@@ -256,10 +266,16 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        assert!(Template::parse("{{sq}}").unwrap_err().contains("unknown variable {{sq}}"));
+        assert!(Template::parse("{{sq}}")
+            .unwrap_err()
+            .contains("unknown variable {{sq}}"));
         assert!(Template::parse("{{seq").unwrap_err().contains("unclosed"));
-        assert!(Template::parse("{{randint 9 1}}").unwrap_err().contains("low bound"));
-        assert!(CsvTable::parse("a,b\n1\n").unwrap_err().contains("row 2 has 1 fields"));
+        assert!(Template::parse("{{randint 9 1}}")
+            .unwrap_err()
+            .contains("low bound"));
+        assert!(CsvTable::parse("a,b\n1\n")
+            .unwrap_err()
+            .contains("row 2 has 1 fields"));
         assert!(CsvTable::parse("a\n").unwrap_err().contains("no rows"));
     }
 

@@ -80,7 +80,10 @@ fn merge_dims(op: BinOp, a: Dim, b: Dim) -> Result<Dim, String> {
     match op {
         BinOp::And | BinOp::Or => match (a, b) {
             (Bool, Bool) => Ok(Bool),
-            _ => Err(format!("`{}` joins yes/no values, got {a} and {b}", op.symbol())),
+            _ => Err(format!(
+                "`{}` joins yes/no values, got {a} and {b}",
+                op.symbol()
+            )),
         },
         BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => match (a, b) {
             (Bool, Bool) if matches!(op, BinOp::Eq | BinOp::Ne) => Ok(Bool),
@@ -117,7 +120,12 @@ impl Expr {
     pub fn check(&self, ctx: &CheckContext<'_>) -> Result<(), ExprError> {
         match self.dim(ctx).map_err(|m| ExprError::new(0, m))? {
             Dim::Bool => Ok(()),
-            other => Err(ExprError::new(0, format!("a clause must be a yes/no comparison, e.g. `p95 <= 200ms`; this is {other}"))),
+            other => Err(ExprError::new(
+                0,
+                format!(
+                    "a clause must be a yes/no comparison, e.g. `p95 <= 200ms`; this is {other}"
+                ),
+            )),
         }
     }
 
@@ -145,13 +153,30 @@ impl Expr {
     pub fn evaluate(&self, facts: &dyn Facts, phase: Option<&str>) -> Evaluation {
         let mut observed = Vec::new();
         match self.eval(facts, phase, &mut observed) {
-            Ok(Value::Bool(b)) => Evaluation { holds: Some(b), observed, problem: None },
-            Ok(Value::Num(..)) => Evaluation { holds: None, observed, problem: Some("not a yes/no".into()) },
-            Err(problem) => Evaluation { holds: None, observed, problem: Some(problem) },
+            Ok(Value::Bool(b)) => Evaluation {
+                holds: Some(b),
+                observed,
+                problem: None,
+            },
+            Ok(Value::Num(..)) => Evaluation {
+                holds: None,
+                observed,
+                problem: Some("not a yes/no".into()),
+            },
+            Err(problem) => Evaluation {
+                holds: None,
+                observed,
+                problem: Some(problem),
+            },
         }
     }
 
-    fn eval(&self, facts: &dyn Facts, phase: Option<&str>, seen: &mut Vec<Observed>) -> Result<Value, String> {
+    fn eval(
+        &self,
+        facts: &dyn Facts,
+        phase: Option<&str>,
+        seen: &mut Vec<Observed>,
+    ) -> Result<Value, String> {
         Ok(match self {
             Expr::Number(n, d) => Value::Num(*n, *d),
             Expr::Bool(b) => Value::Bool(*b),
@@ -161,8 +186,15 @@ impl Expr {
                 if shown.scope.phase.is_none() {
                     shown.scope.phase = phase.map(str::to_string);
                 }
-                seen.push(Observed { fact: shown.to_string(), value, dim: fact.dim() });
-                Value::Num(value.ok_or_else(|| format!("no data for {shown}"))?, fact.dim())
+                seen.push(Observed {
+                    fact: shown.to_string(),
+                    value,
+                    dim: fact.dim(),
+                });
+                Value::Num(
+                    value.ok_or_else(|| format!("no data for {shown}"))?,
+                    fact.dim(),
+                )
             }
             Expr::Neg(e) => match e.eval(facts, phase, seen)? {
                 Value::Num(n, d) => Value::Num(-n, d),
@@ -205,22 +237,35 @@ fn apply(op: BinOp, a: Value, b: Value) -> Result<Value, String> {
                 BinOp::Mul => Num(x * y, dim),
                 BinOp::Div if y == 0.0 => return Err("division by zero".into()),
                 BinOp::Div => Num(x / y, dim),
-                BinOp::And | BinOp::Or => return Err(format!("`{}` joins yes/no values", op.symbol())),
+                BinOp::And | BinOp::Or => {
+                    return Err(format!("`{}` joins yes/no values", op.symbol()))
+                }
             }
         }
-        _ => return Err(format!("cannot apply {} to a yes/no and a number", op.symbol())),
+        _ => {
+            return Err(format!(
+                "cannot apply {} to a yes/no and a number",
+                op.symbol()
+            ))
+        }
     })
 }
 
 fn check_fact(fact: &Fact, ctx: &CheckContext<'_>) -> Result<(), String> {
     if let Some(phase) = &fact.scope.phase {
         if !ctx.phases.iter().any(|p| p == phase) {
-            return Err(format!("unknown phase {phase:?}; the phases are: {}", ctx.phases.join(", ")));
+            return Err(format!(
+                "unknown phase {phase:?}; the phases are: {}",
+                ctx.phases.join(", ")
+            ));
         }
     }
     if let Some(request) = &fact.scope.request {
         if !ctx.requests.iter().any(|r| r == request) {
-            return Err(format!("unknown request {request:?}; the requests are: {}", ctx.requests.join(", ")));
+            return Err(format!(
+                "unknown request {request:?}; the requests are: {}",
+                ctx.requests.join(", ")
+            ));
         }
     }
     match &fact.kind {
@@ -248,8 +293,12 @@ mod tests {
         fn value(&self, fact: &Fact, phase: Option<&str>) -> Option<f64> {
             let phase = fact.scope.phase.as_deref().or(phase);
             match (&fact.kind, phase) {
-                (FactKind::Latency(LatencyStat::Quantile(q)), Some("baseline")) if *q == 0.95 => Some(10.0),
-                (FactKind::Latency(LatencyStat::Quantile(q)), Some("surge")) if *q == 0.95 => Some(18.0),
+                (FactKind::Latency(LatencyStat::Quantile(q)), Some("baseline")) if *q == 0.95 => {
+                    Some(10.0)
+                }
+                (FactKind::Latency(LatencyStat::Quantile(q)), Some("surge")) if *q == 0.95 => {
+                    Some(18.0)
+                }
                 (FactKind::ErrorRate, _) => Some(0.02),
                 (FactKind::Process(ProcessFact::OomKills), _) => Some(0.0),
                 (FactKind::Process(ProcessFact::RssMax), _) => Some(300.0 * 1048576.0),
@@ -262,13 +311,23 @@ mod tests {
 
     fn ctx() -> CheckContext<'static> {
         static PHASES: [String; 0] = [];
-        CheckContext { phases: &PHASES, requests: &[], has_metrics: true, has_process: true }
+        CheckContext {
+            phases: &PHASES,
+            requests: &[],
+            has_metrics: true,
+            has_process: true,
+        }
     }
 
     fn run(text: &str, phase: &str) -> Evaluation {
         let phases = vec!["baseline".to_string(), "surge".to_string()];
         let requests = vec!["checkout".to_string()];
-        let ctx = CheckContext { phases: &phases, requests: &requests, has_metrics: true, has_process: true };
+        let ctx = CheckContext {
+            phases: &phases,
+            requests: &requests,
+            has_metrics: true,
+            has_process: true,
+        };
         let expr = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         expr.check(&ctx).unwrap_or_else(|e| panic!("{text}: {e}"));
         expr.evaluate(&Table, Some(phase))
@@ -276,11 +335,17 @@ mod tests {
 
     #[test]
     fn the_seed_table_reads_as_written() {
-        let e = run("p95 <= 2 * baseline.p95 and process.oom_kills == 0", "surge");
+        let e = run(
+            "p95 <= 2 * baseline.p95 and process.oom_kills == 0",
+            "surge",
+        );
         assert_eq!(e.holds, Some(true));
         assert_eq!(e.observed[0].fact, "surge.p95");
         assert_eq!(e.observed[1].fact, "baseline.p95");
-        let e = run("metric(\"shop_fallback_total\").delta > 0 and error_rate <= 5%", "surge");
+        let e = run(
+            "metric(\"shop_fallback_total\").delta > 0 and error_rate <= 5%",
+            "surge",
+        );
         assert_eq!(e.holds, Some(true));
         assert_eq!(run("p95 <= 1.5 * baseline.p95", "surge").holds, Some(false));
     }
@@ -290,24 +355,44 @@ mod tests {
         assert_eq!(run("p(95)<20", "surge").holds, Some(true));
         assert_eq!(run("p(95) < 0.02s", "surge").holds, Some(true));
         assert_eq!(run("process.rss_max < 512MiB", "surge").holds, Some(true));
-        assert_eq!(run("status[503] <= 10 && !(error_rate > 0.05)", "surge").holds, Some(true));
-        assert_eq!(run("phase(\"baseline\").p95 == 10ms", "surge").holds, Some(true));
+        assert_eq!(
+            run("status[503] <= 10 && !(error_rate > 0.05)", "surge").holds,
+            Some(true)
+        );
+        assert_eq!(
+            run("phase(\"baseline\").p95 == 10ms", "surge").holds,
+            Some(true)
+        );
     }
 
     #[test]
     fn missing_data_is_undecided_not_false() {
         let e = run("request(\"checkout\").p99 < 100ms", "surge");
         assert_eq!(e.holds, None);
-        assert!(e.problem.unwrap().contains("no data for surge.request(\"checkout\").p99"));
+        assert!(e
+            .problem
+            .unwrap()
+            .contains("no data for surge.request(\"checkout\").p99"));
     }
 
     #[test]
     fn precise_errors() {
         let phases = vec!["baseline".to_string()];
-        let c = CheckContext { phases: &phases, requests: &[], has_metrics: false, has_process: false };
-        let check = |text: &str| parse(text).and_then(|e| e.check(&c)).unwrap_err().to_string();
+        let c = CheckContext {
+            phases: &phases,
+            requests: &[],
+            has_metrics: false,
+            has_process: false,
+        };
+        let check = |text: &str| {
+            parse(text)
+                .and_then(|e| e.check(&c))
+                .unwrap_err()
+                .to_string()
+        };
         assert!(check("p95 <= 5%").contains("cannot compare a duration with a ratio"));
-        assert!(check("basline.p95 < 1").contains("unknown phase \"basline\"; the phases are: baseline"));
+        assert!(check("basline.p95 < 1")
+            .contains("unknown phase \"basline\"; the phases are: baseline"));
         assert!(check("p95").contains("must be a yes/no"));
         assert!(check("metric(\"x\").delta > 0").contains("target.metrics"));
         assert!(check("process.oom_kills == 0").contains("target.spawn"));

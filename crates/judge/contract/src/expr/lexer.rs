@@ -38,9 +38,9 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, ExprError> {
             while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
                 i += 1;
             }
-            let number: f64 = text[start..i]
-                .parse()
-                .map_err(|_| ExprError::new(start, format!("invalid number {:?}", &text[start..i])))?;
+            let number: f64 = text[start..i].parse().map_err(|_| {
+                ExprError::new(start, format!("invalid number {:?}", &text[start..i]))
+            })?;
             let unit_start = i;
             if text[i..].starts_with('%') {
                 i += 1;
@@ -56,18 +56,26 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, ExprError> {
                     i += 1;
                 }
             }
-            out.push(Token { tok: Tok::Number(number, text[unit_start..i].to_string()), at: start });
+            out.push(Token {
+                tok: Tok::Number(number, text[unit_start..i].to_string()),
+                at: start,
+            });
             continue;
         }
         if c.is_ascii_alphabetic() || c == b'_' {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-') {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-')
+            {
                 i += 1;
             }
             // A trailing '-' belongs to an operator, not the name (`a-1` is not a name).
             while text[start..i].ends_with('-') {
                 i -= 1;
             }
-            out.push(Token { tok: Tok::Ident(text[start..i].to_string()), at: start });
+            out.push(Token {
+                tok: Tok::Ident(text[start..i].to_string()),
+                at: start,
+            });
             continue;
         }
         if c == b'"' || c == b'\'' {
@@ -90,31 +98,49 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, ExprError> {
                 }
             }
             i += 1;
-            out.push(Token { tok: Tok::Str(value), at: start });
+            out.push(Token {
+                tok: Tok::Str(value),
+                at: start,
+            });
             continue;
         }
         if c == b'=' && bytes.get(i + 1) != Some(&b'=') {
             // A single '=' only names labels inside metric(...).
-            out.push(Token { tok: Tok::Op("="), at: start });
+            out.push(Token {
+                tok: Tok::Op("="),
+                at: start,
+            });
             i += 1;
             continue;
         }
         if c == b'!' && bytes.get(i + 1) != Some(&b'=') {
-            out.push(Token { tok: Tok::Op("!"), at: start });
+            out.push(Token {
+                tok: Tok::Op("!"),
+                at: start,
+            });
             i += 1;
             continue;
         }
         match OPS.iter().find(|op| text[i..].starts_with(**op)) {
             Some(op) => {
-                out.push(Token { tok: Tok::Op(op), at: start });
+                out.push(Token {
+                    tok: Tok::Op(op),
+                    at: start,
+                });
                 i += op.len();
             }
             None => {
                 let ch = text[i..].chars().next().unwrap_or('?');
-                return Err(ExprError::new(start, format!("unexpected character {ch:?}")));
+                return Err(ExprError::new(
+                    start,
+                    format!("unexpected character {ch:?}"),
+                ));
             }
         }
     }
-    out.push(Token { tok: Tok::End, at: text.len() });
+    out.push(Token {
+        tok: Tok::End,
+        at: text.len(),
+    });
     Ok(out)
 }

@@ -28,7 +28,10 @@ pub struct ExprError {
 
 impl ExprError {
     pub(crate) fn new(offset: usize, message: impl Into<String>) -> Self {
-        ExprError { offset, message: message.into() }
+        ExprError {
+            offset,
+            message: message.into(),
+        }
     }
 }
 
@@ -244,7 +247,11 @@ impl fmt::Display for Fact {
             FactKind::Errors => f.write_str("errors"),
             FactKind::Status(StatusSel::Code(c)) => write!(f, "status[{c}]"),
             FactKind::Status(StatusSel::Class(c)) => write!(f, "status[\"{c}xx\"]"),
-            FactKind::Metric { name, labels, aggregate } => {
+            FactKind::Metric {
+                name,
+                labels,
+                aggregate,
+            } => {
                 write!(f, "metric({name:?}")?;
                 for (k, v) in labels {
                     write!(f, ", {k}={v:?}")?;

@@ -10,7 +10,10 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
     let expr = p.or()?;
     match p.peek() {
         Tok::End => Ok(expr),
-        other => Err(ExprError::new(p.at(), format!("unexpected {}", describe(other)))),
+        other => Err(ExprError::new(
+            p.at(),
+            format!("unexpected {}", describe(other)),
+        )),
     }
 }
 
@@ -67,19 +70,33 @@ impl Parser {
         if self.eat_op(op) {
             Ok(())
         } else {
-            Err(ExprError::new(self.at(), format!("expected {op:?}, found {}", describe(self.peek()))))
+            Err(ExprError::new(
+                self.at(),
+                format!("expected {op:?}, found {}", describe(self.peek())),
+            ))
         }
     }
     fn expect_string(&mut self, what: &str) -> Result<String, ExprError> {
         match self.next() {
-            Token { tok: Tok::Str(s), .. } => Ok(s),
-            t => Err(ExprError::new(t.at, format!("expected {what} in quotes, found {}", describe(&t.tok)))),
+            Token {
+                tok: Tok::Str(s), ..
+            } => Ok(s),
+            t => Err(ExprError::new(
+                t.at,
+                format!("expected {what} in quotes, found {}", describe(&t.tok)),
+            )),
         }
     }
     fn expect_ident(&mut self, what: &str) -> Result<(String, usize), ExprError> {
         match self.next() {
-            Token { tok: Tok::Ident(s), at } => Ok((s, at)),
-            t => Err(ExprError::new(t.at, format!("expected {what}, found {}", describe(&t.tok)))),
+            Token {
+                tok: Tok::Ident(s),
+                at,
+            } => Ok((s, at)),
+            t => Err(ExprError::new(
+                t.at,
+                format!("expected {what}, found {}", describe(&t.tok)),
+            )),
         }
     }
 
@@ -115,13 +132,21 @@ impl Parser {
             Tok::Op(">=") => BinOp::Ge,
             Tok::Op("==") => BinOp::Eq,
             Tok::Op("!=") => BinOp::Ne,
-            Tok::Op("=") => return Err(ExprError::new(self.at(), "use == to compare (a single = only names labels)")),
+            Tok::Op("=") => {
+                return Err(ExprError::new(
+                    self.at(),
+                    "use == to compare (a single = only names labels)",
+                ))
+            }
             _ => return Ok(left),
         };
         self.next();
         let right = self.additive()?;
         if matches!(self.peek(), Tok::Op("<" | "<=" | ">" | ">=" | "==" | "!=")) {
-            return Err(ExprError::new(self.at(), "comparisons do not chain; join them with `and`"));
+            return Err(ExprError::new(
+                self.at(),
+                "comparisons do not chain; join them with `and`",
+            ));
         }
         Ok(Expr::Binary(op, Box::new(left), Box::new(right)))
     }
@@ -198,13 +223,24 @@ impl Parser {
             "p" if matches!(self.peek(), Tok::Op("(")) => {
                 self.next();
                 let q = match self.next() {
-                    Token { tok: Tok::Number(n, unit), .. } if unit.is_empty() && n > 0.0 && n <= 100.0 => n / 100.0,
-                    t => return Err(ExprError::new(t.at, "expected a percentile between 0 and 100, as in p(95)")),
+                    Token {
+                        tok: Tok::Number(n, unit),
+                        ..
+                    } if unit.is_empty() && n > 0.0 && n <= 100.0 => n / 100.0,
+                    t => {
+                        return Err(ExprError::new(
+                            t.at,
+                            "expected a percentile between 0 and 100, as in p(95)",
+                        ))
+                    }
                 };
                 self.expect_op(")")?;
                 FactKind::Latency(LatencyStat::Quantile(q))
             }
-            w if w.len() >= 3 && w.starts_with('p') && w[1..].bytes().all(|b| b.is_ascii_digit()) => {
+            w if w.len() >= 3
+                && w.starts_with('p')
+                && w[1..].bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 let digits = &w[1..];
                 let q = digits.parse::<f64>().unwrap_or(0.0) / 10f64.powi(digits.len() as i32);
                 FactKind::Latency(LatencyStat::Quantile(q))
@@ -213,11 +249,24 @@ impl Parser {
                 self.expect_op("[")?;
                 let t = self.next();
                 let sel = match &t.tok {
-                    Tok::Number(n, unit) if unit.is_empty() && n.fract() == 0.0 && (100.0..=599.0).contains(n) => StatusSel::Code(*n as u16),
-                    Tok::Str(s) if s.len() == 3 && s.ends_with("xx") && (b'1'..=b'5').contains(&s.as_bytes()[0]) => {
+                    Tok::Number(n, unit)
+                        if unit.is_empty() && n.fract() == 0.0 && (100.0..=599.0).contains(n) =>
+                    {
+                        StatusSel::Code(*n as u16)
+                    }
+                    Tok::Str(s)
+                        if s.len() == 3
+                            && s.ends_with("xx")
+                            && (b'1'..=b'5').contains(&s.as_bytes()[0]) =>
+                    {
                         StatusSel::Class(u16::from(s.as_bytes()[0] - b'0'))
                     }
-                    _ => return Err(ExprError::new(t.at, "expected a status code (100–599) or a class like \"5xx\" in status[…]")),
+                    _ => {
+                        return Err(ExprError::new(
+                            t.at,
+                            "expected a status code (100–599) or a class like \"5xx\" in status[…]",
+                        ))
+                    }
                 };
                 self.expect_op("]")?;
                 FactKind::Status(sel)
@@ -243,7 +292,11 @@ impl Parser {
                     "last" => Aggregate::Last,
                     _ => return Err(ExprError::new(agg_at, format!("unknown reduction {agg:?}; expected delta, rate, max, min, mean or last"))),
                 };
-                FactKind::Metric { name, labels, aggregate }
+                FactKind::Metric {
+                    name,
+                    labels,
+                    aggregate,
+                }
             }
             "process" => {
                 self.expect_op(".")?;
@@ -260,7 +313,11 @@ impl Parser {
                 let name = self.expect_string(&format!("a {word} name"))?;
                 self.expect_op(")")?;
                 self.expect_op(".")?;
-                let slot = if word == "request" { &mut scope.request } else { &mut scope.phase };
+                let slot = if word == "request" {
+                    &mut scope.request
+                } else {
+                    &mut scope.phase
+                };
                 if slot.is_some() {
                     return Err(ExprError::new(at, format!("{word}(…) given twice")));
                 }
@@ -270,12 +327,20 @@ impl Parser {
             _ if matches!(self.peek(), Tok::Op(".")) => {
                 self.next();
                 if scope.phase.is_some() || scope.request.is_some() {
-                    return Err(ExprError::new(at, format!("unexpected {word:?} after a scope; {METRIC_HINT}")));
+                    return Err(ExprError::new(
+                        at,
+                        format!("unexpected {word:?} after a scope; {METRIC_HINT}"),
+                    ));
                 }
                 scope.phase = Some(word);
                 return self.fact(scope);
             }
-            _ => return Err(ExprError::new(at, format!("unknown name {word:?}; {METRIC_HINT}"))),
+            _ => {
+                return Err(ExprError::new(
+                    at,
+                    format!("unknown name {word:?}; {METRIC_HINT}"),
+                ))
+            }
         };
         Ok(Fact { scope, kind })
     }

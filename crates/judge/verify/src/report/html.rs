@@ -29,6 +29,10 @@ svg .legend{font-size:12px;fill:#3c4456}svg .band{font-size:11px;fill:#6b7385}sv
 footer{color:#8b93a3;font-size:12px;margin-top:24px}
 "#;
 
+fn seconds(s: f64) -> String {
+    ballast_core::format_duration(std::time::Duration::from_secs_f64(s.max(0.0)))
+}
+
 /// Renders the report as one HTML page.
 pub fn render_html(report: &VerifyReport) -> String {
     let mut h = String::new();
@@ -72,8 +76,17 @@ pub fn render_html(report: &VerifyReport) -> String {
             Outcome::Warn => "b-warn",
             Outcome::Skipped => "b-skipped",
         };
-        let observed: Vec<String> =
-            c.observed.iter().map(|o| format!("<code>{}</code> = <b>{}</b>", escape(&o.fact), escape(&o.display))).collect();
+        let observed: Vec<String> = c
+            .observed
+            .iter()
+            .map(|o| {
+                format!(
+                    "<code>{}</code> = <b>{}</b>",
+                    escape(&o.fact),
+                    escape(&o.display)
+                )
+            })
+            .collect();
         let _ = write!(
             h,
             "<tr><td><span class=\"badge {badge}\">{}</span></td><td><b>{}</b>{}{}</td><td><code>{}</code><div class=\"observed\">{}</div>{}</td></tr>",
@@ -97,13 +110,17 @@ pub fn render_html(report: &VerifyReport) -> String {
         let r = &p.report;
         let _ = write!(
             h,
-            "<tr><td><b>{}</b>{}</td><td>{} for {:.0}s</td><td class=\"num\">{}</td><td class=\"num\">{:.1}/s</td>\
+            "<tr><td><b>{}</b>{}</td><td>{} for {}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}/s</td>\
              <td class=\"num\">{:.2}ms</td><td class=\"num\">{:.2}ms</td><td class=\"num\">{:.2}ms</td><td class=\"num\">{:.2}ms</td>\
              <td class=\"num\">{:.2}%</td><td class=\"num\">{}</td></tr>",
             escape(&p.name),
-            if p.warmup_s > 0.0 { format!("<div class=\"meta\">after {:.0}s warm-up</div>", p.warmup_s) } else { String::new() },
+            if p.warmup_s > 0.0 {
+                format!("<div class=\"meta\">after {} warm-up</div>", seconds(p.warmup_s))
+            } else {
+                String::new()
+            },
             escape(&p.rate),
-            p.duration_s,
+            seconds(p.duration_s),
             r.requests,
             r.rps,
             r.latency_ms.p50,
@@ -121,43 +138,70 @@ pub fn render_html(report: &VerifyReport) -> String {
     for (i, p) in report.phases.iter().enumerate() {
         let fill = BAND_FILLS[i % BAND_FILLS.len()];
         if let Some(w) = p.warmup_start_s {
-            bands.push(Band { x0: w, x1: p.start_s, label: "warm-up".into(), fill: "#f4f4f4" });
+            bands.push(Band {
+                x0: w,
+                x1: p.start_s,
+                label: "warm-up".into(),
+                fill: "#f4f4f4",
+            });
         }
-        bands.push(Band { x0: p.start_s, x1: p.end_s, label: p.name.clone(), fill });
+        bands.push(Band {
+            x0: p.start_s,
+            x1: p.end_s,
+            label: p.name.clone(),
+            fill,
+        });
     }
-    let series = |f: &dyn Fn(&ballast_core::TimelinePoint) -> f64| -> Vec<(f64, f64)> {
+    // One segment per phase: the gaps between phases (warm-ups) stay gaps.
+    let series = |f: &dyn Fn(&ballast_core::TimelinePoint) -> f64| -> Vec<Vec<(f64, f64)>> {
         report
             .phases
             .iter()
-            .flat_map(|p| p.report.timeline.iter().map(move |pt| (p.start_s + pt.t as f64 + 0.5, pt)))
-            .map(|(t, pt)| (t, f(pt)))
+            .map(|p| {
+                p.report
+                    .timeline
+                    .iter()
+                    .map(|pt| (p.start_s + pt.t as f64 + 0.5, f(pt)))
+                    .collect()
+            })
             .collect()
     };
+    let line =
+        |label: &str, color: &'static str, segments: Vec<Vec<(f64, f64)>>, dashed: bool| Line {
+            label: label.to_string(),
+            color,
+            segments,
+            dashed,
+        };
     h.push_str("<h2>Over time</h2><div class=\"card\">");
     h.push_str(&chart(
         "Latency from due time (coordinated-omission corrected)",
         "ms",
         &[
-            Line { label: "p50".into(), color: "#2f6fdb", points: series(&|p| p.p50), dashed: false },
-            Line { label: "p90".into(), color: "#e0952a", points: series(&|p| p.p90), dashed: false },
-            Line { label: "p99".into(), color: "#c93434", points: series(&|p| p.p99), dashed: false },
+            line("p50", "#2f6fdb", series(&|p| p.p50), false),
+            line("p90", "#e0952a", series(&|p| p.p90), false),
+            line("p99", "#c93434", series(&|p| p.p99), false),
         ],
         &bands,
         x_max,
     ));
-    let mut target = Vec::new();
-    for p in &report.phases {
-        if let Ok(spec) = p.rate.parse::<RateSpec>() {
-            target.push((p.start_s, spec.at_fraction(0.0).per_second()));
-            target.push((p.end_s, spec.at_fraction(1.0).per_second()));
-        }
-    }
+    let asked: Vec<Vec<(f64, f64)>> = report
+        .phases
+        .iter()
+        .filter_map(|p| {
+            let spec = p.rate.parse::<RateSpec>().ok()?;
+            Some(vec![
+                (p.start_s, spec.at_fraction(0.0).per_second()),
+                (p.end_s, spec.at_fraction(1.0).per_second()),
+            ])
+        })
+        .collect();
     h.push_str(&chart(
         "Requests per second: achieved vs asked",
         "/s",
         &[
-            Line { label: "asked".into(), color: "#8b93a3", points: target, dashed: true },
-            Line { label: "achieved".into(), color: "#1f8f4e", points: series(&|p| p.requests as f64), dashed: false },
+            line("asked", "#8b93a3", asked, true),
+            line("achieved", "#1f8f4e", series(&|p| p.requests as f64), false),
         ],
         &bands,
         x_max,
@@ -166,27 +210,48 @@ pub fn render_html(report: &VerifyReport) -> String {
         "Failed requests per second (errors and unexpected statuses)",
         "",
         &[
-            Line { label: "failed".into(), color: "#c93434", points: series(&|p| p.failures as f64), dashed: false },
-            Line { label: "5xx".into(), color: "#e0952a", points: series(&|p| p.status_5xx as f64), dashed: true },
+            line("failed", "#c93434", series(&|p| p.failures as f64), false),
+            line("5xx", "#e0952a", series(&|p| p.status_5xx as f64), true),
         ],
         &bands,
         x_max,
     ));
     for (name, points) in &report.metrics {
+        // Counters are shown as their per-second rate; gauges as they are.
+        let (title, shown) = if name.ends_with("_total") {
+            let rate: Vec<(f64, f64)> = points
+                .windows(2)
+                .filter(|w| w[1].0 > w[0].0)
+                .map(|w| (w[1].0, (w[1].1 - w[0].1).max(0.0) / (w[1].0 - w[0].0)))
+                .collect();
+            (
+                format!("Target metric {name}, per second (scraped every second)"),
+                rate,
+            )
+        } else {
+            (
+                format!("Target metric {name} (scraped every second)"),
+                points.clone(),
+            )
+        };
         h.push_str(&chart(
-            &format!("Target metric {name} (scraped every second)"),
+            &title,
             "",
-            &[Line { label: name.clone(), color: "#7a3fc1", points: points.clone(), dashed: false }],
+            &[line(name, "#7a3fc1", vec![shown], false)],
             &bands,
             x_max,
         ));
     }
-    let rss: Vec<(f64, f64)> = report.process.iter().filter_map(|(t, b)| b.map(|b| (*t, b as f64 / 1048576.0))).collect();
+    let rss: Vec<(f64, f64)> = report
+        .process
+        .iter()
+        .filter_map(|(t, b)| b.map(|b| (*t, b as f64 / 1048576.0)))
+        .collect();
     if !rss.is_empty() {
         h.push_str(&chart(
             "Process resident memory",
             "MiB",
-            &[Line { label: "RSS".into(), color: "#2f6fdb", points: rss, dashed: false }],
+            &[line("RSS", "#2f6fdb", vec![rss], false)],
             &bands,
             x_max,
         ));

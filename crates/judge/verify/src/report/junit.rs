@@ -37,9 +37,22 @@ pub fn render_junit(report: &VerifyReport) -> String {
         report.duration_s
     );
     for c in &report.clauses {
-        let classname = format!("{}.{}", report.contract, c.phase.as_deref().unwrap_or("all"));
-        let _ = writeln!(out, "    <testcase classname=\"{}\" name=\"{}\">", escape(&classname), escape(&c.name));
-        let observed: Vec<String> = c.observed.iter().map(|o| format!("{} = {}", o.fact, o.display)).collect();
+        let classname = format!(
+            "{}.{}",
+            report.contract,
+            c.phase.as_deref().unwrap_or("all")
+        );
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\">",
+            escape(&classname),
+            escape(&c.name)
+        );
+        let observed: Vec<String> = c
+            .observed
+            .iter()
+            .map(|o| format!("{} = {}", o.fact, o.display))
+            .collect();
         let detail = format!("{}\n{}", c.check, observed.join("\n"));
         match c.outcome {
             Outcome::Pass => {}
@@ -60,10 +73,18 @@ pub fn render_junit(report: &VerifyReport) -> String {
                 );
             }
             Outcome::Skipped => {
-                let _ = writeln!(out, "      <skipped message=\"{}\"/>", escape(c.problem.as_deref().unwrap_or("skipped")));
+                let _ = writeln!(
+                    out,
+                    "      <skipped message=\"{}\"/>",
+                    escape(c.problem.as_deref().unwrap_or("skipped"))
+                );
             }
             Outcome::Warn => {
-                let _ = writeln!(out, "      <system-out>{}</system-out>", escape(&format!("WARNING: {detail}")));
+                let _ = writeln!(
+                    out,
+                    "      <system-out>{}</system-out>",
+                    escape(&format!("WARNING: {detail}"))
+                );
             }
         }
         let _ = writeln!(out, "    </testcase>");

@@ -152,7 +152,11 @@ impl ClauseVerdict {
             observed: evaluation
                 .observed
                 .iter()
-                .map(|o| ObservedValue { fact: o.fact.clone(), value: o.value, display: o.display() })
+                .map(|o| ObservedValue {
+                    fact: o.fact.clone(),
+                    value: o.value,
+                    display: o.display(),
+                })
                 .collect(),
             problem: evaluation.problem.clone(),
             description: clause.description.clone(),
@@ -177,12 +181,21 @@ impl VerifyReport {
     /// Counts of (passed, failed, warned, errors, skipped).
     pub fn tally(&self) -> (usize, usize, usize, usize, usize) {
         let count = |o: Outcome| self.clauses.iter().filter(|c| c.outcome == o).count();
-        (count(Outcome::Pass), count(Outcome::Fail), count(Outcome::Warn), count(Outcome::Error), count(Outcome::Skipped))
+        (
+            count(Outcome::Pass),
+            count(Outcome::Fail),
+            count(Outcome::Warn),
+            count(Outcome::Error),
+            count(Outcome::Skipped),
+        )
     }
 }
 
 /// The scraped series the clauses name, summed per sample, for charts.
-pub(crate) fn metric_series(contract: &Contract, samples: &[Sample]) -> BTreeMap<String, Vec<(f64, f64)>> {
+pub(crate) fn metric_series(
+    contract: &Contract,
+    samples: &[Sample],
+) -> BTreeMap<String, Vec<(f64, f64)>> {
     let mut names = Vec::new();
     for clause in &contract.clauses {
         collect_metric_names(&clause.expr, &mut names);
@@ -192,7 +205,12 @@ pub(crate) fn metric_series(contract: &Contract, samples: &[Sample]) -> BTreeMap
         let points: Vec<(f64, f64)> = samples
             .iter()
             .filter_map(|s| {
-                let values: Vec<f64> = s.series.iter().filter(|x| x.name == name).map(|x| x.value).collect();
+                let values: Vec<f64> = s
+                    .series
+                    .iter()
+                    .filter(|x| x.name == name)
+                    .map(|x| x.value)
+                    .collect();
                 (!values.is_empty()).then(|| (s.t, values.iter().sum()))
             })
             .collect();

@@ -2,11 +2,12 @@
 
 use std::fmt::Write as _;
 
-/// One line of a chart.
+/// One line of a chart, drawn in separate segments (one per phase) so that gaps between
+/// phases are not bridged by a straight line that never was.
 pub(crate) struct Line {
     pub label: String,
     pub color: &'static str,
-    pub points: Vec<(f64, f64)>,
+    pub segments: Vec<Vec<(f64, f64)>>,
     pub dashed: bool,
 }
 
@@ -26,7 +27,10 @@ const TOP: f64 = 28.0;
 const BOTTOM: f64 = 30.0;
 
 pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A step of 1, 2 or 5 × 10ⁿ giving about five ticks up to `max`.
@@ -67,7 +71,11 @@ fn tick_label(v: f64, unit: &str) -> String {
 /// A line chart over `0..=x_max` seconds.
 pub(crate) fn chart(title: &str, unit: &str, lines: &[Line], bands: &[Band], x_max: f64) -> String {
     let x_max = x_max.max(1.0);
-    let y_data = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let y_data = lines
+        .iter()
+        .flat_map(|l| l.segments.iter().flatten().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
     let step = nice_step(y_data * 1.1);
     let y_max = (y_data * 1.1 / step).ceil().max(1.0) * step;
     let plot_w = WIDTH - LEFT - RIGHT;
@@ -80,7 +88,11 @@ pub(crate) fn chart(title: &str, unit: &str, lines: &[Line], bands: &[Band], x_m
         r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}">"#,
         escape(title)
     );
-    let _ = write!(svg, r#"<text x="{LEFT}" y="16" class="title">{}</text>"#, escape(title));
+    let _ = write!(
+        svg,
+        r#"<text x="{LEFT}" y="16" class="title">{}</text>"#,
+        escape(title)
+    );
     for band in bands {
         let (x0, x1) = (x(band.x0), x(band.x1));
         let _ = write!(
@@ -120,22 +132,39 @@ pub(crate) fn chart(title: &str, unit: &str, lines: &[Line], bands: &[Band], x_m
         t += x_step;
     }
     for line in lines {
-        if line.points.is_empty() {
-            continue;
+        for segment in &line.segments {
+            let path: Vec<String> = segment
+                .iter()
+                .filter(|p| p.1.is_finite())
+                .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
+                .collect();
+            if path.is_empty() {
+                continue;
+            }
+            // A lone point still shows, as a dot.
+            if path.len() == 1 {
+                let (t, v) = segment[0];
+                let _ = write!(
+                    svg,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{}"/>"#,
+                    x(t),
+                    y(v),
+                    line.color
+                );
+                continue;
+            }
+            let _ = write!(
+                svg,
+                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.8"{}/>"#,
+                path.join(" "),
+                line.color,
+                if line.dashed {
+                    r#" stroke-dasharray="6 4""#
+                } else {
+                    ""
+                }
+            );
         }
-        let path: Vec<String> = line
-            .points
-            .iter()
-            .filter(|p| p.1.is_finite())
-            .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
-            .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.8"{}/>"#,
-            path.join(" "),
-            line.color,
-            if line.dashed { r#" stroke-dasharray="6 4""# } else { "" }
-        );
     }
     let mut legend_x = WIDTH - RIGHT;
     for line in lines.iter().rev() {
@@ -146,7 +175,11 @@ pub(crate) fn chart(title: &str, unit: &str, lines: &[Line], bands: &[Band], x_m
             r#"<line x1="{legend_x:.1}" x2="{:.1}" y1="12" y2="12" stroke="{}" stroke-width="3"{}/><text x="{:.1}" y="16" class="legend">{}</text>"#,
             legend_x + 14.0,
             line.color,
-            if line.dashed { r#" stroke-dasharray="4 3""# } else { "" },
+            if line.dashed {
+                r#" stroke-dasharray="4 3""#
+            } else {
+                ""
+            },
             legend_x + 18.0,
             escape(&line.label)
         );
@@ -171,8 +204,18 @@ mod tests {
         let svg = chart(
             "latency <ms>",
             "ms",
-            &[Line { label: "p99".into(), color: "#c00", points: vec![(0.0, 1.0), (1.0, 3.0)], dashed: false }],
-            &[Band { x0: 0.0, x1: 1.0, label: "a&b".into(), fill: "#eee" }],
+            &[Line {
+                label: "p99".into(),
+                color: "#c00",
+                segments: vec![vec![(0.0, 1.0), (1.0, 3.0)]],
+                dashed: false,
+            }],
+            &[Band {
+                x0: 0.0,
+                x1: 1.0,
+                label: "a&b".into(),
+                fill: "#eee",
+            }],
             2.0,
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

@@ -17,7 +17,13 @@ pub fn render_table(report: &VerifyReport, color: bool) -> String {
         format!("\x1b[{code}m{label}\x1b[0m")
     };
     let mut out = String::new();
-    let _ = writeln!(out, "\n{} — {} phase(s), {:.1}s", report.contract, report.phases.len(), report.duration_s);
+    let _ = writeln!(
+        out,
+        "\n{} — {} phase(s), {:.1}s",
+        report.contract,
+        report.phases.len(),
+        report.duration_s
+    );
     for p in &report.phases {
         let r = &p.report;
         let _ = writeln!(
@@ -27,10 +33,26 @@ pub fn render_table(report: &VerifyReport, color: bool) -> String {
         );
     }
     let _ = writeln!(out);
-    let name_width = report.clauses.iter().map(|c| c.name.chars().count()).max().unwrap_or(6).clamp(6, 48);
+    let name_width = report
+        .clauses
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 48);
     for c in &report.clauses {
-        let observed: Vec<String> = c.observed.iter().map(|o| format!("{} = {}", o.fact, o.display)).collect();
-        let _ = writeln!(out, "  {}  {:<name_width$}  {}", paint(c.outcome), c.name, c.check);
+        let observed: Vec<String> = c
+            .observed
+            .iter()
+            .map(|o| format!("{} = {}", o.fact, o.display))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}  {:<name_width$}  {}",
+            paint(c.outcome),
+            c.name,
+            c.check
+        );
         if !observed.is_empty() {
             let _ = writeln!(out, "        {:<name_width$}  {}", "", observed.join(", "));
         }
