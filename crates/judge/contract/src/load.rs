@@ -568,9 +568,7 @@ fn check_phases(
                 &format!("{path}.name"),
                 format!("duplicate phase name {:?}", p.name),
             );
-        } else if ["request", "phase", "metric", "process", "status", "p"]
-            .contains(&p.name.as_str())
-        {
+        } else if crate::expr::RESERVED.contains(&p.name.as_str()) {
             c.error(
                 &format!("{path}.name"),
                 format!(

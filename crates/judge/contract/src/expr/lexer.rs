@@ -63,14 +63,10 @@ pub(crate) fn tokenize(text: &str) -> Result<Vec<Token>, ExprError> {
             continue;
         }
         if c.is_ascii_alphabetic() || c == b'_' {
-            while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'-')
-            {
+            // No '-' in names: `p95-1ms` is a subtraction. Phase names with a dash are
+            // written phase("db-down").p95.
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                 i += 1;
-            }
-            // A trailing '-' belongs to an operator, not the name (`a-1` is not a name).
-            while text[start..i].ends_with('-') {
-                i -= 1;
             }
             out.push(Token {
                 tok: Tok::Ident(text[start..i].to_string()),

@@ -68,6 +68,11 @@ impl fmt::Display for Dim {
     }
 }
 
+/// Words of the language that cannot name a phase in `name.p95` form.
+pub const RESERVED: [&str; 10] = [
+    "request", "phase", "metric", "process", "status", "p", "and", "or", "not", "true",
+];
+
 /// Binary operators, loosest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
@@ -228,7 +233,14 @@ impl Fact {
 impl fmt::Display for Fact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(phase) = &self.scope.phase {
-            write!(f, "{phase}.")?;
+            let plain = phase.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && phase.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !RESERVED.contains(&phase.as_str());
+            if plain {
+                write!(f, "{phase}.")?;
+            } else {
+                write!(f, "phase({phase:?}).")?;
+            }
         }
         if let Some(request) = &self.scope.request {
             write!(f, "request({request:?}).")?;

@@ -335,6 +335,12 @@ impl Parser {
                 scope.phase = Some(word);
                 return self.fact(scope);
             }
+            _ if matches!(self.peek(), Tok::Op("-")) => {
+                return Err(ExprError::new(
+                    at,
+                    format!("unknown name {word:?}; a phase name with a dash is written phase(\"{word}-…\").p95"),
+                ))
+            }
             _ => {
                 return Err(ExprError::new(
                     at,
