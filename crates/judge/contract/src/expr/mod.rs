@@ -69,8 +69,8 @@ impl fmt::Display for Dim {
 }
 
 /// Words of the language that cannot name a phase in `name.p95` form.
-pub const RESERVED: [&str; 10] = [
-    "request", "phase", "metric", "process", "status", "p", "and", "or", "not", "true",
+pub const RESERVED: [&str; 11] = [
+    "request", "phase", "metric", "process", "status", "p", "and", "or", "not", "true", "false",
 ];
 
 /// Binary operators, loosest first.
