@@ -35,7 +35,7 @@ mod load;
 mod model;
 mod openapi;
 mod plan;
-mod yaml;
+pub mod yaml;
 
 pub use error::{Diagnostic, Error};
 pub use model::*;

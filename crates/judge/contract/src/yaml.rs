@@ -55,19 +55,24 @@ pub struct SyntaxError {
 /// Parses one YAML document. Anchors and aliases are refused: contracts are meant to be
 /// read by people, and aliases make "where does this value come from" hard to answer.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    Ok(parse_documents(text)?.into_iter().next().unwrap_or(Node {
+        position: Position { line: 1, column: 1 },
+        kind: NodeKind::Map(Vec::new()),
+    }))
+}
+
+/// Parses every document of a YAML stream (`---` separated), as OpenSLO files hold them.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
+    parser.load(&mut builder, true).map_err(|e| SyntaxError {
         position: (*e.marker()).into(),
         message: e.info().to_string(),
     })?;
     if let Some(error) = builder.error {
         return Err(error);
     }
-    Ok(builder.root.unwrap_or(Node {
-        position: Position { line: 1, column: 1 },
-        kind: NodeKind::Map(Vec::new()),
-    }))
+    Ok(builder.roots)
 }
 
 enum Frame {
@@ -82,7 +87,7 @@ enum Frame {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    root: Option<Node>,
+    roots: Vec<Node>,
     error: Option<SyntaxError>,
 }
 
@@ -90,7 +95,7 @@ impl Builder {
     fn push_value(&mut self, node: Node) {
         let mut problem = None;
         match self.stack.last_mut() {
-            None => self.root = Some(node),
+            None => self.roots.push(node),
             Some(Frame::Seq(_, items)) => items.push(node),
             Some(Frame::Map(_, entries, pending)) => match pending.take() {
                 None => {
@@ -319,6 +324,14 @@ mod tests {
         let json = root.to_json();
         assert_eq!(json["phases"][0]["rate"], 500);
         assert_eq!(json["phases"][1]["rate"], "5/s");
+    }
+
+    #[test]
+    fn reads_every_document() {
+        let docs = parse_documents("a: 1\n---\nb: 2\n---\n- 3\n").unwrap();
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[1].to_json()["b"], 2);
+        assert_eq!(docs[1].position.line, 3);
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn phase() -> impl Strategy<Value = PhaseGen> {
         })
 }
 
-const RESERVED: [&str; 6] = ["request", "phase", "metric", "process", "status", "p"];
+use ballast_contract::expr::RESERVED;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
