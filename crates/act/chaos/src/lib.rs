@@ -71,6 +71,7 @@ mod metrics;
 mod proxy;
 mod rng;
 mod server;
+mod timer;
 mod toxic;
 
 pub use client::{proxy_from_json, ApiClient};

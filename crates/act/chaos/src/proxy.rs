@@ -156,6 +156,11 @@ impl Proxy {
         }
         let listener = bind(&state.listen)?;
         state.bound = listener.local_addr().ok();
+        // As Toxiproxy does: from now on the proxy listens where it is, so a restart (down,
+        // then up) gets the same port back even when port 0 was asked for.
+        if let Some(bound) = state.bound {
+            state.listen = bound.to_string();
+        }
         let context = Arc::new(ConnContext {
             upstream: state.upstream.clone(),
             metrics: self.metrics.clone(),

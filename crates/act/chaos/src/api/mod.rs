@@ -131,7 +131,7 @@ async fn handle(request: Request<Incoming>, state: &ApiState) -> ApiResponse {
     };
     match routes::route(&method, &path) {
         Ok(route) => routes::dispatch(route, &body, &state.registry).await,
-        Err(response) => response,
+        Err(no_route) => no_route.response(),
     }
 }
 

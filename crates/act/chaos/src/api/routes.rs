@@ -34,15 +34,44 @@ pub(crate) enum Route {
     Metrics,
 }
 
+/// Why a request matched no route.
+#[derive(Debug)]
+pub(crate) enum NoRoute {
+    /// 404.
+    NotFound,
+    /// 400: the path's percent-encoding is broken.
+    BadPath,
+    /// 405, with the methods the path takes.
+    Method(Vec<Method>),
+}
+
+impl NoRoute {
+    pub(crate) fn response(&self) -> ApiResponse {
+        match self {
+            NoRoute::NotFound => error(404, "not found"),
+            NoRoute::BadPath => error(400, "bad request: malformed percent-encoding in path"),
+            NoRoute::Method(allowed) => method_not_allowed(allowed),
+        }
+    }
+
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            NoRoute::NotFound => 404,
+            NoRoute::BadPath => 400,
+            NoRoute::Method(_) => 405,
+        }
+    }
+}
+
 /// Matches a path and method; unknown paths get 404, known paths with another method 405.
-pub(crate) fn route(method: &Method, path: &str) -> Result<Route, ApiResponse> {
+pub(crate) fn route(method: &Method, path: &str) -> Result<Route, NoRoute> {
     let segments: Vec<String> = match path.strip_prefix('/') {
         Some(rest) => rest
             .split('/')
             .map(percent_decode)
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| error(400, "bad request: malformed percent-encoding in path"))?,
-        None => return Err(error(404, "not found")),
+            .ok_or(NoRoute::BadPath)?,
+        None => return Err(NoRoute::NotFound),
     };
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let (get, post, patch, delete) = (Method::GET, Method::POST, Method::PATCH, Method::DELETE);
@@ -87,9 +116,9 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, ApiResponse> {
                 ],
             )
         }
-        _ => return Err(error(404, "not found")),
+        _ => return Err(NoRoute::NotFound),
     };
-    route.map_err(|allowed| method_not_allowed(&allowed))
+    route.map_err(NoRoute::Method)
 }
 
 fn pick(method: &Method, options: &[(&Method, Route)]) -> Result<Route, Vec<Method>> {
@@ -329,7 +358,7 @@ pub(crate) fn dry_run(method: &[u8], path: &str, body: &[u8]) -> u16 {
     };
     let route = match route(&method, path) {
         Ok(route) => route,
-        Err(response) => return response.status().as_u16(),
+        Err(no_route) => return no_route.status(),
     };
     let mut set = ToxicSet::new("fuzz", 1);
     for existing in [

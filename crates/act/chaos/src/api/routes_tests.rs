@@ -1,9 +1,12 @@
 use super::*;
 
-fn status(result: Result<Route, ApiResponse>) -> u16 {
+fn status(result: Result<Route, NoRoute>) -> u16 {
     match result {
         Ok(_) => 200,
-        Err(response) => response.status().as_u16(),
+        Err(no_route) => {
+            assert_eq!(no_route.response().status().as_u16(), no_route.status());
+            no_route.status()
+        }
     }
 }
 

@@ -165,10 +165,10 @@ impl Conn<'_> {
             match exit {
                 Exit::Done(end) => return end,
                 Exit::Again => {
-                    fresh = chain.has_changed().unwrap_or(true);
-                    if fresh {
-                        current = chain.borrow_and_update().clone();
-                    }
+                    // `changed()` already marked the new value seen, so compare snapshots.
+                    let latest = chain.borrow_and_update().clone();
+                    fresh = !Arc::ptr_eq(&latest, &current);
+                    current = latest;
                 }
             }
         }
@@ -228,7 +228,7 @@ impl Conn<'_> {
             .min();
         let sleep = async move {
             match wake {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
+                Some(at) => crate::timer::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
@@ -276,7 +276,7 @@ impl Conn<'_> {
         let data = self.read_buf.split().freeze();
         match (stream, self.http.as_mut()) {
             (Stream::Upstream, Some(http)) => {
-                http.from_client(now, data, &chain.http, self.metrics, &mut self.forwards);
+                http.client_bytes(now, data, &chain.http, self.metrics, &mut self.forwards);
                 for (due, bytes) in self.forwards.drain(..) {
                     self.up.push_data(now, due, bytes);
                 }
@@ -284,7 +284,7 @@ impl Conn<'_> {
             }
             (Stream::Upstream, None) => self.up.push_data(now, now, data),
             (Stream::Downstream, Some(http)) => {
-                http.from_upstream(data, self.metrics, &mut self.answers)
+                http.upstream_bytes(data, self.metrics, &mut self.answers)
             }
             (Stream::Downstream, None) => self.down.push_data(now, now, data),
         }

@@ -90,7 +90,7 @@ impl HttpTracker {
 
     /// Client bytes in; pieces to forward upstream out, each with the earliest time it may
     /// leave. Decisions use `toxics`, the proxy's HTTP toxics right now.
-    pub(crate) fn from_client(
+    pub(crate) fn client_bytes(
         &mut self,
         now: Instant,
         mut data: Bytes,
@@ -216,7 +216,7 @@ impl HttpTracker {
     }
 
     /// Upstream bytes in; bytes for the client out, with the proxy's answers in place.
-    pub(crate) fn from_upstream(
+    pub(crate) fn upstream_bytes(
         &mut self,
         mut data: Bytes,
         metrics: &ProxyMetrics,
@@ -309,11 +309,11 @@ impl HttpTracker {
 }
 
 fn matches(filter: &RequestMatch, head: &RequestHead) -> bool {
-    filter.method.as_deref().map_or(true, |m| m == head.method)
+    filter.method.as_deref().is_none_or(|m| m == head.method)
         && filter
             .path_prefix
             .as_deref()
-            .map_or(true, |p| head.path.starts_with(p))
+            .is_none_or(|p| head.path.starts_with(p))
         && filter.headers.iter().all(|(name, value)| {
             head.headers
                 .iter()
@@ -367,7 +367,7 @@ pub(crate) fn fuzz_with(client: &[u8], upstream: &[u8], toxics: &[Arc<ActiveToxi
     // Split each side in two so heads and bodies also cross read boundaries.
     let (c1, c2) = client.split_at(client.len() / 2);
     let (u1, u2) = upstream.split_at(upstream.len() / 3);
-    tracker.from_client(
+    tracker.client_bytes(
         now,
         Bytes::copy_from_slice(c1),
         toxics,
@@ -375,15 +375,15 @@ pub(crate) fn fuzz_with(client: &[u8], upstream: &[u8], toxics: &[Arc<ActiveToxi
         &mut forwards,
     );
     tracker.answers_due(&mut answers);
-    tracker.from_upstream(Bytes::copy_from_slice(u1), &metrics, &mut answers);
-    tracker.from_client(
+    tracker.upstream_bytes(Bytes::copy_from_slice(u1), &metrics, &mut answers);
+    tracker.client_bytes(
         now,
         Bytes::copy_from_slice(c2),
         toxics,
         &metrics,
         &mut forwards,
     );
-    tracker.from_upstream(Bytes::copy_from_slice(u2), &metrics, &mut answers);
+    tracker.upstream_bytes(Bytes::copy_from_slice(u2), &metrics, &mut answers);
     let forwarded: usize = forwards.iter().map(|(_, b)| b.len()).sum();
     assert!(
         forwarded <= client.len(),

@@ -20,7 +20,7 @@ fn client(
 ) -> (String, Option<Instant>, Vec<ToClient>) {
     let metrics = ProxyMetrics::default();
     let mut out = Vec::new();
-    tracker.from_client(
+    tracker.client_bytes(
         now,
         Bytes::copy_from_slice(data),
         toxics,
@@ -41,7 +41,7 @@ fn client(
 fn upstream(tracker: &mut HttpTracker, data: &[u8]) -> String {
     let metrics = ProxyMetrics::default();
     let mut out = Vec::new();
-    tracker.from_upstream(Bytes::copy_from_slice(data), &metrics, &mut out);
+    tracker.upstream_bytes(Bytes::copy_from_slice(data), &metrics, &mut out);
     render(&out)
 }
 
