@@ -63,6 +63,17 @@ Examples:
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// Fault-injection proxy with Toxiproxy's API: serve it, or drive a running one.
+    #[command(after_help = "Examples:
+  ballast chaos serve --config proxies.yaml
+  ballast chaos add redis --listen 127.0.0.1:26379 --upstream 127.0.0.1:6379
+  ballast chaos toxic add redis -t latency -a latency=100
+  ballast chaos list
+  ballast chaos reset")]
+    Chaos {
+        #[command(subcommand)]
+        command: crate::cmd::chaos::ChaosCommand,
+    },
     /// Run ballast end to end against a built-in service on loopback.
     Demo(DemoArgs),
     /// Print shell completions.

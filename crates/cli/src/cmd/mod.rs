@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns flags into an engine config and runs it.
 
+pub mod chaos;
 mod contract;
 mod demo;
 mod load;
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => report::merge(&inputs, &output),
         Command::Demo(args) => demo::run(args).await,
         Command::Verify(args) => verify::run(args).await,
+        Command::Chaos { command } => chaos::run(command).await,
         Command::Contract { command } => match command {
             ContractCommand::Check { contract } => contract::check(&contract),
             ContractCommand::Schema => contract::schema(),
