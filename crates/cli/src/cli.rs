@@ -58,6 +58,11 @@ Examples:
         #[command(subcommand)]
         command: ContractCommand,
     },
+    /// Error budgets, burn-rate alert rules and live SLO status.
+    Slo {
+        #[command(subcommand)]
+        command: crate::cmd::slo::SloCommand,
+    },
     /// Work with result files.
     Report {
         #[command(subcommand)]

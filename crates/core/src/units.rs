@@ -69,9 +69,18 @@ pub fn format_duration(d: Duration) -> String {
         format!("{:.1}ms", micros / 1000.0)
     } else if micros < 60_000_000.0 {
         format!("{:.2}s", micros / 1e6)
-    } else {
+    } else if micros < 3_600_000_000.0 {
         let secs = d.as_secs();
         format!("{}m{:02}s", secs / 60, secs % 60)
+    } else if micros < 86_400_000_000.0 {
+        let minutes = d.as_secs() / 60;
+        format!("{}h{:02}m", minutes / 60, minutes % 60)
+    } else {
+        let hours = d.as_secs() / 3600;
+        match hours % 24 {
+            0 => format!("{}d", hours / 24),
+            h => format!("{}d{h}h", hours / 24),
+        }
     }
 }
 
@@ -131,6 +140,12 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(123)), "123.0ms");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1.50s");
         assert_eq!(format_duration(Duration::from_secs(125)), "2m05s");
+        assert_eq!(
+            format_duration(Duration::from_secs(2 * 3600 + 300)),
+            "2h05m"
+        );
+        assert_eq!(format_duration(Duration::from_secs(30 * 86_400)), "30d");
+        assert_eq!(format_duration(Duration::from_secs(86_400 + 7200)), "1d2h");
     }
 
     proptest! {

@@ -5,6 +5,7 @@ mod contract;
 mod demo;
 mod load;
 mod report;
+pub mod slo;
 mod verify;
 
 use crate::cli::{Cli, Command, ContractCommand, ReportCommand, Shell};
@@ -28,6 +29,10 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         cause.downcast_ref::<InputError>().is_some()
             || cause.downcast_ref::<ballast_load::Error>().is_some()
             || cause.downcast_ref::<ballast_contract::Error>().is_some()
+            || matches!(
+                cause.downcast_ref::<ballast_slo::Error>(),
+                Some(ballast_slo::Error::Invalid(_) | ballast_slo::Error::Contract(_) | ballast_slo::Error::Read { .. } | ballast_slo::Error::Unsupported(_))
+            )
             || matches!(cause.downcast_ref::<ballast_verify::Error>(), Some(ballast_verify::Error::Usage(_)))
     });
     if input {
@@ -45,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => report::merge(&inputs, &output),
         Command::Demo(args) => demo::run(args).await,
         Command::Verify(args) => verify::run(args).await,
+        Command::Slo { command } => slo::run(command).await,
         Command::Chaos { command } => chaos::run(command).await,
         Command::Contract { command } => match command {
             ContractCommand::Check { contract } => contract::check(&contract),

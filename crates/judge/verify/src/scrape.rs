@@ -205,8 +205,8 @@ impl Scraper {
     }
 }
 
-/// GETs `url` (plain HTTP on the target's own address) and returns the body as text.
-pub(crate) async fn fetch(url: &str) -> Result<String, Error> {
+/// GETs `url` (plain HTTP) and returns the body as text; fails on non-2xx answers.
+pub async fn fetch(url: &str) -> Result<String, Error> {
     use http_body_util::{BodyExt, Empty};
     use hyper_util::rt::TokioIo;
     let fail = |m: String| Error::Scrape(format!("{url}: {m}"));

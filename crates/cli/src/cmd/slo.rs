@@ -1,0 +1,269 @@
+//! `ballast slo`: budgets, rules, live status, and what a verify run cost.
+
+use super::InputError;
+use anyhow::Context as _;
+use ballast_core::{format_duration, parse_duration};
+use ballast_slo::{load_file, Budget, Slo};
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Subcommand)]
+pub enum SloCommand {
+    /// The error budget of an objective over a window, and what given events spend.
+    #[command(
+        after_help = "Example:\n  ballast slo budget --objective 99.9% --window 30d --total 1000000 --bad 250"
+    )]
+    Budget {
+        /// Objective, e.g. 99.9%.
+        #[arg(long, value_parser = parse_objective)]
+        objective: f64,
+        /// Window, e.g. 30d.
+        #[arg(long, default_value = "30d", value_parser = parse_window)]
+        window: Duration,
+        /// Events in the window.
+        #[arg(long, requires = "bad")]
+        total: Option<f64>,
+        /// Bad events among them.
+        #[arg(long, requires = "total")]
+        bad: Option<f64>,
+    },
+    /// Check SLO specs (contracts, OpenSLO, Sloth) without doing anything.
+    Check {
+        /// Spec files.
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+    },
+    /// Write Prometheus recording rules and multiwindow burn-rate alerts.
+    Rules {
+        /// Spec files: ballast contracts, OpenSLO v1, Sloth prometheus/v1.
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// Output file [default: stdout].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Live SLI, budget and burn rates from Prometheus or VictoriaMetrics.
+    Status {
+        /// Spec files.
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// Server with Prometheus' query API, e.g. http://127.0.0.1:9090.
+        #[arg(long, value_name = "URL")]
+        prometheus: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Refresh every --interval, --count times (Ctrl-C stops).
+        #[arg(long)]
+        watch: bool,
+        /// Refresh interval for --watch.
+        #[arg(long, default_value = "10s", value_parser = parse_window)]
+        interval: Duration,
+        /// How many refreshes --watch makes.
+        #[arg(long, default_value_t = 360)]
+        count: u32,
+    },
+    /// Error budget a `ballast verify` run spent, for the contract's SLOs.
+    Report {
+        /// verdict.json written by `ballast verify --json` (or --report).
+        #[arg(long, value_name = "RESULT.json")]
+        from_verify: PathBuf,
+        /// The contract [default: the one named in the result].
+        #[arg(long)]
+        contract: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_objective(s: &str) -> Result<f64, String> {
+    let n: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a percentage like 99.9%, got {s:?}"))?;
+    if n > 0.0 && n < 100.0 {
+        Ok(n / 100.0)
+    } else {
+        Err(format!(
+            "expected a percentage between 0 and 100 like 99.9%, got {s:?}"
+        ))
+    }
+}
+
+fn parse_window(s: &str) -> Result<Duration, String> {
+    match parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("expected a duration above zero".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn load_all(specs: &[PathBuf]) -> anyhow::Result<Vec<Slo>> {
+    let mut all = Vec::new();
+    for spec in specs {
+        all.extend(load_file(spec)?);
+    }
+    if all.is_empty() {
+        return Err(InputError("no SLOs found in the given files".into()).into());
+    }
+    Ok(all)
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map_or("no data".into(), |v| format!("{:.4}%", v * 100.0))
+}
+
+pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        SloCommand::Budget {
+            objective,
+            window,
+            total,
+            bad,
+        } => {
+            let budget = Budget::new(objective, window)
+                .ok_or_else(|| InputError("objective must be between 0 and 100%".into()))?;
+            let minutes = budget.as_time().as_secs_f64() / 60.0;
+            println!(
+                "objective {}% over {}: error budget {:.1} minutes ({}) of full outage, {:.4}% of events",
+                objective * 100.0,
+                format_duration(window),
+                minutes,
+                format_duration(budget.as_time()),
+                budget.allowed_ratio() * 100.0
+            );
+            if let (Some(total), Some(bad)) = (total, bad) {
+                if bad > total || total < 0.0 || bad < 0.0 {
+                    return Err(InputError(format!(
+                        "--bad {bad} must be between 0 and --total {total}"
+                    ))
+                    .into());
+                }
+                let s = budget.spend(total, bad);
+                println!(
+                    "{bad} bad of {total} events: {:.1} allowed, {:.1} left, {:.2}% of the budget spent, burn rate {:.3}{}",
+                    s.allowed_bad,
+                    s.remaining_bad,
+                    s.consumed * 100.0,
+                    s.burn_rate,
+                    s.exhausted_after.map(|d| format!(", budget gone after {} at this rate", format_duration(d))).unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SloCommand::Check { specs } => {
+            for spec in &specs {
+                let slos = load_file(spec)?;
+                println!("{}: ok — {} SLO(s)", spec.display(), slos.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SloCommand::Rules { specs, output } => {
+            let rules = ballast_slo::rules::generate(&load_all(&specs)?)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, rules)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "wrote {} (check it with `promtool check rules {}`)",
+                        path.display(),
+                        path.display()
+                    );
+                }
+                None => print!("{rules}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SloCommand::Status {
+            specs,
+            prometheus,
+            json,
+            watch,
+            interval,
+            count,
+        } => {
+            let slos = load_all(&specs)?;
+            let rounds = if watch { count.max(1) } else { 1 };
+            for round in 0..rounds {
+                if round > 0 {
+                    tokio::time::sleep(interval).await;
+                }
+                let statuses = ballast_slo::status::status(&prometheus, &slos).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&statuses)?);
+                    continue;
+                }
+                for s in &statuses {
+                    println!(
+                        "{}/{}  objective {}% over {}  SLI {}  budget spent {}  left {}{}",
+                        s.service,
+                        s.slo,
+                        s.objective * 100.0,
+                        s.window,
+                        percent(s.sli),
+                        percent(s.budget_consumed),
+                        percent(s.budget_remaining),
+                        if s.firing.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  FIRING: {}", s.firing.join(", "))
+                        }
+                    );
+                    let burns: Vec<String> = s
+                        .burn
+                        .iter()
+                        .map(|b| {
+                            format!(
+                                "{} {}",
+                                b.window,
+                                b.burn_rate.map_or("-".into(), |r| format!("{r:.2}x"))
+                            )
+                        })
+                        .collect();
+                    println!("    burn rate  {}", burns.join("  "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SloCommand::Report {
+            from_verify,
+            contract,
+            json,
+        } => {
+            let text = std::fs::read_to_string(&from_verify)
+                .map_err(|e| InputError(format!("{}: {e}", from_verify.display())))?;
+            let report: ballast_verify::VerifyReport =
+                serde_json::from_str(&text).map_err(|e| {
+                    InputError(format!(
+                        "{}: not a ballast.verify.v1 result: {e}",
+                        from_verify.display()
+                    ))
+                })?;
+            let contract_path = contract.unwrap_or_else(|| PathBuf::from(&report.source));
+            let slos = load_file(Path::new(&contract_path))?;
+            let spends = ballast_slo::verify_report::spend(&report, &slos).map_err(InputError)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&spends)?);
+            } else {
+                for s in &spends {
+                    println!(
+                        "{}: {} bad of {} requests ({:.3}%), burn rate {:.2}, {:.1}% of the budget those requests allow{}",
+                        s.slo,
+                        s.bad,
+                        s.total,
+                        s.error_ratio * 100.0,
+                        s.burn_rate,
+                        s.budget_consumed * 100.0,
+                        s.exhausted_after_hours.map(|h| format!("; at this rate the window's budget lasts {h:.1} h")).unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

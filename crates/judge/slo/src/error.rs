@@ -1,0 +1,40 @@
+use ballast_contract::Diagnostic;
+use std::path::PathBuf;
+
+/// What the SLO engine can fail at.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A spec file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A spec is invalid; every problem is listed with its position.
+    #[error("{}", render(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// A contract holding SLOs is invalid.
+    #[error(transparent)]
+    Contract(#[from] ballast_contract::Error),
+    /// A valid SLO that this operation cannot handle.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A query to Prometheus failed.
+    #[error("{0}")]
+    Query(String),
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    let mut out = format!(
+        "the SLO spec is invalid ({} problem{}):",
+        diagnostics.len(),
+        if diagnostics.len() == 1 { "" } else { "s" }
+    );
+    for d in diagnostics {
+        out.push_str("\n  ");
+        out.push_str(&d.to_string());
+    }
+    out
+}

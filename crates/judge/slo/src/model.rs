@@ -1,0 +1,169 @@
+//! One model for every SLO source (contracts, OpenSLO, Sloth).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A service level objective, whatever file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    /// Service it belongs to.
+    pub service: String,
+    /// Name, unique within the service.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Share of good events, 0..1 (99.9 % = 0.999).
+    pub objective: f64,
+    /// Compliance window (rolling).
+    pub window: Duration,
+    /// How bad events are counted.
+    pub sli: Sli,
+    /// Labels added to every generated rule.
+    pub labels: BTreeMap<String, String>,
+    /// Burn-rate alerting.
+    pub alerting: Alerting,
+    /// Where it was defined (`file:line`), for messages.
+    pub origin: String,
+}
+
+/// How the error ratio is computed. Queries are PromQL with the range written as
+/// `{{.window}}` (Sloth's placeholder), or bare selectors that get `sum(rate(…[w]))`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sli {
+    /// Bad events over all events (counters).
+    Events {
+        /// Query of bad events.
+        errors: String,
+        /// Query of all events.
+        total: String,
+    },
+    /// Good events over all events; bad = total − good.
+    Good {
+        /// Query of good events.
+        good: String,
+        /// Query of all events.
+        total: String,
+    },
+    /// An expression that is the error ratio itself.
+    Raw {
+        /// Error-ratio query.
+        error_ratio: String,
+    },
+    /// Requests slower than `threshold` from a Prometheus histogram.
+    Latency {
+        /// The histogram's base name (without `_bucket`), with optional label matchers
+        /// inside braces, e.g. `http_request_duration_seconds{route="/orders"}`.
+        histogram: String,
+        /// The threshold in seconds; must be a bucket boundary (`le`).
+        threshold_seconds: f64,
+    },
+    /// Measured by `ballast verify` (contract `availability`): failed requests over all.
+    VerifyAvailability {
+        /// One request template, or all.
+        request: Option<String>,
+    },
+    /// Measured by `ballast verify` (contract `latency`): requests slower than the threshold.
+    VerifyLatency {
+        /// The threshold.
+        threshold: Duration,
+        /// One request template, or all.
+        request: Option<String>,
+    },
+}
+
+/// A pair of windows that must both burn faster than `factor` for the alert to fire
+/// (Google SRE workbook, chapter 5: multiwindow, multi-burn-rate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BurnWindow {
+    /// Long window: enough budget is really burning.
+    pub long: Duration,
+    /// Short window: it is still burning now (the alert resets quickly).
+    pub short: Duration,
+    /// Burn rate threshold (1 = exactly the budget over the SLO window).
+    pub factor: f64,
+}
+
+/// Alerting settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alerting {
+    /// Alert name (Prometheus `alert:`).
+    pub name: String,
+    /// Page when any of these burns (defaults: 2 % of budget in 1 h, 5 % in 6 h).
+    pub page: Vec<BurnWindow>,
+    /// Ticket when any of these burns (defaults: 10 % in 1 d, 10 % in 3 d).
+    pub ticket: Vec<BurnWindow>,
+    /// Extra labels on page alerts.
+    pub page_labels: BTreeMap<String, String>,
+    /// Extra labels on ticket alerts.
+    pub ticket_labels: BTreeMap<String, String>,
+    /// Annotations on both.
+    pub annotations: BTreeMap<String, String>,
+    /// Prometheus `for:` on both (default none: the short window already debounces).
+    pub hold: Duration,
+}
+
+impl Alerting {
+    /// The workbook's defaults, scaled to `window`: the factor of each pair is the share
+    /// of budget it catches times the SLO window over the long window (14.4, 6, 3 and 1
+    /// for 30 days).
+    pub fn defaults(name: &str, window: Duration) -> Alerting {
+        let hour = Duration::from_secs(3600);
+        let pair = |share: f64, long: Duration, short: Duration| BurnWindow {
+            long,
+            short,
+            factor: share * window.as_secs_f64() / long.as_secs_f64(),
+        };
+        Alerting {
+            name: name.to_string(),
+            page: vec![pair(0.02, hour, hour / 12), pair(0.05, hour * 6, hour / 2)],
+            ticket: vec![
+                pair(0.10, hour * 24, hour * 2),
+                pair(0.10, hour * 72, hour * 6),
+            ],
+            page_labels: BTreeMap::new(),
+            ticket_labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            hold: Duration::ZERO,
+        }
+    }
+}
+
+impl Slo {
+    /// `service-name`, the id used in rule labels.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.service, self.name)
+    }
+
+    /// Every window an error ratio is needed for: the alert windows, sorted.
+    pub fn alert_windows(&self) -> Vec<Duration> {
+        let mut windows: Vec<Duration> = self
+            .alerting
+            .page
+            .iter()
+            .chain(&self.alerting.ticket)
+            .flat_map(|w| [w.long, w.short])
+            .collect();
+        windows.sort();
+        windows.dedup();
+        windows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_workbook_factors_for_30_days() {
+        let a = Alerting::defaults("x", Duration::from_secs(30 * 86_400));
+        let factors: Vec<f64> = a
+            .page
+            .iter()
+            .chain(&a.ticket)
+            .map(|w| (w.factor * 1000.0).round() / 1000.0)
+            .collect();
+        assert_eq!(factors, vec![14.4, 6.0, 3.0, 1.0]);
+        let week = Alerting::defaults("x", Duration::from_secs(7 * 86_400));
+        assert!((week.page[0].factor - 3.36).abs() < 1e-9);
+    }
+}
