@@ -1,0 +1,265 @@
+//! `ballast chaos serve` as users run it, in its own process: many connections held and
+//! released without leaking descriptors, a live toxic reaching all of them, and the
+//! upstream killed and restarted underneath.
+//!
+//! The machines allow 20,000 open files per process and a proxied connection costs the
+//! proxy two, so one proxy process can hold at most ~9,900 connections: this test holds
+//! 9,900 through one `ballast` process (the clients live in the test process, the
+//! upstream is a private `redis-server` process).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const HELD: usize = 9_900;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A private Redis (not the shared one on 6379: this test kills it).
+fn start_redis(port: u16) -> Killed {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args([
+            "--maxclients",
+            "10100",
+            "--daemonize",
+            "no",
+            "--logfile",
+            "",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (scripts/services.sh)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server did not start on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Killed(child)
+}
+
+/// Starts `ballast chaos serve` with one proxy to `upstream`; returns (process, API, proxy).
+fn start_chaos(upstream: u16, dir: &std::path::Path) -> (Killed, SocketAddr, SocketAddr) {
+    let config = dir.join("proxies.json");
+    let body = serde_json::json!([{"name": "redis", "listen": "127.0.0.1:0", "upstream": format!("127.0.0.1:{upstream}")}]);
+    std::fs::write(&config, body.to_string()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(["chaos", "serve", "--api", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = Killed(child);
+    let (mut api, mut proxy) = (None, None);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("ballast chaos: API on http://") {
+            api = rest.split_whitespace().next().map(|a| a.parse().unwrap());
+        }
+        if let Some(rest) = line.trim().strip_prefix("proxy redis: ") {
+            proxy = rest.split_whitespace().next().map(|a| a.parse().unwrap());
+        }
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    (
+        child,
+        api.expect("API address printed"),
+        proxy.expect("proxy address printed"),
+    )
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Waits until the process's open files fall to `target` (or the time is up).
+async fn settle(pid: u32, target: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = open_files(pid);
+        if now <= target || Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn ping(stream: &mut TcpStream) -> std::io::Result<()> {
+    stream.write_all(b"PING\r\n").await?;
+    let mut answer = [0u8; 7];
+    stream.read_exact(&mut answer).await?;
+    assert_eq!(&answer, b"+PONG\r\n");
+    Ok(())
+}
+
+async fn metric(api: SocketAddr, line_start: &str) -> u64 {
+    let mut stream = TcpStream::connect(api).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(line_start)
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("{line_start} not in /metrics"))
+}
+
+/// Opens `n` connections through the proxy, 500 at a time, each answering a PING.
+async fn open_many(proxy: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut all = Vec::with_capacity(n);
+    while all.len() < n {
+        let batch = (n - all.len()).min(500);
+        let tasks: Vec<_> = (0..batch)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut stream = TcpStream::connect(proxy).await?;
+                    ping(&mut stream).await?;
+                    Ok::<_, std::io::Error>(stream)
+                })
+            })
+            .collect();
+        for task in tasks {
+            all.push(task.await.unwrap().expect("connection through the proxy"));
+        }
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_serve_holds_9900_connections_without_leaks_and_survives_an_upstream_restart() {
+    let dir = std::env::temp_dir().join(format!("ballast-chaos-conns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let redis_port = free_port();
+    let redis = start_redis(redis_port);
+    let (chaos, api, proxy) = start_chaos(redis_port, &dir);
+    let pid = chaos.0.id();
+    let baseline = open_files(pid);
+
+    // Hold 9,900 connections, every one proven end to end.
+    let started = Instant::now();
+    let mut held = open_many(proxy, HELD).await;
+    let opened_in = started.elapsed();
+    let during = open_files(pid);
+    assert!(
+        during >= baseline + 2 * HELD,
+        "proxy holds {during} files for {HELD} connections"
+    );
+    assert_eq!(
+        metric(api, "ballast_chaos_connections_active{proxy=\"redis\"}").await,
+        HELD as u64
+    );
+
+    // A toxic reaches the live connections (a sample is timed).
+    let add = format!(
+        "POST /proxies/redis/toxics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+        r#"{"type":"latency","attributes":{"latency":30}}"#.len(),
+        r#"{"type":"latency","attributes":{"latency":30}}"#
+    );
+    let mut control = TcpStream::connect(api).await.unwrap();
+    control.write_all(add.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    control.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    for stream in held.iter_mut().step_by(99) {
+        let t = Instant::now();
+        ping(stream).await.unwrap();
+        assert!(
+            t.elapsed() >= Duration::from_millis(30),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    // Close them all: the proxy gives every descriptor back.
+    drop(held);
+    let after_close = settle(pid, baseline).await;
+    assert_eq!(
+        after_close, baseline,
+        "open files before {baseline}, after closing {after_close}"
+    );
+
+    // Upstream killed mid-test, with connections open.
+    let mut open = open_many(proxy, 100).await;
+    drop(redis);
+    for stream in &mut open {
+        let mut buf = [0u8; 1];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .unwrap();
+        assert!(
+            matches!(n, Ok(0) | Err(_)),
+            "the proxy closes clients whose upstream died: {n:?}"
+        );
+    }
+    drop(open);
+    let mut refused = TcpStream::connect(proxy)
+        .await
+        .expect("the proxy still accepts");
+    let mut buf = [0u8; 1];
+    let n = tokio::time::timeout(Duration::from_secs(5), refused.read(&mut buf))
+        .await
+        .unwrap();
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    drop(refused);
+
+    // Restarted on the same port: new connections work again.
+    let _redis = start_redis(redis_port);
+    let again = open_many(proxy, 1_000).await;
+    drop(again);
+    let finally = settle(pid, baseline).await;
+    assert_eq!(
+        finally, baseline,
+        "open files before {baseline}, at the end {finally}"
+    );
+    assert!(
+        metric(
+            api,
+            "ballast_chaos_upstream_connect_errors_total{proxy=\"redis\"}"
+        )
+        .await
+            >= 1
+    );
+    println!(
+        "held {HELD} connections through one ballast process ({during} open files; {baseline} before and after), opened in {:.1}s",
+        opened_in.as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
