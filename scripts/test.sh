@@ -23,8 +23,9 @@ done
 step "services the tests need"
 # shellcheck source=scripts/services.sh
 . scripts/services.sh
-# The tests so far start their own servers; engines that need Redis, PostgreSQL... add them here.
-ensure_services ""
+# The chaos proxy's tests go through the real Redis and PostgreSQL (and start a private
+# redis-server of their own to kill and restart).
+ensure_services "redis postgres"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
