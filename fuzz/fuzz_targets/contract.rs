@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
             Ok(contract) => assert!(!contract.phases.is_empty()),
             Err(ballast_contract::Error::Invalid(diagnostics)) => {
                 assert!(!diagnostics.is_empty());
-                let lines = text.lines().count().max(1) + 1;
+                // YAML breaks lines at \r as well as \n.
+                let lines = text.split(['\n', '\r']).count().max(1) + 1;
                 for d in diagnostics {
                     assert!(d.line >= 1 && d.line <= lines, "{d}");
                 }

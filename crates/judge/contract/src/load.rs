@@ -241,9 +241,11 @@ impl Contract {
             .enumerate()
             .map(|(i, v)| c.structure(&format!("phases[{i}]"), v))
             .collect();
-        if section("phases").is_some_and(|n| matches!(n.kind, NodeKind::Seq(_)))
-            && phases.is_empty()
-        {
+        // An empty list, or a key with nothing after it (`phases:`), holds no phase; any
+        // other shape was reported by `list` already.
+        let empty_phases = section("phases")
+            .is_some_and(|n| matches!(n.kind, NodeKind::Seq(_)) || n.to_json().is_null());
+        if empty_phases && phases.is_empty() {
             c.error("phases", "expected at least one phase");
         }
         let clauses: Vec<Option<ClauseSpec>> = list(&mut c, "clauses")

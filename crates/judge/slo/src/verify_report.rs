@@ -66,6 +66,12 @@ pub fn spend(report: &VerifyReport, slos: &[Slo]) -> Result<Vec<RunSpend>, Strin
                 _ => continue,
             }
         }
+        if !matches!(
+            slo.sli,
+            Sli::VerifyAvailability { .. } | Sli::VerifyLatency { .. }
+        ) {
+            continue;
+        }
         let s = budget.spend(total as f64, bad as f64);
         out.push(RunSpend {
             slo: slo.name.clone(),

@@ -408,6 +408,13 @@ mod tests {
         let _ = ctx();
     }
 
+    #[test]
+    fn strings_with_any_character_print_back() {
+        // Found by fuzzing: control characters were printed as Rust escapes (\u{2}).
+        let e = parse("metric(\"a\u{2}b\\\"c\").delta > 0").unwrap();
+        assert_eq!(parse(&e.to_string()).unwrap(), e);
+    }
+
     proptest! {
         #[test]
         fn parser_never_panics(text in "[a-z0-9_ .<>=!()\\[\\]\"%*/+\\-,&|]{0,40}") {

@@ -68,6 +68,11 @@ impl fmt::Display for Dim {
     }
 }
 
+/// A string literal as the lexer reads it back: only `"` and `\` are escaped.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// Words of the language that cannot name a phase in `name.p95` form.
 pub const RESERVED: [&str; 11] = [
     "request", "phase", "metric", "process", "status", "p", "and", "or", "not", "true", "false",
@@ -239,11 +244,11 @@ impl fmt::Display for Fact {
             if plain {
                 write!(f, "{phase}.")?;
             } else {
-                write!(f, "phase({phase:?}).")?;
+                write!(f, "phase({}).", quoted(phase))?;
             }
         }
         if let Some(request) = &self.scope.request {
-            write!(f, "request({request:?}).")?;
+            write!(f, "request({}).", quoted(request))?;
         }
         match &self.kind {
             FactKind::Latency(LatencyStat::Quantile(q)) => {
@@ -264,9 +269,9 @@ impl fmt::Display for Fact {
                 labels,
                 aggregate,
             } => {
-                write!(f, "metric({name:?}")?;
+                write!(f, "metric({}", quoted(name))?;
                 for (k, v) in labels {
-                    write!(f, ", {k}={v:?}")?;
+                    write!(f, ", {k}={}", quoted(v))?;
                 }
                 write!(f, ").{}", format!("{aggregate:?}").to_lowercase())
             }
