@@ -20,6 +20,18 @@ for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
 
+step "programs the tests need (Debian packages)"
+# promtool checks and unit-tests the generated SLO rules; the SLO status test runs a real
+# Prometheus and VictoriaMetrics; the HTML report is looked at in headless Chromium by hand.
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 step "services the tests need"
 # shellcheck source=scripts/services.sh
 . scripts/services.sh
