@@ -1,0 +1,259 @@
+//! The tower side: [`BreakerLayer`] → [`Breaker`] → [`ResponseFuture`].
+//!
+//! The call path reads the clock twice, checks one atomic word and adds to a few counters;
+//! it takes no lock and allocates nothing. What `poll_ready` reserves (a probe slot while
+//! half-open) is held by a [`Permit`] that gives it back if the call never completes.
+
+use super::shared::{Admission, Shared};
+use super::window::Outcome;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// Boxed error, as tower's own middleware returns.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Decides whether a call's result counts as a success for the breaker.
+pub trait Classify<R, E> {
+    /// The outcome of one call.
+    fn classify(&self, result: Result<&R, &E>) -> Outcome;
+}
+
+impl<R, E, F> Classify<R, E> for F
+where
+    F: Fn(Result<&R, &E>) -> Outcome,
+{
+    fn classify(&self, result: Result<&R, &E>) -> Outcome {
+        self(result)
+    }
+}
+
+/// HTTP: a 5xx response or an error fails; anything else (4xx included: the caller's
+/// mistake, not the dependency's) succeeds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpClassifier;
+
+impl<B, E> Classify<http::Response<B>, E> for HttpClassifier {
+    fn classify(&self, result: Result<&http::Response<B>, &E>) -> Outcome {
+        match result {
+            Ok(response) if response.status().is_server_error() => Outcome::Failure,
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure,
+        }
+    }
+}
+
+/// The call was refused because the breaker is open (or half-open with every probe slot
+/// taken, or forced open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BreakerOpen;
+
+impl std::fmt::Display for BreakerOpen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("circuit breaker open: call refused")
+    }
+}
+impl std::error::Error for BreakerOpen {}
+
+/// The call ran past the breaker's `call_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallTimeout;
+
+impl std::fmt::Display for CallTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("call timed out (breaker call_timeout)")
+    }
+}
+impl std::error::Error for CallTimeout {}
+
+/// Wraps services in a [`Breaker`] sharing one breaker state.
+#[derive(Clone)]
+pub struct BreakerLayer<C> {
+    shared: Arc<Shared>,
+    classify: C,
+}
+
+impl<C> BreakerLayer<C> {
+    pub(crate) fn new(shared: Arc<Shared>, classify: C) -> Self {
+        BreakerLayer { shared, classify }
+    }
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for BreakerLayer<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BreakerLayer")
+            .field("name", &self.shared.name)
+            .field("classify", &self.classify)
+            .finish()
+    }
+}
+
+impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
+    type Service = Breaker<S, C>;
+
+    fn layer(&self, inner: S) -> Breaker<S, C> {
+        Breaker {
+            inner,
+            shared: self.shared.clone(),
+            classify: self.classify.clone(),
+            reserved: None,
+        }
+    }
+}
+
+/// A reserved right to call: released (a probe slot given back) if dropped unused.
+#[derive(Debug)]
+pub struct Permit {
+    shared: Arc<Shared>,
+    admission: Admission,
+}
+
+impl Permit {
+    fn finish(mut self, outcome: Outcome, started_ns: u64) {
+        if let Admission::Call { probe } = self.admission {
+            let now = self.shared.clock.now_nanos();
+            self.shared
+                .complete(probe, outcome, now.saturating_sub(started_ns), now);
+        }
+        self.admission = Admission::Pass; // nothing left to release
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if let Admission::Call {
+            probe: Some(episode),
+        } = self.admission
+        {
+            self.shared.release_probe(episode);
+        }
+    }
+}
+
+/// A service behind a circuit breaker.
+pub struct Breaker<S, C> {
+    inner: S,
+    shared: Arc<Shared>,
+    classify: C,
+    reserved: Option<Permit>,
+}
+
+impl<S: Clone, C: Clone> Clone for Breaker<S, C> {
+    fn clone(&self) -> Self {
+        // A clone reserves for itself: permits are not shared.
+        Breaker {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+            classify: self.classify.clone(),
+            reserved: None,
+        }
+    }
+}
+
+impl<S, C> Breaker<S, C> {
+    fn reserve(&mut self) -> &Permit {
+        if self.reserved.is_none() {
+            let admission = self.shared.admit(self.shared.clock.now_nanos());
+            self.reserved = Some(Permit {
+                shared: self.shared.clone(),
+                admission,
+            });
+        }
+        self.reserved.as_ref().expect("just reserved")
+    }
+}
+
+impl<S, C, Request> Service<Request> for Breaker<S, C>
+where
+    S: Service<Request>,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        if self.reserve().admission == Admission::Reject {
+            // Refused calls never reach the inner service, so its readiness does not matter.
+            return Poll::Ready(Ok(()));
+        }
+        match self.inner.poll_ready(cx) {
+            Poll::Ready(Err(e)) => {
+                self.reserved = None; // gives the probe slot back
+                Poll::Ready(Err(e.into()))
+            }
+            other => other.map_err(Into::into),
+        }
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        self.reserve();
+        let permit = self.reserved.take().expect("reserved above");
+        if permit.admission == Admission::Reject {
+            return ResponseFuture {
+                future: None,
+                timeout: None,
+                permit: None,
+                classify: self.classify.clone(),
+                started_ns: 0,
+            };
+        }
+        let timeout = self.shared.call_timeout.map(tokio::time::sleep);
+        let started_ns = self.shared.clock.now_nanos();
+        ResponseFuture {
+            future: Some(self.inner.call(request)),
+            timeout,
+            permit: Some(permit),
+            classify: self.classify.clone(),
+            started_ns,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The breaker's response future: the inner call, timed and judged when it ends.
+    pub struct ResponseFuture<F, C> {
+        #[pin]
+        future: Option<F>,
+        #[pin]
+        timeout: Option<tokio::time::Sleep>,
+        permit: Option<Permit>,
+        classify: C,
+        started_ns: u64,
+    }
+}
+
+impl<F, C, R, E> Future for ResponseFuture<F, C>
+where
+    F: Future<Output = Result<R, E>>,
+    E: Into<BoxError>,
+    C: Classify<R, E>,
+{
+    type Output = Result<R, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(future) = this.future.as_pin_mut() else {
+            return Poll::Ready(Err(BreakerOpen.into()));
+        };
+        if let Poll::Ready(result) = future.poll(cx) {
+            if let Some(permit) = this.permit.take() {
+                permit.finish(this.classify.classify(result.as_ref()), *this.started_ns);
+            }
+            return Poll::Ready(result.map_err(Into::into));
+        }
+        if let Some(timeout) = this.timeout.as_pin_mut() {
+            if timeout.poll(cx).is_ready() {
+                if let Some(permit) = this.permit.take() {
+                    permit.finish(Outcome::Timeout, *this.started_ns);
+                }
+                return Poll::Ready(Err(CallTimeout.into()));
+            }
+        }
+        Poll::Pending
+    }
+}

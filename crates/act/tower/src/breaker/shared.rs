@@ -1,0 +1,544 @@
+//! The breaker itself: admission, recording, judgement and transitions, shared by every
+//! clone of the service, the handle and the replay tool. Times are passed in (nanoseconds
+//! on the breaker's clock) so the replay drives exactly this code with simulated time.
+
+use super::config::{BreakerConfig, Mode, Thresholds};
+use super::learn::{self, Learner, RollbackReason, Snapshot, Step, TripThresholds};
+use super::state::{State, Word};
+use super::window::{Counts, Outcome, Recorded, Window};
+use crate::clock::nanos;
+use crate::{Clock, Error};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::*};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Something the breaker did, as the event stream and the replay timeline report it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The state changed.
+    StateChanged(Transition),
+    /// The learned thresholds were snapshotted.
+    SnapshotTaken(Snapshot),
+    /// The learned thresholds went back to a snapshot.
+    RolledBack {
+        /// When, on the breaker's clock.
+        at: Duration,
+        /// The snapshot now in force.
+        to: Snapshot,
+        /// Why.
+        reason: RollbackReason,
+    },
+    /// An operator changed the mode.
+    ModeChanged {
+        /// When, on the breaker's clock.
+        at: Duration,
+        /// The new mode.
+        mode: Mode,
+    },
+}
+
+/// One state change and what the breaker saw when it made it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    /// When, on the breaker's clock.
+    pub at: Duration,
+    /// The state left.
+    pub from: State,
+    /// The state entered.
+    pub to: State,
+    /// The window at that moment.
+    pub window: Counts,
+    /// The thresholds in force.
+    pub thresholds: TripThresholds,
+}
+
+/// What admission decided for one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Let through and not measured (disabled mode).
+    Pass,
+    /// Let through and measured; a probe names its half-open episode.
+    Call { probe: Option<u64> },
+    /// Refused.
+    Reject,
+}
+
+/// Totals since the breaker was built, for metrics.
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    pub success: AtomicU64,
+    pub failure: AtomicU64,
+    pub timeout: AtomicU64,
+    pub slow: AtomicU64,
+    pub rejected: AtomicU64,
+    pub shadow_rejected: AtomicU64,
+    pub probes: AtomicU64,
+    pub opened: AtomicU64,
+    pub rollbacks: AtomicU64,
+}
+
+/// Keeps a value on its own cache line, away from counters other cores write.
+#[repr(align(64))]
+pub(crate) struct Padded<T>(pub T);
+
+struct Learning {
+    learner: Learner,
+    transitions_seen: u64,
+}
+
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    pub(crate) clock: Clock,
+    pub(crate) call_timeout: Option<Duration>,
+    word: Padded<AtomicU64>,
+    mode: AtomicU8,
+    failure_rate_bits: AtomicU64,
+    slow_rate_bits: AtomicU64,
+    slow_ns: AtomicU64,
+    window_from: AtomicU64,
+    transitions: AtomicU64,
+    minimum_calls: u64,
+    open_for_ms: u64,
+    probes: u8,
+    window: Window,
+    bucket_ns: u64,
+    learning: Option<Mutex<Learning>>,
+    events: broadcast::Sender<Event>,
+    pub(crate) totals: Padded<Totals>,
+}
+
+const EVENT_CAPACITY: usize = 256;
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(config: &BreakerConfig, clock: Clock) -> Result<Shared, Error> {
+        let bucket_ns = (nanos(config.window) / u64::from(config.buckets)).max(1);
+        let (learning, thresholds) = match &config.thresholds {
+            Thresholds::Static(s) => (
+                None,
+                TripThresholds {
+                    failure_rate: s.failure_rate,
+                    slow_call_rate: s.slow_call_rate,
+                    slow_call_duration: s.slow_call_duration,
+                },
+            ),
+            Thresholds::Learned(l) => {
+                let learner = Learner::new(l.clone())?;
+                let thresholds = learner.thresholds();
+                (
+                    Some(Mutex::new(Learning {
+                        learner,
+                        transitions_seen: 0,
+                    })),
+                    thresholds,
+                )
+            }
+        };
+        let now_ms = clock.now_nanos() / 1_000_000;
+        let shared = Shared {
+            name: config.name.clone(),
+            call_timeout: config.call_timeout,
+            word: Padded(AtomicU64::new(Word::new(State::Closed, now_ms).pack())),
+            mode: AtomicU8::new(mode_bits(config.mode)),
+            failure_rate_bits: AtomicU64::new(0),
+            slow_rate_bits: AtomicU64::new(0),
+            slow_ns: AtomicU64::new(0),
+            window_from: AtomicU64::new(0),
+            transitions: AtomicU64::new(0),
+            minimum_calls: u64::from(config.minimum_calls),
+            open_for_ms: (nanos(config.open_for) / 1_000_000).max(1),
+            probes: config.half_open_probes as u8,
+            window: Window::new(bucket_ns, config.buckets as usize, learning.is_some()),
+            bucket_ns,
+            learning,
+            events: broadcast::channel(EVENT_CAPACITY).0,
+            totals: Padded(Totals::default()),
+            clock,
+        };
+        shared.publish(thresholds);
+        Ok(shared)
+    }
+
+    // === admission ===
+
+    #[inline]
+    pub(crate) fn admit(&self, now_ns: u64) -> Admission {
+        let mode = self.mode();
+        match mode {
+            Mode::Disabled => return Admission::Pass,
+            Mode::ForcedOpen => {
+                self.totals.0.rejected.fetch_add(1, Relaxed);
+                return Admission::Reject;
+            }
+            Mode::Enforce | Mode::MetricsOnly => {}
+        }
+        let now_ms = now_ns / 1_000_000;
+        // Bounded: each retry follows another caller's successful swap.
+        for _ in 0..64 {
+            let bits = self.word.0.load(Acquire);
+            let word = Word::unpack(bits);
+            match word.state {
+                State::Closed => return Admission::Call { probe: None },
+                State::Open if now_ms < word.since_ms + self.open_for_ms => break,
+                State::Open => {
+                    // Open → HalfOpen: time is up, let probes through.
+                    self.transition(bits, Word::new(State::HalfOpen, now_ms), now_ns);
+                }
+                State::HalfOpen if word.probes_admitted >= self.probes => break,
+                State::HalfOpen => {
+                    let next = Word {
+                        probes_admitted: word.probes_admitted + 1,
+                        ..word
+                    };
+                    if self
+                        .word
+                        .0
+                        .compare_exchange(bits, next.pack(), AcqRel, Acquire)
+                        .is_ok()
+                    {
+                        self.totals.0.probes.fetch_add(1, Relaxed);
+                        return Admission::Call {
+                            probe: Some(word.since_ms),
+                        };
+                    }
+                }
+            }
+        }
+        if mode == Mode::MetricsOnly {
+            self.totals.0.shadow_rejected.fetch_add(1, Relaxed);
+            return Admission::Call { probe: None };
+        }
+        self.totals.0.rejected.fetch_add(1, Relaxed);
+        Admission::Reject
+    }
+
+    /// Gives back a probe slot whose call never completed (its future was dropped).
+    pub(crate) fn release_probe(&self, episode: u64) {
+        for _ in 0..64 {
+            let bits = self.word.0.load(Acquire);
+            let word = Word::unpack(bits);
+            if word.state != State::HalfOpen
+                || word.since_ms != episode
+                || word.probes_admitted == 0
+            {
+                return;
+            }
+            let next = Word {
+                probes_admitted: word.probes_admitted - 1,
+                ..word
+            };
+            if self
+                .word
+                .0
+                .compare_exchange(bits, next.pack(), AcqRel, Acquire)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    // === recording ===
+
+    /// Records a completed call and acts on it.
+    #[inline]
+    pub(crate) fn complete(
+        &self,
+        probe: Option<u64>,
+        outcome: Outcome,
+        latency_ns: u64,
+        now_ns: u64,
+    ) {
+        let slow = outcome != Outcome::Timeout && latency_ns >= self.slow_ns.load(Relaxed);
+        let totals = &self.totals.0;
+        match outcome {
+            Outcome::Success => totals.success.fetch_add(1, Relaxed),
+            Outcome::Failure => totals.failure.fetch_add(1, Relaxed),
+            Outcome::Timeout => totals.timeout.fetch_add(1, Relaxed),
+        };
+        if slow {
+            totals.slow.fetch_add(1, Relaxed);
+        }
+        let recorded = self.window.record(now_ns, outcome, slow, latency_ns);
+        let bad = outcome != Outcome::Success || slow;
+        match probe {
+            Some(episode) => self.probe_done(episode, bad, now_ns),
+            None if bad => self.judge(now_ns),
+            None => {}
+        }
+        if recorded == Recorded::NewBucket {
+            self.on_new_bucket(now_ns);
+        }
+    }
+
+    fn judge(&self, now_ns: u64) {
+        let bits = self.word.0.load(Acquire);
+        if Word::unpack(bits).state != State::Closed {
+            return;
+        }
+        let counts = self.window.sum(now_ns, self.window_from.load(Acquire));
+        if counts.calls() < self.minimum_calls {
+            return;
+        }
+        let t = self.thresholds();
+        if counts.failure_rate() >= t.failure_rate || counts.slow_rate() >= t.slow_call_rate {
+            self.transition(bits, Word::new(State::Open, now_ns / 1_000_000), now_ns);
+        }
+    }
+
+    fn probe_done(&self, episode: u64, bad: bool, now_ns: u64) {
+        for _ in 0..64 {
+            let bits = self.word.0.load(Acquire);
+            let word = Word::unpack(bits);
+            if word.state != State::HalfOpen || word.since_ms != episode {
+                return; // the episode ended before this probe did
+            }
+            let next = if bad {
+                Word::new(State::Open, now_ns / 1_000_000)
+            } else if word.probe_successes + 1 >= self.probes {
+                Word::new(State::Closed, now_ns / 1_000_000)
+            } else {
+                let next = Word {
+                    probe_successes: word.probe_successes + 1,
+                    ..word
+                };
+                if self
+                    .word
+                    .0
+                    .compare_exchange(bits, next.pack(), AcqRel, Acquire)
+                    .is_ok()
+                {
+                    return;
+                }
+                continue;
+            };
+            if self.transition(bits, next, now_ns) {
+                return;
+            }
+        }
+    }
+
+    // === transitions ===
+
+    /// Swaps `from` for `to`; the caller that wins reports the change. `false` if another
+    /// caller changed the word first.
+    fn transition(&self, from: u64, to: Word, now_ns: u64) -> bool {
+        if self
+            .word
+            .0
+            .compare_exchange(from, to.pack(), AcqRel, Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let previous = Word::unpack(from).state;
+        self.transitions.fetch_add(1, AcqRel);
+        if to.state == State::Closed {
+            // A closed breaker judges only what happened after it closed.
+            self.window_from
+                .store(self.window.index(now_ns) + 1, Release);
+        }
+        let window = self.window.sum(now_ns, self.window_from.load(Acquire));
+        let transition = Transition {
+            at: Duration::from_nanos(now_ns),
+            from: previous,
+            to: to.state,
+            window,
+            thresholds: self.thresholds(),
+        };
+        tracing::info!(
+            breaker = %self.name, from = %previous, to = %to.state,
+            calls = window.calls(), failure_rate = window.failure_rate(), slow_rate = window.slow_rate(),
+            "circuit breaker state changed"
+        );
+        let _ = self.events.send(Event::StateChanged(transition));
+        if to.state == State::Open {
+            self.totals.0.opened.fetch_add(1, Relaxed);
+            if let Some(learning) = &self.learning {
+                let step = learning
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .learner
+                    .on_open(now_ns);
+                self.after_step(step, now_ns);
+            }
+        }
+        true
+    }
+
+    // === learning ===
+
+    fn on_new_bucket(&self, now_ns: u64) {
+        let Some(learning) = &self.learning else {
+            return;
+        };
+        // Whoever opened the bucket learns; if an operator holds the lock, skip this bucket
+        // rather than wait on the call path.
+        let Ok(mut learning) = learning.try_lock() else {
+            return;
+        };
+        let previous = self.window.index(now_ns).saturating_sub(1);
+        let Some((counts, bins)) = self.window.bucket(previous) else {
+            return;
+        };
+        let transitions = self.transitions.load(Acquire);
+        let closed = Word::unpack(self.word.0.load(Acquire)).state == State::Closed;
+        let t = self.thresholds();
+        let window = self
+            .window
+            .sum(previous * self.bucket_ns, self.window_from.load(Acquire));
+        let healthy = closed
+            && transitions == learning.transitions_seen
+            && counts.failure_rate() < t.failure_rate
+            && counts.slow_rate() < t.slow_call_rate
+            && window.failure_rate() < t.failure_rate;
+        learning.transitions_seen = transitions;
+        let step = learning
+            .learner
+            .on_bucket(&counts, &bins, healthy, closed, now_ns);
+        let file = learning
+            .learner
+            .snapshot_file()
+            .map(|p| (p.to_path_buf(), learning.learner.snapshots()));
+        let thresholds = learning.learner.thresholds();
+        drop(learning);
+        self.publish(thresholds);
+        if let (Step::Snapshot(_), Some((path, snapshots))) = (&step, file) {
+            persist(path, snapshots);
+        }
+        self.after_step(step, now_ns);
+    }
+
+    fn after_step(&self, step: Step, now_ns: u64) {
+        match step {
+            Step::Nothing => {}
+            Step::Snapshot(snapshot) => {
+                tracing::debug!(breaker = %self.name, version = snapshot.version,
+                    failure_threshold = snapshot.failure_threshold, "breaker thresholds snapshotted");
+                let _ = self.events.send(Event::SnapshotTaken(snapshot));
+            }
+            Step::RolledBack { to, reason } => {
+                if let Some(learning) = &self.learning {
+                    let thresholds = learning
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .learner
+                        .thresholds();
+                    self.publish(thresholds);
+                }
+                self.totals.0.rollbacks.fetch_add(1, Relaxed);
+                tracing::warn!(breaker = %self.name, version = to.version, ?reason,
+                    "breaker thresholds rolled back");
+                let _ = self.events.send(Event::RolledBack {
+                    at: Duration::from_nanos(now_ns),
+                    to,
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn publish(&self, t: TripThresholds) {
+        self.failure_rate_bits
+            .store(t.failure_rate.to_bits(), Release);
+        self.slow_rate_bits
+            .store(t.slow_call_rate.to_bits(), Release);
+        self.slow_ns.store(nanos(t.slow_call_duration), Release);
+    }
+
+    // === for the handle ===
+
+    pub(crate) fn thresholds(&self) -> TripThresholds {
+        TripThresholds {
+            failure_rate: f64::from_bits(self.failure_rate_bits.load(Acquire)),
+            slow_call_rate: f64::from_bits(self.slow_rate_bits.load(Acquire)),
+            slow_call_duration: Duration::from_nanos(self.slow_ns.load(Acquire)),
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        Word::unpack(self.word.0.load(Acquire)).state
+    }
+
+    pub(crate) fn window_counts(&self, now_ns: u64) -> Counts {
+        self.window.sum(now_ns, self.window_from.load(Acquire))
+    }
+
+    pub(crate) fn mode(&self) -> Mode {
+        match self.mode.load(Relaxed) {
+            0 => Mode::Enforce,
+            1 => Mode::MetricsOnly,
+            2 => Mode::Disabled,
+            _ => Mode::ForcedOpen,
+        }
+    }
+
+    pub(crate) fn set_mode(&self, mode: Mode, now_ns: u64) {
+        self.mode.store(mode_bits(mode), Relaxed);
+        tracing::info!(breaker = %self.name, ?mode, "circuit breaker mode changed");
+        let _ = self.events.send(Event::ModeChanged {
+            at: Duration::from_nanos(now_ns),
+            mode,
+        });
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn with_learner<T>(&self, f: impl FnOnce(&mut Learner) -> T) -> Option<T> {
+        let learning = self.learning.as_ref()?;
+        let mut guard = learning.lock().unwrap_or_else(|p| p.into_inner());
+        Some(f(&mut guard.learner))
+    }
+
+    pub(crate) fn rollback_to(&self, version: u64, now_ns: u64) -> Result<Snapshot, Error> {
+        let result = self
+            .with_learner(|l| l.rollback_to(version, now_ns))
+            .ok_or_else(|| Error::NotLearning {
+                name: self.name.clone(),
+            })?;
+        let to = result?;
+        self.after_step(
+            Step::RolledBack {
+                to: to.clone(),
+                reason: RollbackReason::Manual,
+            },
+            now_ns,
+        );
+        Ok(to)
+    }
+}
+
+fn mode_bits(mode: Mode) -> u8 {
+    match mode {
+        Mode::Enforce => 0,
+        Mode::MetricsOnly => 1,
+        Mode::Disabled => 2,
+        Mode::ForcedOpen => 3,
+    }
+}
+
+/// Writes the snapshot file off the async threads when there is a runtime, else here.
+fn persist(path: std::path::PathBuf, snapshots: Vec<Snapshot>) {
+    let write = move || {
+        if let Err(e) = learn::write_snapshots(&path, &snapshots) {
+            tracing::warn!(error = %e, "cannot persist breaker snapshots");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(write)),
+        Err(_) => write(),
+    }
+}
