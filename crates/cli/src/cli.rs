@@ -79,6 +79,11 @@ Examples:
         #[command(subcommand)]
         command: crate::cmd::chaos::ChaosCommand,
     },
+    /// Circuit breakers of ballast-tower: replay a recorded trace to tune one offline.
+    Breaker {
+        #[command(subcommand)]
+        command: crate::cmd::breaker::BreakerCommand,
+    },
     /// Run ballast end to end against a built-in service on loopback.
     Demo(DemoArgs),
     /// Print shell completions.

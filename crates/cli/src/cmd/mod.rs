@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns flags into an engine config and runs it.
 
+pub mod breaker;
 pub mod chaos;
 mod contract;
 mod demo;
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(args).await,
         Command::Slo { command } => slo::run(command).await,
         Command::Chaos { command } => chaos::run(command).await,
+        Command::Breaker { command } => breaker::run(command),
         Command::Contract { command } => match command {
             ContractCommand::Check { contract } => contract::check(&contract),
             ContractCommand::Schema => contract::schema(),

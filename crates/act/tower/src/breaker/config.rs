@@ -144,7 +144,8 @@ pub struct LearnedThresholds {
     /// Default: 0.5.
     #[serde(default = "default_max_change")]
     pub max_change: f64,
-    /// Openings within `flap_window` that count as flapping (and roll back). Default: 3.
+    /// Trips (closed → open) within `flap_window` that count as flapping (and roll back).
+    /// Default: 3.
     #[serde(default = "default_flap_limit")]
     pub flap_limit: u32,
     /// See `flap_limit`. Default: 2 min.

@@ -52,7 +52,7 @@ pub struct Snapshot {
 pub enum RollbackReason {
     /// A threshold moved more than `max_change` since the last snapshot.
     Drift,
-    /// The breaker opened `flap_limit` times within `flap_window`.
+    /// The breaker tripped (closed → open) `flap_limit` times within `flap_window`.
     Flapping,
     /// An operator asked (`BreakerHandle::rollback_to`).
     Manual,
@@ -266,9 +266,9 @@ impl Learner {
         Ok(snapshot)
     }
 
-    /// Notes an opening; rolls back to the last snapshot from before the flapping began when
+    /// Notes a trip (closed → open); rolls back to the last snapshot from before the flapping began when
     /// there were `flap_limit` openings within `flap_window`.
-    pub(crate) fn on_open(&mut self, now_ns: u64) -> Step {
+    pub(crate) fn on_trip(&mut self, now_ns: u64) -> Step {
         let window = nanos(self.cfg.flap_window);
         self.opens.push_back(now_ns);
         while self
@@ -465,9 +465,9 @@ mod tests {
         }
         assert!(versions.len() >= 3, "{versions:?}");
         let now = 200 * SECOND;
-        assert_eq!(learner.on_open(now), Step::Nothing);
-        assert_eq!(learner.on_open(now + 10 * SECOND), Step::Nothing);
-        match learner.on_open(now + 20 * SECOND) {
+        assert_eq!(learner.on_trip(now), Step::Nothing);
+        assert_eq!(learner.on_trip(now + 10 * SECOND), Step::Nothing);
+        match learner.on_trip(now + 20 * SECOND) {
             Step::RolledBack {
                 to,
                 reason: RollbackReason::Flapping,

@@ -365,12 +365,16 @@ impl Shared {
         let _ = self.events.send(Event::StateChanged(transition));
         if to.state == State::Open {
             self.totals.0.opened.fetch_add(1, Relaxed);
+        }
+        // Flapping is closing and tripping again; reopening after a failed probe is a
+        // dependency still down, which the breaker is handling as it should.
+        if to.state == State::Open && previous == State::Closed {
             if let Some(learning) = &self.learning {
                 let step = learning
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .learner
-                    .on_open(now_ns);
+                    .on_trip(now_ns);
                 self.after_step(step, now_ns);
             }
         }
