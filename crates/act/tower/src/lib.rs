@@ -3,7 +3,10 @@
 
 pub mod breaker;
 mod clock;
+mod duration_text;
 mod error;
+pub mod fallback;
+pub mod limit;
 
 pub use clock::Clock;
 pub use error::Error;

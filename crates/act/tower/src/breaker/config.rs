@@ -17,7 +17,7 @@ pub struct BreakerConfig {
     #[serde(default = "default_name")]
     pub name: String,
     /// Length of the sliding window the breaker judges. Default: 10 s.
-    #[serde(default = "default_window", with = "ballast_duration")]
+    #[serde(default = "default_window", with = "crate::duration_text")]
     pub window: Duration,
     /// Buckets the window is cut into; the window slides by one bucket at a time.
     /// Default: 10 (1 s each with the default window).
@@ -27,7 +27,7 @@ pub struct BreakerConfig {
     #[serde(default = "default_minimum_calls")]
     pub minimum_calls: u32,
     /// How long the breaker stays open before it lets probes through. Default: 5 s.
-    #[serde(default = "default_open_for", with = "ballast_duration")]
+    #[serde(default = "default_open_for", with = "crate::duration_text")]
     pub open_for: Duration,
     /// Probe calls let through when half-open; all must succeed to close, one failure
     /// reopens. Default: 5 (at most 255).
@@ -35,7 +35,7 @@ pub struct BreakerConfig {
     pub half_open_probes: u32,
     /// A call still running after this long fails as a timeout (uses tokio's timer, so the
     /// service must run inside a tokio runtime). Default: none.
-    #[serde(default, with = "ballast_duration::option")]
+    #[serde(default, with = "crate::duration_text::option")]
     pub call_timeout: Option<Duration>,
     /// When to trip. Default: learned.
     #[serde(default)]
@@ -74,7 +74,10 @@ pub struct StaticThresholds {
     #[serde(default = "default_static_slow_rate")]
     pub slow_call_rate: f64,
     /// A call taking at least this long is slow. Default: 60 s.
-    #[serde(default = "default_static_slow_duration", with = "ballast_duration")]
+    #[serde(
+        default = "default_static_slow_duration",
+        with = "crate::duration_text"
+    )]
     pub slow_call_duration: Duration,
 }
 
@@ -109,10 +112,10 @@ pub struct LearnedThresholds {
     #[serde(default = "default_latency_quantile")]
     pub latency_quantile: f64,
     /// The learned slow-call duration never goes below this. Default: 100 ms.
-    #[serde(default = "default_slow_call_floor", with = "ballast_duration")]
+    #[serde(default = "default_slow_call_floor", with = "crate::duration_text")]
     pub slow_call_floor: Duration,
     /// ... nor above this; also the slow-call duration until learning is warm. Default: 10 s.
-    #[serde(default = "default_slow_call_ceiling", with = "ballast_duration")]
+    #[serde(default = "default_slow_call_ceiling", with = "crate::duration_text")]
     pub slow_call_ceiling: Duration,
     /// Trip when slow calls are at least this share of the window's calls. Default: 0.5.
     #[serde(default = "default_slow_call_rate")]
@@ -130,7 +133,7 @@ pub struct LearnedThresholds {
     #[serde(default = "default_min_bucket_calls")]
     pub min_bucket_calls: u32,
     /// How often the learned thresholds are snapshotted. Default: 5 min.
-    #[serde(default = "default_snapshot_every", with = "ballast_duration")]
+    #[serde(default = "default_snapshot_every", with = "crate::duration_text")]
     pub snapshot_every: Duration,
     /// Snapshots kept in memory (the oldest is dropped). Default: 16.
     #[serde(default = "default_snapshots_kept")]
@@ -149,7 +152,7 @@ pub struct LearnedThresholds {
     #[serde(default = "default_flap_limit")]
     pub flap_limit: u32,
     /// See `flap_limit`. Default: 2 min.
-    #[serde(default = "default_flap_window", with = "ballast_duration")]
+    #[serde(default = "default_flap_window", with = "crate::duration_text")]
     pub flap_window: Duration,
 }
 
@@ -437,50 +440,6 @@ fn rate(field: &'static str, value: f64) -> Result<(), Error> {
             field,
             message: format!("expected a fraction in (0, 1], e.g. 0.5 for 50 %, got {value}"),
         })
-    }
-}
-
-/// Durations written as text (`"250ms"`, `"5m"`), as in contracts.
-mod ballast_duration {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime_like(*d))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        ballast_core::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-
-    /// Exact text for a duration: whole milliseconds when possible, else nanoseconds.
-    pub fn humantime_like(d: Duration) -> String {
-        if d.subsec_nanos() % 1_000_000 == 0 {
-            format!("{}ms", d.as_millis())
-        } else {
-            format!("{}ns", d.as_nanos())
-        }
-    }
-
-    pub mod option {
-        use super::*;
-
-        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-            match d {
-                Some(d) => s.serialize_some(&humantime_like(*d)),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            match Option::<String>::deserialize(d)? {
-                Some(text) => ballast_core::parse_duration(&text)
-                    .map(Some)
-                    .map_err(serde::de::Error::custom),
-                None => Ok(None),
-            }
-        }
     }
 }
 
