@@ -40,7 +40,10 @@ pub mod yaml;
 pub use error::{Diagnostic, Error};
 pub use model::*;
 pub use openapi::contract_from_openapi;
-pub use plan::{ClausePlan, Contract, PhasePlan, ReadyPlan, SloPlan, SpawnPlan, TargetPlan};
+pub use plan::{
+    AbortPlan, ChaosPlan, ClausePlan, Contract, PhasePlan, ReadyPlan, SloPlan, SpawnPlan,
+    TargetPlan,
+};
 
 /// The JSON Schema of the contract file, for editors (`ballast contract schema`).
 pub fn json_schema() -> serde_json::Value {

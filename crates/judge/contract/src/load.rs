@@ -13,11 +13,12 @@ use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::time::Duration;
 
-const TOP_LEVEL: [&str; 7] = [
+const TOP_LEVEL: [&str; 8] = [
     "name",
     "description",
     "target",
     "requests",
+    "chaos",
     "phases",
     "clauses",
     "slos",
@@ -265,7 +266,19 @@ impl Contract {
         let request_templates = check_requests(&mut c, &requests, base_dir);
         let request_names: Vec<String> =
             requests.iter().flatten().map(|r| r.name.clone()).collect();
-        let phase_plans = check_phases(&mut c, &phases, &request_names);
+        let chaos_setup: Option<ChaosSetupSpec> = match section("chaos") {
+            Some(node) if !node.to_json().is_null() => c.structure("chaos", node.to_json()),
+            _ => None,
+        };
+        let chaos_plan = chaos_setup
+            .as_ref()
+            .and_then(|s| check_chaos_setup(&mut c, s));
+        let proxies = match &chaos_setup {
+            None => Proxies::Missing,
+            Some(s) if s.api.is_some() => Proxies::Remote,
+            Some(s) => Proxies::Known(s.proxies.iter().map(|p| p.name.clone()).collect()),
+        };
+        let phase_plans = check_phases(&mut c, &phases, &request_names, &proxies);
         // Names come from the raw items, so that one broken phase does not make every
         // clause that mentions it look wrong too.
         let phase_names: Vec<String> = list(
@@ -299,6 +312,7 @@ impl Contract {
             description,
             target: target.expect("checked above"),
             requests: requests.into_iter().flatten().collect(),
+            chaos: chaos_setup,
             phases: phases.into_iter().flatten().collect(),
             clauses: clauses.into_iter().flatten().collect(),
             slos: slos.into_iter().flatten().collect(),
@@ -312,6 +326,7 @@ impl Contract {
             file: file_model,
             target: target_plan.expect("checked above"),
             requests: request_templates,
+            chaos: chaos_plan,
             phases: phase_plans,
             clauses: clause_plans,
             slos: slo_plans,
@@ -553,10 +568,97 @@ fn check_requests(
     out
 }
 
+/// What `phases[].chaos[].proxy` may name.
+enum Proxies {
+    /// No `chaos:` section: a phase with faults has nowhere to put them.
+    Missing,
+    /// A running server: its proxies are only known at run time.
+    Remote,
+    /// The embedded server's proxies.
+    Known(Vec<String>),
+}
+
+fn check_chaos_setup(c: &mut Checker<'_>, s: &ChaosSetupSpec) -> Option<ChaosPlan> {
+    let mut ok = true;
+    if let Some(api) = &s.api {
+        if let Err(e) = ballast_load::Target::parse(api) {
+            c.error(
+                "chaos.api",
+                format!("expected the URL of a chaos API, e.g. http://127.0.0.1:8474; {e}"),
+            );
+            ok = false;
+        }
+    } else if s.proxies.is_empty() {
+        c.error(
+            "chaos",
+            "expected proxies (started by verify) or api (a running chaos server)",
+        );
+        ok = false;
+    }
+    let mut proxies = Vec::new();
+    let mut seen = Vec::new();
+    for (i, p) in s.proxies.iter().enumerate() {
+        let path = format!("chaos.proxies[{i}]");
+        if seen.contains(&p.name) {
+            c.error(
+                &format!("{path}.name"),
+                format!("duplicate proxy name {:?}", p.name),
+            );
+            ok = false;
+        }
+        seen.push(p.name.clone());
+        for (field, addr) in [("listen", &p.listen), ("upstream", &p.upstream)] {
+            if addr.parse::<std::net::SocketAddr>().is_err() && !addr.contains(':') {
+                c.error(
+                    &format!("{path}.{field}"),
+                    format!("expected host:port, e.g. 127.0.0.1:16379, got {addr:?}"),
+                );
+                ok = false;
+            }
+        }
+        let mut config =
+            ballast_chaos::ProxyConfig::new(p.name.clone(), p.listen.clone(), p.upstream.clone());
+        config.http = p.http;
+        proxies.push(config);
+    }
+    ok.then(|| ChaosPlan {
+        api: s.api.clone(),
+        token: s.token.clone(),
+        proxies,
+    })
+}
+
+/// The facts an `abort_when` can read live, once a second.
+fn check_abort(expr: &crate::expr::Expr) -> Result<(), String> {
+    use crate::expr::{Aggregate, Expr, FactKind, LatencyStat};
+    match expr {
+        Expr::Fact(f) => {
+            if f.scope.phase.is_some() || f.scope.request.is_some() {
+                return Err(
+                    "abort_when reads the current phase only; drop the phase or request scope"
+                        .into(),
+                );
+            }
+            match &f.kind {
+                FactKind::Latency(LatencyStat::Quantile(q)) if (*q - 0.99).abs() < 1e-9 => Ok(()),
+                FactKind::Rps | FactKind::ErrorRate | FactKind::Requests | FactKind::Errors => Ok(()),
+                FactKind::Metric { aggregate: Aggregate::Last | Aggregate::Rate, .. } => Ok(()),
+                _ => Err(format!(
+                    "{f} is not measured live; abort_when can read p99, rps, error_rate, requests, errors and metric(…).last or .rate"
+                )),
+            }
+        }
+        Expr::Neg(e) | Expr::Not(e) => check_abort(e),
+        Expr::Binary(_, a, b) => check_abort(a).and(check_abort(b)),
+        Expr::Number(..) | Expr::Bool(_) => Ok(()),
+    }
+}
+
 fn check_phases(
     c: &mut Checker<'_>,
     phases: &[Option<PhaseSpec>],
     request_names: &[String],
+    proxies: &Proxies,
 ) -> Vec<PhasePlan> {
     let mut out = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
@@ -609,6 +711,7 @@ fn check_phases(
             Some(text) => c.duration(&format!("{path}.warmup"), text),
             None => Some(Duration::ZERO),
         };
+        let mut toxics = Vec::new();
         let mut indexes = Vec::new();
         match &p.requests {
             None => indexes.extend(0..request_names.len().max(1)),
@@ -659,7 +762,65 @@ fn check_phases(
                     "expected the name of a proxied dependency",
                 );
             }
+            match proxies {
+                Proxies::Missing => c.error(
+                    &format!("{cpath}.proxy"),
+                    "faults need a top-level chaos: section (proxies to start, or the api of a running chaos server)",
+                ),
+                Proxies::Known(names) if !names.contains(&chaos.proxy) => c.error(
+                    &format!("{cpath}.proxy"),
+                    format!("unknown proxy {:?}; chaos.proxies are: {}", chaos.proxy, names.join(", ")),
+                ),
+                _ => {}
+            }
+            if chaos.toxic == "down" || !TOXICS.contains(&chaos.toxic.as_str()) {
+                continue;
+            }
+            // The chaos proxy's own parser checks the attributes, so a contract and the
+            // API accept exactly the same toxics.
+            let mut json = serde_json::json!({
+                "name": format!("ballast-{}-{j}", p.name),
+                "type": chaos.toxic,
+                "attributes": chaos.attributes,
+            });
+            if let Some(stream) = &chaos.stream {
+                json["stream"] = serde_json::json!(stream);
+            }
+            if let Some(t) = chaos.toxicity {
+                json["toxicity"] = serde_json::json!(t);
+            }
+            match ballast_chaos::Toxic::from_json(&json, true) {
+                Ok(toxic) => toxics.push((chaos.proxy.clone(), toxic)),
+                Err(e) => c.error(&format!("{cpath}.attributes"), e.to_string()),
+            }
         }
+        let abort_when = p.abort_when.as_ref().and_then(|a| {
+            let apath = format!("{path}.abort_when");
+            if p.chaos.is_empty() {
+                c.error(&apath, "abort_when belongs to a phase with chaos faults");
+            }
+            let after = match &a.after {
+                Some(text) => c.duration(&format!("{apath}.for"), text)?,
+                None => Duration::from_secs(1),
+            };
+            let checked = crate::expr::parse(&a.steady_state)
+                .map_err(|e| e.to_string())
+                .and_then(|e| check_abort(&e).map(|_| e));
+            match checked {
+                Ok(expr) => Some(AbortPlan {
+                    check: a.steady_state.clone(),
+                    expr,
+                    after,
+                }),
+                Err(e) => {
+                    c.error(
+                        &format!("{apath}.steady_state"),
+                        format!("{e} in `{}`", a.steady_state),
+                    );
+                    None
+                }
+            }
+        });
         if let (Some(rate), Some(duration), Some(warmup)) = (rate, duration, warmup) {
             out.push(PhasePlan {
                 name: p.name.clone(),
@@ -668,6 +829,8 @@ fn check_phases(
                 warmup,
                 requests: indexes,
                 chaos: p.chaos.clone(),
+                toxics,
+                abort_when,
             });
         }
     }

@@ -50,6 +50,9 @@ pub struct ContractFile {
     /// Request templates, picked by weight. Default: one `GET /`.
     #[serde(default)]
     pub requests: Vec<RequestSpec>,
+    /// The dependency proxies faults are injected through.
+    #[serde(default)]
+    pub chaos: Option<ChaosSetupSpec>,
     /// Load phases, run in order.
     pub phases: Vec<PhaseSpec>,
     /// Assertions evaluated after the run.
@@ -195,9 +198,56 @@ pub struct PhaseSpec {
     /// Only these requests (by name) in this phase. Default: all.
     #[serde(default)]
     pub requests: Option<Vec<String>>,
-    /// Faults injected during the phase (through `ballast chaos`).
+    /// Faults injected during the phase (through `ballast chaos`), from its start (warm-up
+    /// included) to its end.
     #[serde(default)]
     pub chaos: Vec<ChaosSpec>,
+    /// Stop the experiment when the steady state breaks during the phase.
+    #[serde(default)]
+    pub abort_when: Option<AbortSpec>,
+}
+
+/// Where faults go: proxies `ballast verify` starts itself, or a running chaos server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosSetupSpec {
+    /// A running `ballast chaos serve` (or Toxiproxy) API, e.g. `http://127.0.0.1:8474`.
+    /// Default: an embedded proxy server that lives for the run.
+    #[serde(default)]
+    pub api: Option<String>,
+    /// Bearer token for `api`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Proxies to create (embedded) or expect (with `api`).
+    #[serde(default)]
+    pub proxies: Vec<ProxySpec>,
+}
+
+/// A proxy between the service and one dependency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySpec {
+    /// Name, used by `phases[].chaos[].proxy`.
+    pub name: String,
+    /// Where the service connects, e.g. `127.0.0.1:16379`.
+    pub listen: String,
+    /// The real dependency, e.g. `127.0.0.1:6379`.
+    pub upstream: String,
+    /// Parse all traffic as HTTP/1.1 (for HTTP toxics and per-request counts).
+    #[serde(default)]
+    pub http: bool,
+}
+
+/// An automatic stop: the steady state, checked every second of a chaos phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbortSpec {
+    /// What must hold, over each last second: `p99`, `rps`, `error_rate`, `requests`,
+    /// `errors`, `metric("…").last` or `.rate`, e.g. `error_rate < 50%`.
+    pub steady_state: String,
+    /// How long it may be broken before the faults are removed and the run stops.
+    #[serde(rename = "for", default, deserialize_with = "text::optional")]
+    pub after: Option<String>,
 }
 
 /// A fault applied to a dependency proxy for the length of a phase.

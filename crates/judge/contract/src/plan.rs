@@ -21,6 +21,8 @@ pub struct Contract {
     pub target: TargetPlan,
     /// Request templates, ready for the load engine.
     pub requests: Vec<RequestTemplate>,
+    /// Where faults go, when phases have any.
+    pub chaos: Option<ChaosPlan>,
     /// Phases in order.
     pub phases: Vec<PhasePlan>,
     /// Clauses in order.
@@ -85,8 +87,34 @@ pub struct PhasePlan {
     pub warmup: Duration,
     /// Indexes into [`Contract::requests`] this phase sends.
     pub requests: Vec<usize>,
-    /// Faults during the phase.
+    /// Faults during the phase, as written.
     pub chaos: Vec<ChaosSpec>,
+    /// The same faults, checked: (proxy, toxic).
+    pub toxics: Vec<(String, ballast_chaos::Toxic)>,
+    /// The automatic stop, if any.
+    pub abort_when: Option<AbortPlan>,
+}
+
+/// The steady state of a chaos phase, compiled.
+#[derive(Debug, Clone)]
+pub struct AbortPlan {
+    /// As written.
+    pub check: String,
+    /// Parsed.
+    pub expr: Expr,
+    /// Broken this long (whole seconds) before aborting.
+    pub after: Duration,
+}
+
+/// The proxies of a run.
+#[derive(Debug, Clone)]
+pub struct ChaosPlan {
+    /// A running API, or `None` for an embedded server.
+    pub api: Option<String>,
+    /// Token for `api`.
+    pub token: Option<String>,
+    /// Proxies to create.
+    pub proxies: Vec<ballast_chaos::ProxyConfig>,
 }
 
 impl PhasePlan {

@@ -18,7 +18,9 @@
 //! The integration tests (`tests/verify.rs`) run real contracts against real servers.
 #![deny(missing_docs)]
 
+mod abort;
 pub mod facts;
+mod faults;
 pub mod process;
 mod report;
 mod run;
@@ -26,8 +28,8 @@ pub mod scrape;
 mod spawn;
 
 pub use report::{
-    render_html, render_junit, render_table, ClauseVerdict, ObservedValue, Outcome, PhaseRecord,
-    VerifyReport, SCHEMA,
+    render_html, render_junit, render_table, ClauseVerdict, FaultRecord, ObservedValue, Outcome,
+    PhaseRecord, VerifyReport, SCHEMA,
 };
 pub use run::{verify, Event, VerifyOptions};
 
@@ -46,4 +48,7 @@ pub enum Error {
     /// Metrics could not be fetched or parsed.
     #[error("{0}")]
     Scrape(String),
+    /// Faults could not be put in place (nothing is left behind: what was added is removed).
+    #[error("chaos: {0}")]
+    Chaos(String),
 }

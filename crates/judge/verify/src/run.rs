@@ -1,9 +1,11 @@
 //! Running a contract: spawn the target, run each phase through the load engine while
 //! scraping metrics and watching the process, then judge every clause.
 
+use crate::abort::AbortWatch;
 use crate::facts::{PhaseResult, RunData};
+use crate::faults::Faults;
 use crate::process::{ProcessWatch, Watched};
-use crate::report::{ClauseVerdict, Outcome, PhaseRecord, VerifyReport, SCHEMA};
+use crate::report::{ClauseVerdict, FaultRecord, Outcome, PhaseRecord, VerifyReport, SCHEMA};
 use crate::scrape::Scraper;
 use crate::spawn::Spawned;
 use crate::Error;
@@ -93,7 +95,13 @@ pub async fn verify(
     if let Some(child) = spawned {
         child.stop().await;
     }
-    let (data, records, interrupted) = outcome?;
+    let PhasesOutcome {
+        data,
+        records,
+        interrupted,
+        aborted,
+        faults,
+    } = outcome?;
 
     let executed: BTreeSet<&str> = data.phases.iter().map(|p| p.name.as_str()).collect();
     let clauses = contract
@@ -126,6 +134,7 @@ pub async fn verify(
         })
         .collect::<Vec<_>>();
     let passed = !interrupted
+        && aborted.is_none()
         && clauses
             .iter()
             .all(|c| !matches!(c.outcome, Outcome::Fail | Outcome::Error));
@@ -142,7 +151,9 @@ pub async fn verify(
         duration_s: start.elapsed().as_secs_f64(),
         passed,
         interrupted,
+        aborted,
         notes,
+        faults,
         phases: records,
         clauses,
         metrics: crate::report::metric_series(contract, &data.samples),
@@ -150,7 +161,15 @@ pub async fn verify(
     })
 }
 
-type PhasesOutcome = (RunData, Vec<PhaseRecord>, bool);
+/// What the phases produced.
+#[derive(Default)]
+struct PhasesOutcome {
+    data: RunData,
+    records: Vec<PhaseRecord>,
+    interrupted: bool,
+    aborted: Option<String>,
+    faults: Vec<FaultRecord>,
+}
 
 async fn run_phases(
     contract: &Contract,
@@ -175,6 +194,12 @@ async fn run_phases(
         (None, None) => None,
     };
     let watch = watched.map(|w| ProcessWatch::new(w, start));
+    let faults = match &contract.chaos {
+        Some(plan) if phases.iter().any(|p| !p.chaos.is_empty()) => {
+            Some(Faults::start(plan, phases).await?)
+        }
+        _ => None,
+    };
     let mut background = Vec::new();
     if let Some(s) = &scraper {
         s.scrape_now().await;
@@ -185,73 +210,60 @@ async fn run_phases(
         background.push(w.spawn_every_second());
     }
 
-    let mut data = RunData::default();
-    let mut records = Vec::new();
-    let mut interrupted = false;
+    let mut out = PhasesOutcome::default();
     let result: Result<(), Error> = async {
         for (i, phase) in phases.iter().enumerate() {
             if *stop.borrow() {
-                interrupted = true;
+                out.interrupted = true;
                 break;
             }
-            if !phase.chaos.is_empty() {
-                let note = format!(
-                    "phase {}: {} chaos fault(s) listed but not applied — the chaos proxy is not wired into verify yet",
-                    phase.name,
-                    phase.chaos.len()
-                );
-                on_event(Event::Note(note.clone()));
-                notes.push(note);
+            // Faults go in before the warm-up, so the service has met them by the time
+            // the judged part starts; they come out however the phase ends.
+            let applied = match &faults {
+                Some(f) if !phase.chaos.is_empty() => {
+                    f.apply(phase, start, &mut out.faults).await?
+                }
+                _ => Vec::new(),
+            };
+            let position = (i + 1, phases.len());
+            let ran = run_phase(
+                contract,
+                phase,
+                position,
+                start,
+                &stop,
+                scraper.as_ref(),
+                on_event,
+            )
+            .await;
+            if let Some(f) = &faults {
+                f.remove(&applied, start, &mut out.faults).await;
             }
-            let mut warmup_report = None;
-            if !phase.warmup.is_zero() {
-                on_event(Event::PhaseStarted { index: i + 1, total: phases.len(), phase, warmup: true });
-                let rate = match phase.rate {
-                    RateSpec::Ramp { from, .. } => RateSpec::Constant(from),
-                    constant => constant,
-                };
-                let report = run_load(contract, phase, rate, phase.warmup, &stop, on_event).await?;
-                interrupted |= report.interrupted;
-                warmup_report = Some(report);
-            }
-            if interrupted {
-                break;
-            }
-            on_event(Event::PhaseStarted { index: i + 1, total: phases.len(), phase, warmup: false });
-            if let Some(s) = &scraper {
-                s.scrape_now().await;
-            }
-            let phase_start = start.elapsed().as_secs_f64();
-            let report = run_load(contract, phase, phase.rate, phase.duration, &stop, on_event).await?;
-            let phase_end = start.elapsed().as_secs_f64();
-            if let Some(s) = &scraper {
-                s.scrape_now().await;
-            }
+            let ran = ran?;
             if let Some(w) = &watch {
                 w.sample_now();
             }
-            on_event(Event::PhaseFinished(phase, &report));
-            interrupted |= report.interrupted;
-            records.push(PhaseRecord {
-                name: phase.name.clone(),
-                rate: phase.rate.to_string(),
-                duration_s: phase.duration.as_secs_f64(),
-                warmup_s: phase.warmup.as_secs_f64(),
-                start_s: phase_start,
-                end_s: phase_end,
-                chaos_requested: phase.chaos.len(),
-                chaos_applied: false,
-                warmup_start_s: warmup_report.as_ref().map(|r| phase_start - r.duration_s),
-                report: report.clone(),
-            });
-            data.phases.push(PhaseResult { name: phase.name.clone(), report, window: (phase_start, phase_end) });
-            if interrupted {
+            out.interrupted |= ran.interrupted;
+            out.aborted = ran.aborted.clone();
+            if let Some(mut record) = ran.record {
+                record.chaos_applied = !applied.is_empty();
+                out.data.phases.push(PhaseResult {
+                    name: phase.name.clone(),
+                    report: record.report.clone(),
+                    window: (record.start_s, record.end_s),
+                });
+                out.records.push(record);
+            }
+            if out.interrupted || out.aborted.is_some() {
                 break;
             }
         }
         Ok(())
     }
     .await;
+    if let Some(f) = faults {
+        f.shutdown().await;
+    }
     for task in background {
         task.abort();
     }
@@ -260,12 +272,138 @@ async fn run_phases(
         for failure in s.failures().into_iter().take(3) {
             notes.push(format!("metrics scrape failed: {failure}"));
         }
-        data.samples = s.samples();
+        out.data.samples = s.samples();
     }
     if let Some(w) = &watch {
-        data.process = w.samples();
+        out.data.process = w.samples();
     }
-    Ok((data, records, interrupted))
+    Ok(out)
+}
+
+/// One phase's outcome: its record (none when stopped during the warm-up).
+struct PhaseRun {
+    record: Option<PhaseRecord>,
+    interrupted: bool,
+    aborted: Option<String>,
+}
+
+async fn run_phase(
+    contract: &Contract,
+    phase: &PhasePlan,
+    (index, total): (usize, usize),
+    start: Instant,
+    stop: &watch::Receiver<bool>,
+    scraper: Option<&Scraper>,
+    on_event: &mut impl FnMut(Event<'_>),
+) -> Result<PhaseRun, Error> {
+    let abort = phase
+        .abort_when
+        .as_ref()
+        .map(|plan| AbortWatch::new(plan, &phase.name, scraper));
+    let abort_rx = abort.as_ref().map(|(_, rx)| rx.clone());
+    let watch_ref = abort.as_ref().map(|(w, _)| w);
+    let mut forward = |event: Event<'_>| {
+        if let (Event::Progress(p), Some(w)) = (&event, watch_ref) {
+            w.observe(p);
+        }
+        on_event(event);
+    };
+    let aborted = || watch_ref.and_then(AbortWatch::reason);
+
+    let mut warmup_start = None;
+    if !phase.warmup.is_zero() {
+        forward(Event::PhaseStarted {
+            index,
+            total,
+            phase,
+            warmup: true,
+        });
+        let rate = match phase.rate {
+            RateSpec::Ramp { from, .. } => RateSpec::Constant(from),
+            constant => constant,
+        };
+        warmup_start = Some(start.elapsed().as_secs_f64());
+        let report = run_load(
+            contract,
+            phase,
+            rate,
+            phase.warmup,
+            stop,
+            abort_rx.clone(),
+            &mut forward,
+        )
+        .await?;
+        if report.interrupted {
+            return Ok(PhaseRun {
+                record: None,
+                interrupted: aborted().is_none(),
+                aborted: aborted(),
+            });
+        }
+    }
+    forward(Event::PhaseStarted {
+        index,
+        total,
+        phase,
+        warmup: false,
+    });
+    if let Some(s) = scraper {
+        s.scrape_now().await;
+    }
+    let phase_start = start.elapsed().as_secs_f64();
+    let report = run_load(
+        contract,
+        phase,
+        phase.rate,
+        phase.duration,
+        stop,
+        abort_rx,
+        &mut forward,
+    )
+    .await?;
+    let phase_end = start.elapsed().as_secs_f64();
+    if let Some(s) = scraper {
+        s.scrape_now().await;
+    }
+    forward(Event::PhaseFinished(phase, &report));
+    let reason = aborted();
+    Ok(PhaseRun {
+        interrupted: report.interrupted && reason.is_none(),
+        aborted: reason,
+        record: Some(PhaseRecord {
+            name: phase.name.clone(),
+            rate: phase.rate.to_string(),
+            duration_s: phase.duration.as_secs_f64(),
+            warmup_s: phase.warmup.as_secs_f64(),
+            warmup_start_s: warmup_start,
+            start_s: phase_start,
+            end_s: phase_end,
+            chaos_requested: phase.chaos.len(),
+            chaos_applied: false,
+            report,
+        }),
+    })
+}
+
+/// Ends when `stop` (Ctrl-C) or `abort` (steady state broken) turns true.
+async fn stopped(mut stop: watch::Receiver<bool>, abort: Option<watch::Receiver<bool>>) {
+    let wait = |mut rx: watch::Receiver<bool>| async move {
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    match abort {
+        Some(abort) => {
+            tokio::select! {
+                _ = wait(stop.clone()) => {}
+                _ = wait(abort) => {}
+            }
+        }
+        None => wait(stop.clone()).await,
+    }
+    let _ = stop.borrow_and_update();
 }
 
 async fn run_load(
@@ -274,6 +412,7 @@ async fn run_load(
     rate: RateSpec,
     length: std::time::Duration,
     stop: &watch::Receiver<bool>,
+    abort: Option<watch::Receiver<bool>>,
     on_event: &mut impl FnMut(Event<'_>),
 ) -> Result<Report, Error> {
     let mut config = LoadConfig::new(format!("{}/", contract.target.base_url));
@@ -292,17 +431,11 @@ async fn run_load(
     let test = config
         .build()
         .map_err(|e| Error::Load(format!("phase {}: {e}", phase.name)))?;
-    let mut stop = stop.clone();
-    let stopped = async move {
-        while !*stop.borrow() {
-            if stop.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    test.run(stopped, |p| on_event(Event::Progress(p)))
-        .await
-        .map_err(|e| Error::Load(format!("phase {}: {e}", phase.name)))
+    test.run(stopped(stop.clone(), abort), |p| {
+        on_event(Event::Progress(p))
+    })
+    .await
+    .map_err(|e| Error::Load(format!("phase {}: {e}", phase.name)))
 }
 
 /// The phases a clause reads: its own (or all, when it has none) and every phase its

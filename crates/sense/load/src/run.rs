@@ -38,6 +38,8 @@ pub struct Progress {
     pub errors: u64,
     /// Requests in the last complete second.
     pub last_second_requests: u64,
+    /// Of those, failed ones (errors and unexpected statuses).
+    pub last_second_failures: u64,
     /// 99th percentile latency of the last complete second.
     pub last_second_p99: Duration,
 }
@@ -285,6 +287,7 @@ impl LoadTest {
                         requests: requests_seen,
                         errors: errors_seen,
                         last_second_requests: last.map_or(0, |s| s.requests),
+                        last_second_failures: last.map_or(0, |s| s.failures),
                         last_second_p99: last.map_or(Duration::ZERO, |s| s.latency.quantile(0.99)),
                     });
                 }

@@ -25,7 +25,8 @@ code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background
 .notes li{margin:4px 0}
 svg.chart{width:100%;height:auto;display:block}
 svg .title{font-weight:600;font-size:13px;fill:#1d2330}svg .tick{font-size:11px;fill:#6b7385}
-svg .legend{font-size:12px;fill:#3c4456}svg .band{font-size:11px;fill:#6b7385}svg .grid{stroke:#e8eaef;stroke-width:1}
+svg .legend{font-size:12px;fill:#3c4456}svg .fault{font-size:11px;fill:#b42318;font-weight:600}
+.aborted{background:#fdecec;border-left:4px solid #c93434;padding:10px 14px;border-radius:6px;margin-top:14px}svg .band{font-size:11px;fill:#6b7385}svg .grid{stroke:#e8eaef;stroke-width:1}
 footer{color:#8b93a3;font-size:12px;margin-top:24px}
 "#;
 
@@ -37,7 +38,9 @@ fn seconds(s: f64) -> String {
 pub fn render_html(report: &VerifyReport) -> String {
     let mut h = String::new();
     let (pass, fail, warn, error, skipped) = report.tally();
-    let (verdict, class) = if report.interrupted {
+    let (verdict, class) = if report.aborted.is_some() {
+        ("ABORTED", "failed")
+    } else if report.interrupted {
         ("INTERRUPTED", "interrupted")
     } else if report.passed {
         ("PASSED", "passed")
@@ -63,6 +66,13 @@ pub fn render_html(report: &VerifyReport) -> String {
         report.description.as_ref().map(|d| format!("<p>{}</p>", escape(d))).unwrap_or_default()
     );
 
+    if let Some(reason) = &report.aborted {
+        let _ = write!(
+            h,
+            "<div class=\"aborted\"><b>Aborted.</b> {}</div>",
+            escape(reason)
+        );
+    }
     let _ = write!(
         h,
         "<h2>Clauses — {pass} passed, {fail} failed, {warn} warned, {error} undecided, {skipped} skipped</h2><div class=\"card\"><table>\
@@ -143,6 +153,7 @@ pub fn render_html(report: &VerifyReport) -> String {
                 x1: p.start_s,
                 label: "warm-up".into(),
                 fill: "#f4f4f4",
+                fault: false,
             });
         }
         bands.push(Band {
@@ -150,6 +161,29 @@ pub fn render_html(report: &VerifyReport) -> String {
             x1: p.end_s,
             label: p.name.clone(),
             fill,
+            fault: false,
+        });
+    }
+    // Faults of one phase share a window: one band, all their names.
+    let mut windows: Vec<(f64, f64, Vec<String>)> = Vec::new();
+    for f in &report.faults {
+        let (x0, x1) = (f.applied_s, f.removed_s.unwrap_or(x_max));
+        let what = format!("{} on {}", f.toxic, f.proxy);
+        match windows
+            .iter_mut()
+            .find(|w| (w.0 - x0).abs() < 0.5 && (w.1 - x1).abs() < 0.5)
+        {
+            Some(w) => w.2.push(what),
+            None => windows.push((x0, x1, vec![what])),
+        }
+    }
+    for (x0, x1, names) in windows {
+        bands.push(Band {
+            x0,
+            x1,
+            label: format!("fault: {}", names.join(", ")),
+            fill: "#e5484d",
+            fault: true,
         });
     }
     // One segment per phase: the gaps between phases (warm-ups) stay gaps.

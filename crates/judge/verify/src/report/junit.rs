@@ -21,21 +21,31 @@ fn escape(text: &str) -> String {
 /// JUnit XML: one test suite per contract, one test case per clause, so CI systems
 /// (GitLab, Jenkins, GitHub test reporters) show the verdict natively.
 pub fn render_junit(report: &VerifyReport) -> String {
-    let (_, fail, _, error, skipped) = report.tally();
+    let (_, fail, _, mut error, skipped) = report.tally();
+    let aborted = usize::from(report.aborted.is_some());
+    error += aborted;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
         "<testsuites name=\"ballast verify\" tests=\"{}\" failures=\"{fail}\" errors=\"{error}\" skipped=\"{skipped}\" time=\"{:.3}\">",
-        report.clauses.len(),
+        report.clauses.len() + aborted,
         report.duration_s
     );
     let _ = writeln!(
         out,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fail}\" errors=\"{error}\" skipped=\"{skipped}\" time=\"{:.3}\">",
         escape(&report.contract),
-        report.clauses.len(),
+        report.clauses.len() + aborted,
         report.duration_s
     );
+    if let Some(reason) = &report.aborted {
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"{}.experiment\" name=\"steady state held\">\n      <error message=\"{}\" type=\"Aborted\"/>\n    </testcase>",
+            escape(&report.contract),
+            escape(reason)
+        );
+    }
     for c in &report.clauses {
         let classname = format!(
             "{}.{}",

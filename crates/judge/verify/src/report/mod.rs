@@ -43,6 +43,12 @@ pub struct VerifyReport {
     pub passed: bool,
     /// Stopped early by Ctrl-C.
     pub interrupted: bool,
+    /// Stopped by a phase's `abort_when`, and why.
+    #[serde(default)]
+    pub aborted: Option<String>,
+    /// Every fault put in place, and when.
+    #[serde(default)]
+    pub faults: Vec<FaultRecord>,
     /// Things the reader should know (faults not applied, scrape failures).
     pub notes: Vec<String>,
     /// Phases that ran.
@@ -53,6 +59,21 @@ pub struct VerifyReport {
     pub metrics: BTreeMap<String, Vec<(f64, f64)>>,
     /// Process resident memory: `[seconds, bytes]` points.
     pub process: Vec<(f64, Option<u64>)>,
+}
+
+/// A fault injected through the chaos proxy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// Phase that asked for it.
+    pub phase: String,
+    /// Proxy (dependency).
+    pub proxy: String,
+    /// Toxic type (`timeout`, `latency`…) or `down`.
+    pub toxic: String,
+    /// Put in place, seconds since the run started.
+    pub applied_s: f64,
+    /// Removed (`None` only if removal failed, which is reported).
+    pub removed_s: Option<f64>,
 }
 
 /// One phase as it ran.
@@ -152,6 +173,14 @@ impl ClauseVerdict {
             observed: evaluation
                 .observed
                 .iter()
+                .enumerate()
+                // A fact named twice in a clause is shown once.
+                .filter(|(i, o)| {
+                    !evaluation.observed[..*i]
+                        .iter()
+                        .any(|earlier| earlier.fact == o.fact)
+                })
+                .map(|(_, o)| o)
                 .map(|o| ObservedValue {
                     fact: o.fact.clone(),
                     value: o.value,

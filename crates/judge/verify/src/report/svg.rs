@@ -17,6 +17,8 @@ pub(crate) struct Band {
     pub x1: f64,
     pub label: String,
     pub fill: &'static str,
+    /// A fault window rather than a phase.
+    pub fault: bool,
 }
 
 const WIDTH: f64 = 920.0;
@@ -95,15 +97,27 @@ pub(crate) fn chart(title: &str, unit: &str, lines: &[Line], bands: &[Band], x_m
     );
     for band in bands {
         let (x0, x1) = (x(band.x0), x(band.x1));
-        let _ = write!(
-            svg,
-            r#"<rect x="{x0:.1}" y="{TOP}" width="{:.1}" height="{plot_h}" fill="{}"/><text x="{:.1}" y="{:.1}" class="band">{}</text>"#,
-            (x1 - x0).max(0.5),
-            band.fill,
-            x0 + 4.0,
-            TOP + 12.0,
-            escape(&band.label)
-        );
+        let width = (x1 - x0).max(0.5);
+        if band.fault {
+            // A fault window: a translucent red veil over the phases and a solid stripe on top.
+            let _ = write!(
+                svg,
+                r##"<rect x="{x0:.1}" y="{TOP}" width="{width:.1}" height="{plot_h}" fill="#e5484d" fill-opacity="0.10"/><rect x="{x0:.1}" y="{:.1}" width="{width:.1}" height="5" fill="#e5484d"/><text x="{:.1}" y="{:.1}" class="fault">{}</text>"##,
+                TOP + plot_h - 5.0,
+                x0 + 4.0,
+                TOP + plot_h - 9.0,
+                escape(&band.label)
+            );
+        } else {
+            let _ = write!(
+                svg,
+                r#"<rect x="{x0:.1}" y="{TOP}" width="{width:.1}" height="{plot_h}" fill="{}"/><text x="{:.1}" y="{:.1}" class="band">{}</text>"#,
+                band.fill,
+                x0 + 4.0,
+                TOP + 12.0,
+                escape(&band.label)
+            );
+        }
     }
     let mut v = 0.0;
     while v <= y_max + step * 0.01 {

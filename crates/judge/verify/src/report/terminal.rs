@@ -60,11 +60,28 @@ pub fn render_table(report: &VerifyReport, color: bool) -> String {
             let _ = writeln!(out, "        {:<name_width$}  {}", "", problem);
         }
     }
+    for f in &report.faults {
+        let _ = writeln!(
+            out,
+            "  fault: {} on {} (phase {}) from {:.1}s to {}",
+            f.toxic,
+            f.proxy,
+            f.phase,
+            f.applied_s,
+            f.removed_s
+                .map_or("— NOT REMOVED".into(), |r| format!("{r:.1}s"))
+        );
+    }
     for note in &report.notes {
         let _ = writeln!(out, "  note: {note}");
     }
+    if let Some(reason) = &report.aborted {
+        let _ = writeln!(out, "\n  ABORTED: {reason}");
+    }
     let (pass, fail, warn, error, skipped) = report.tally();
-    let verdict = if report.interrupted {
+    let verdict = if report.aborted.is_some() {
+        "ABORTED"
+    } else if report.interrupted {
         "INTERRUPTED"
     } else if report.passed {
         "PASSED"
