@@ -29,6 +29,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod chaos_mesh;
 mod error;
 pub mod expr;
 mod load;
