@@ -55,6 +55,23 @@ Chaos level changes are logged at info level: RUST_LOG=ballast_chaos=info.")]
         #[command(subcommand)]
         command: ToxicCommand,
     },
+    /// Write a contract's faults for another chaos tool (Chaos Mesh on Kubernetes).
+    #[command(
+        after_help = "Example:\n  ballast chaos export --format chaos-mesh shop.yaml --namespace shop --app checkout | kubectl apply -f -"
+    )]
+    Export {
+        /// Output format.
+        #[arg(long, value_parser = ["chaos-mesh"], default_value = "chaos-mesh")]
+        format: String,
+        /// The contract.
+        contract: std::path::PathBuf,
+        /// Namespace of the service and its dependencies.
+        #[arg(long, default_value = "default")]
+        namespace: String,
+        /// `app` label of the service's pods [default: the contract's name].
+        #[arg(long)]
+        app: Option<String>,
+    },
     /// Enable every proxy and remove every toxic and adaptive controller.
     Reset {
         #[command(flatten)]
@@ -160,6 +177,21 @@ fn input(e: ballast_chaos::Error) -> anyhow::Error {
 pub async fn run(command: ChaosCommand) -> anyhow::Result<ExitCode> {
     match command {
         ChaosCommand::Serve(args) => serve(args).await,
+        ChaosCommand::Export {
+            format: _,
+            contract,
+            namespace,
+            app,
+        } => {
+            let contract = ballast_contract::Contract::load(&contract)?;
+            let app = app.unwrap_or_else(|| contract.name.clone());
+            let options = ballast_contract::chaos_mesh::ExportOptions { namespace, app };
+            print!(
+                "{}",
+                ballast_contract::chaos_mesh::export(&contract, &options)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ChaosCommand::List { client, json } => {
             let proxies = client.client()?.proxies().await.map_err(input)?;
             if json {
