@@ -48,7 +48,10 @@ pub fn export(contract: &Contract, options: &ExportOptions) -> String {
     for phase in &contract.phases {
         let seconds = (phase.warmup + phase.duration).as_secs().max(1);
         for (i, fault) in phase.chaos.iter().enumerate() {
-            let name = dns_name(&format!("{}-{}-{}-{}", contract.name, phase.name, fault.toxic, i));
+            let name = dns_name(&format!(
+                "{}-{}-{}-{}",
+                contract.name, phase.name, fault.toxic, i
+            ));
             let mode = match fault.toxicity {
                 Some(t) if t < 1.0 => format!(
                     "  mode: fixed-percent\n  value: \"{}\"   # toxicity {t}: Chaos Mesh picks a share of pods, not of connections\n",
@@ -166,18 +169,34 @@ phases:
     #[test]
     fn faults_become_chaos_mesh_resources() {
         let contract = Contract::parse(CONTRACT, "shop.yaml", Path::new(".")).unwrap();
-        let yaml = export(&contract, &ExportOptions { namespace: "shop".into(), app: "checkout".into() });
+        let yaml = export(
+            &contract,
+            &ExportOptions {
+                namespace: "shop".into(),
+                app: "checkout".into(),
+            },
+        );
         let docs = crate::yaml::parse_documents(&yaml).unwrap();
-        let docs: Vec<serde_json::Value> = docs.iter().map(|d| d.to_json()).filter(|d| !d.is_null()).collect();
+        let docs: Vec<serde_json::Value> = docs
+            .iter()
+            .map(|d| d.to_json())
+            .filter(|d| !d.is_null())
+            .collect();
         assert_eq!(docs.len(), 3, "{yaml}");
         let delay = &docs[0];
         assert_eq!(delay["kind"], "NetworkChaos");
-        assert_eq!(delay["metadata"]["name"], "shop-checkout-slow-cache-latency-0");
+        assert_eq!(
+            delay["metadata"]["name"],
+            "shop-checkout-slow-cache-latency-0"
+        );
         assert_eq!(delay["spec"]["action"], "delay");
         assert_eq!(delay["spec"]["delay"]["latency"], "100ms");
         assert_eq!(delay["spec"]["mode"], "fixed-percent");
         assert_eq!(delay["spec"]["duration"], "30s");
-        assert_eq!(delay["spec"]["target"]["selector"]["labelSelectors"]["app"], "redis");
+        assert_eq!(
+            delay["spec"]["target"]["selector"]["labelSelectors"]["app"],
+            "redis"
+        );
         assert!(yaml.contains("slicer on redis has no Chaos Mesh equivalent"));
         let abort = &docs[1];
         assert_eq!(abort["kind"], "HTTPChaos");

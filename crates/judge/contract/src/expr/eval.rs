@@ -409,6 +409,15 @@ mod tests {
     }
 
     #[test]
+    fn unusual_quantiles_print_back() {
+        // Found by fuzzing: p(9) printed as "p9", which does not parse.
+        for text in ["p(9) < 1", "p(99.5) < 1", "p(1) < 1", "p999 < 1", "p95 < 1"] {
+            let e = parse(text).unwrap();
+            assert_eq!(parse(&e.to_string()).unwrap(), e, "{text} → {e}");
+        }
+    }
+
+    #[test]
     fn strings_with_any_character_print_back() {
         // Found by fuzzing: control characters were printed as Rust escapes (\u{2}).
         let e = parse("metric(\"a\u{2}b\\\"c\").delta > 0").unwrap();

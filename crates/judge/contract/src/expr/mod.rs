@@ -252,8 +252,20 @@ impl fmt::Display for Fact {
         }
         match &self.kind {
             FactKind::Latency(LatencyStat::Quantile(q)) => {
-                let digits = format!("{}", (q * 1000.0).round() / 10.0).replace('.', "");
-                write!(f, "p{digits}")
+                // The usual names where they read back exactly; k6's p(N) otherwise.
+                let named = [
+                    (0.5, "p50"),
+                    (0.75, "p75"),
+                    (0.9, "p90"),
+                    (0.95, "p95"),
+                    (0.99, "p99"),
+                    (0.999, "p999"),
+                    (0.9999, "p9999"),
+                ];
+                match named.iter().find(|(v, _)| v == q) {
+                    Some((_, name)) => f.write_str(name),
+                    None => write!(f, "p({})", q * 100.0),
+                }
             }
             FactKind::Latency(LatencyStat::Min) => f.write_str("min"),
             FactKind::Latency(LatencyStat::Max) => f.write_str("max"),
