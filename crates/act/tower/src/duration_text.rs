@@ -41,3 +41,24 @@ pub mod option {
         }
     }
 }
+
+/// Lists of durations as text (`["10ms", "20ms"]`).
+pub mod vec {
+    use super::*;
+    use serde::ser::SerializeSeq;
+
+    pub fn serialize<S: Serializer>(list: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(list.len()))?;
+        for d in list {
+            seq.serialize_element(&humantime_like(*d))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| ballast_core::parse_duration(text).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}

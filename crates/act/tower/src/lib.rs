@@ -7,6 +7,7 @@ mod duration_text;
 mod error;
 pub mod fallback;
 pub mod limit;
+pub mod metrics;
 
 pub use clock::Clock;
 pub use error::Error;

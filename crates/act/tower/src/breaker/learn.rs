@@ -190,11 +190,9 @@ impl Learner {
     }
 
     fn learn(&mut self, counts: &Counts, quantile_ns: u64) {
-        let alpha = if self.learned == 0 {
-            1.0
-        } else {
-            self.cfg.learning_rate
-        };
+        // A plain mean while few buckets are in (an EWMA started from the first bucket would
+        // carry that one bucket's noise for a long time), the moving average after.
+        let alpha = (1.0 / (self.learned + 1) as f64).max(self.cfg.learning_rate);
         let failed = (counts.failure + counts.timeout) as f64;
         self.calls += alpha * (counts.calls() as f64 - self.calls);
         self.failures += alpha * (failed - self.failures);

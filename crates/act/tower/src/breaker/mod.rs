@@ -17,7 +17,8 @@ pub mod replay;
 mod service;
 mod shared;
 mod state;
-mod window;
+// Also the SLO burn-rate windows' ring.
+pub(crate) mod window;
 
 pub use config::{BreakerConfig, LearnedThresholds, Mode, StaticThresholds, Thresholds};
 pub use handle::{BreakerHandle, BreakerStats};
