@@ -26,6 +26,19 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The diagnostic for a file that is not YAML at all.
+    pub fn syntax(file: &str, error: &crate::yaml::SyntaxError) -> Diagnostic {
+        Diagnostic {
+            file: file.to_string(),
+            line: error.position.line,
+            column: error.position.column,
+            path: String::new(),
+            message: format!("not valid YAML: {}", error.message),
+        }
+    }
+}
+
 /// Why a contract could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -38,13 +51,15 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The contract is invalid; every problem found is listed.
-    #[error("{}", render(.0))]
+    #[error("{}", render("the contract", .0))]
     Invalid(Vec<Diagnostic>),
 }
 
-fn render(diagnostics: &[Diagnostic]) -> String {
+/// "`what` is invalid (N problems):" and one diagnostic per line, as every file reader
+/// of ballast reports them.
+pub fn render(what: &str, diagnostics: &[Diagnostic]) -> String {
     let mut out = format!(
-        "the contract is invalid ({} problem{}):",
+        "{what} is invalid ({} problem{}):",
         diagnostics.len(),
         if diagnostics.len() == 1 { "" } else { "s" }
     );

@@ -38,7 +38,7 @@ mod openapi;
 mod plan;
 pub mod yaml;
 
-pub use error::{Diagnostic, Error};
+pub use error::{render as render_diagnostics, Diagnostic, Error};
 pub use model::*;
 pub use openapi::contract_from_openapi;
 pub use plan::{

@@ -150,15 +150,8 @@ impl Contract {
     /// Checks contract `text`; `file` names it in messages, `base_dir` resolves relative
     /// paths (bodies, CSV files, the spawned command's directory).
     pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Contract, Error> {
-        let root = yaml::parse(text).map_err(|e| {
-            Error::Invalid(vec![Diagnostic {
-                file: file.to_string(),
-                line: e.position.line,
-                column: e.position.column,
-                path: String::new(),
-                message: format!("not valid YAML: {}", e.message),
-            }])
-        })?;
+        let root =
+            yaml::parse(text).map_err(|e| Error::Invalid(vec![Diagnostic::syntax(file, &e)]))?;
         let mut c = Checker {
             file,
             root: &root,

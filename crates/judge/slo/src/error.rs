@@ -13,7 +13,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A spec is invalid; every problem is listed with its position.
-    #[error("{}", render(.0))]
+    #[error("{}", ballast_contract::render_diagnostics("the SLO spec", .0))]
     Invalid(Vec<Diagnostic>),
     /// A contract holding SLOs is invalid.
     #[error(transparent)]
@@ -24,17 +24,4 @@ pub enum Error {
     /// A query to Prometheus failed.
     #[error("{0}")]
     Query(String),
-}
-
-fn render(diagnostics: &[Diagnostic]) -> String {
-    let mut out = format!(
-        "the SLO spec is invalid ({} problem{}):",
-        diagnostics.len(),
-        if diagnostics.len() == 1 { "" } else { "s" }
-    );
-    for d in diagnostics {
-        out.push_str("\n  ");
-        out.push_str(&d.to_string());
-    }
-    out
 }

@@ -26,15 +26,8 @@ pub fn load_file(path: &Path) -> Result<Vec<Slo>, Error> {
 
 /// Reads every SLO in `text`; `file` names it in messages.
 pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Error> {
-    let docs = yaml::parse_documents(text).map_err(|e| {
-        Error::Invalid(vec![Diagnostic {
-            file: file.into(),
-            line: e.position.line,
-            column: e.position.column,
-            path: String::new(),
-            message: format!("not valid YAML: {}", e.message),
-        }])
-    })?;
+    let docs = yaml::parse_documents(text)
+        .map_err(|e| Error::Invalid(vec![Diagnostic::syntax(file, &e)]))?;
     let first = docs.first().map(Node::to_json).unwrap_or_default();
     if first.get("version").and_then(Value::as_str) == Some("prometheus/v1") {
         let mut r = Reader::new(file, &docs[0]);
