@@ -902,8 +902,21 @@ fn check_slos(
         let window = c.duration(&format!("{path}.window"), &s.window);
         let request = match &s.sli {
             SliSpec::Availability { request } => request.as_ref(),
-            SliSpec::Latency { threshold, request } => {
+            SliSpec::Latency {
+                threshold,
+                request,
+                histogram,
+            } => {
                 c.duration(&format!("{path}.sli.latency.threshold"), threshold);
+                if histogram
+                    .as_ref()
+                    .is_some_and(|h| h.contains('[') || h.trim().is_empty())
+                {
+                    c.error(
+                        &format!("{path}.sli.latency.histogram"),
+                        "expected a histogram's base name with optional matchers, e.g. http_request_duration_seconds{route=\"/orders\"}",
+                    );
+                }
                 request.as_ref()
             }
             SliSpec::Ratio { good, total } => {

@@ -334,6 +334,11 @@ pub enum SliSpec {
         /// Limit to one request template. Default: all.
         #[serde(default)]
         request: Option<String>,
+        /// The service's own latency histogram (base name and matchers, e.g.
+        /// `http_request_duration_seconds{route="/orders"}`), for Prometheus rules and
+        /// `slo status`; the threshold must be one of its bucket bounds.
+        #[serde(default)]
+        histogram: Option<String>,
     },
     /// Good and total events from the target's metrics (PromQL selectors).
     Ratio {

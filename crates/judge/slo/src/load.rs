@@ -60,7 +60,21 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
                     SliSpec::Availability { request } => Sli::VerifyAvailability {
                         request: request.clone(),
                     },
-                    SliSpec::Latency { threshold, request } => Sli::VerifyLatency {
+                    SliSpec::Latency {
+                        threshold,
+                        request: _,
+                        histogram: Some(histogram),
+                    } => Sli::Latency {
+                        histogram: histogram.clone(),
+                        threshold_seconds: ballast_core::parse_duration(threshold)
+                            .unwrap_or_default()
+                            .as_secs_f64(),
+                    },
+                    SliSpec::Latency {
+                        threshold,
+                        request,
+                        histogram: None,
+                    } => Sli::VerifyLatency {
                         threshold: ballast_core::parse_duration(threshold).unwrap_or_default(),
                         request: request.clone(),
                     },

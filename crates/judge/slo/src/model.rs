@@ -153,6 +153,21 @@ impl Slo {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn every_pair_catches_its_share_of_the_budget(days in 1u64..400) {
+            let window = Duration::from_secs(days * 86_400);
+            let a = Alerting::defaults("x", window);
+            let shares = [0.02, 0.05, 0.10, 0.10];
+            for (pair, share) in a.page.iter().chain(&a.ticket).zip(shares) {
+                // Burning at the factor for the long window spends exactly the share.
+                let spent = pair.factor * pair.long.as_secs_f64() / window.as_secs_f64();
+                proptest::prop_assert!((spent - share).abs() < 1e-9);
+                proptest::prop_assert!(pair.short < pair.long);
+            }
+        }
+    }
+
     #[test]
     fn defaults_are_the_workbook_factors_for_30_days() {
         let a = Alerting::defaults("x", Duration::from_secs(30 * 86_400));
