@@ -401,7 +401,7 @@ fn step(toxic: &mut LinkToxic, kind: &ToxicKind, piece: Item, out: &mut Vec<Item
         (ToxicKind::Bandwidth(a), Item::Data { due, mut bytes }) if a.rate > 0 => {
             // Toxiproxy's unit: rate KB/s, so rate bytes per millisecond. Large chunks go
             // out in 100 ms slices so the flow stays smooth.
-            let slice = (a.rate * 100).max(1) as usize;
+            let slice = a.rate.saturating_mul(100).min(1 << 30) as usize;
             let mut start = after_last(due, toxic.last_out);
             while !bytes.is_empty() {
                 let piece = bytes.split_to(slice.min(bytes.len()));
