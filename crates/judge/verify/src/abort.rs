@@ -35,7 +35,7 @@ impl Facts for Live<'_> {
         let p = self.progress;
         match &fact.kind {
             FactKind::Latency(LatencyStat::Quantile(_)) => {
-                (p.last_second_requests > 0).then(|| p.last_second_p99.as_secs_f64() * 1000.0)
+                (p.last_second_requests > 0).then_some(p.last_second_p99.as_secs_f64() * 1000.0)
             }
             FactKind::Rps | FactKind::Requests => Some(p.last_second_requests as f64),
             FactKind::Errors => Some(p.last_second_failures as f64),
