@@ -229,6 +229,7 @@ mod tests {
                 x1: 1.0,
                 label: "a&b".into(),
                 fill: "#eee",
+                fault: false,
             }],
             2.0,
         );
