@@ -8,6 +8,7 @@ mod error;
 pub mod fallback;
 pub mod limit;
 pub mod metrics;
+pub mod runtime;
 
 pub use clock::Clock;
 pub use error::Error;
