@@ -1,0 +1,84 @@
+use std::path::PathBuf;
+
+/// What the anomaly engine can fail at. Every variant names the input it rejected: the
+/// file and line, the query and server, the flag.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A row of a CSV file is invalid.
+    #[error("{}:{line}: {field}: {message}", path.display())]
+    Csv {
+        /// The file (`-` for text given directly).
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The column: `timestamp`, `value`, `anomaly_score`, or `row` for the whole line.
+        field: String,
+        /// What was wrong, with what was found.
+        message: String,
+    },
+    /// A JSON file (NAB windows, profiles, detector config) is invalid.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// A NAB corpus is inconsistent (a window outside its file, a file missing).
+    #[error("{0}")]
+    Corpus(String),
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The server rejected a query (a PromQL error): not worth retrying.
+    #[error("{server}: query {query:?} failed: {message}")]
+    Query {
+        /// The server.
+        server: String,
+        /// The PromQL.
+        query: String,
+        /// The server's error type and message.
+        message: String,
+    },
+    /// A query succeeded but returned nothing to work on.
+    #[error("{server}: query {query:?} returned no data{hint}")]
+    NoData {
+        /// The server.
+        server: String,
+        /// The PromQL.
+        query: String,
+        /// Advice, already formatted (may be empty).
+        hint: String,
+    },
+    /// An HTTP exchange failed (connection, timeout, status) after every retry.
+    #[error("{url}: {message}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+    /// There is too little data to decide (a trend over three points, a baseline over an hour).
+    #[error("{0}")]
+    TooLittleData(String),
+}
+
+impl Error {
+    /// True when the error is the user's input (a malformed file, a PromQL error, an empty
+    /// result, an invalid setting) rather than a failure while running: the CLI exits 2.
+    pub fn is_input(&self) -> bool {
+        !matches!(self, Error::Http { .. })
+    }
+}

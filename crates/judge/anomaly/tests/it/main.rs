@@ -1,0 +1,4 @@
+//! Integration tests of ballast-anomaly, one binary (links once).
+
+mod corpus;
+mod nab_reference;
