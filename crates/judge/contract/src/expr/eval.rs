@@ -411,7 +411,16 @@ mod tests {
     #[test]
     fn unusual_quantiles_print_back() {
         // Found by fuzzing: p(9) printed as "p9", which does not parse.
-        for text in ["p(9) < 1", "p(99.5) < 1", "p(1) < 1", "p999 < 1", "p95 < 1"] {
+        for text in [
+            "p(9) < 1",
+            "p(99.5) < 1",
+            "p(1) < 1",
+            "p999 < 1",
+            "p95 < 1",
+            "p(0.0000001) < 1",
+            "p(100) < 1",
+            "p(33.3) < 1",
+        ] {
             let e = parse(text).unwrap();
             assert_eq!(parse(&e.to_string()).unwrap(), e, "{text} → {e}");
         }

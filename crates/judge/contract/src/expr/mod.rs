@@ -264,7 +264,9 @@ impl fmt::Display for Fact {
                 ];
                 match named.iter().find(|(v, _)| v == q) {
                     Some((_, name)) => f.write_str(name),
-                    None => write!(f, "p({})", q * 100.0),
+                    // Rounded to a millionth of a percent: q × 100 may land a hair
+                    // beside the number that was written (9.000000000000002).
+                    None => write!(f, "p({})", (q * 1e8).round() / 1e6),
                 }
             }
             FactKind::Latency(LatencyStat::Min) => f.write_str("min"),

@@ -226,7 +226,11 @@ impl Parser {
                     Token {
                         tok: Tok::Number(n, unit),
                         ..
-                    } if unit.is_empty() && n > 0.0 && n <= 100.0 => n / 100.0,
+                    } if unit.is_empty() && (0.0..=100.0).contains(&n) => {
+                        // A millionth of a percent is as fine as a histogram resolves,
+                        // and it makes printing the quantile back exact.
+                        (n / 100.0 * 1e8).round() / 1e8
+                    }
                     t => {
                         return Err(ExprError::new(
                             t.at,
