@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod chaos_mesh;
+mod env;
 mod error;
 pub mod expr;
 mod load;

@@ -150,6 +150,9 @@ impl Contract {
     /// Checks contract `text`; `file` names it in messages, `base_dir` resolves relative
     /// paths (bodies, CSV files, the spawned command's directory).
     pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Contract, Error> {
+        let expanded = crate::env::expand(text, file, |name| std::env::var(name).ok())
+            .map_err(Error::Invalid)?;
+        let text = expanded.as_str();
         let root =
             yaml::parse(text).map_err(|e| Error::Invalid(vec![Diagnostic::syntax(file, &e)]))?;
         let mut c = Checker {
