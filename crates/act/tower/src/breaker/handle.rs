@@ -103,11 +103,12 @@ impl BreakerHandle {
     /// Totals since the breaker was built.
     pub fn stats(&self) -> BreakerStats {
         let t = &self.shared.totals.0;
+        let calls = self.shared.lifetime_counts();
         BreakerStats {
-            success: t.success.load(Relaxed),
-            failure: t.failure.load(Relaxed),
-            timeout: t.timeout.load(Relaxed),
-            slow: t.slow.load(Relaxed),
+            success: calls.success,
+            failure: calls.failure,
+            timeout: calls.timeout,
+            slow: calls.slow,
             rejected: t.rejected.load(Relaxed),
             shadow_rejected: t.shadow_rejected.load(Relaxed),
             probes: t.probes.load(Relaxed),

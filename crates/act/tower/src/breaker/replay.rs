@@ -191,7 +191,7 @@ pub fn replay(config: &BreakerConfig, trace: &[TraceCall]) -> Result<ReplayRepor
         let start = nanos(call.start);
         sim.complete_until(start, trace);
         sim.clock.set(call.start);
-        let admission = sim.shared.admit(start);
+        let admission = sim.shared.admit(|| start);
         sim.drain();
         match admission {
             Admission::Reject => rejected += 1,
@@ -410,7 +410,7 @@ mod tests {
             });
             in_flight_probes.retain(|&(end, _)| end > now);
             let state = handle.state();
-            match shared.admit(now) {
+            match shared.admit(|| now) {
                 Admission::Call { probe: None } => {
                     assert_eq!(state, State::Closed, "admitted while {state}")
                 }

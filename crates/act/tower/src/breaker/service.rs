@@ -156,7 +156,8 @@ impl<S: Clone, C: Clone> Clone for Breaker<S, C> {
 impl<S, C> Breaker<S, C> {
     fn reserve(&mut self) -> &Permit {
         if self.reserved.is_none() {
-            let admission = self.shared.admit(self.shared.clock.now_nanos());
+            let clock = &self.shared.clock;
+            let admission = self.shared.admit(|| clock.now_nanos());
             self.reserved = Some(Permit {
                 shared: self.shared.clone(),
                 admission,

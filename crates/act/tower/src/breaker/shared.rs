@@ -66,13 +66,9 @@ pub(crate) enum Admission {
     Reject,
 }
 
-/// Totals since the breaker was built, for metrics.
+/// Totals since the breaker was built, for metrics (call outcomes are counted by the window).
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
-    pub success: AtomicU64,
-    pub failure: AtomicU64,
-    pub timeout: AtomicU64,
-    pub slow: AtomicU64,
     pub rejected: AtomicU64,
     pub shadow_rejected: AtomicU64,
     pub probes: AtomicU64,
@@ -173,7 +169,9 @@ impl Shared {
     // === admission ===
 
     #[inline]
-    pub(crate) fn admit(&self, now_ns: u64) -> Admission {
+    /// `now` is read only when the state needs the time (not while closed, the common case:
+    /// reading the clock is the dearest step of the call path).
+    pub(crate) fn admit(&self, now: impl Fn() -> u64) -> Admission {
         let mode = self.mode();
         match mode {
             Mode::Disabled => return Admission::Pass,
@@ -183,15 +181,18 @@ impl Shared {
             }
             Mode::Enforce | Mode::MetricsOnly => {}
         }
-        let now_ms = now_ns / 1_000_000;
         // Bounded: each retry follows another caller's successful swap.
         for _ in 0..64 {
             let bits = self.word.0.load(Acquire);
             let word = Word::unpack(bits);
             match word.state {
                 State::Closed => return Admission::Call { probe: None },
-                State::Open if now_ms < word.since_ms + self.open_for_ms => break,
                 State::Open => {
+                    let now_ns = now();
+                    let now_ms = now_ns / 1_000_000;
+                    if now_ms < word.since_ms + self.open_for_ms {
+                        break;
+                    }
                     // Open → HalfOpen: time is up, let probes through.
                     self.transition(bits, Word::new(State::HalfOpen, now_ms), now_ns);
                 }
@@ -261,15 +262,6 @@ impl Shared {
         now_ns: u64,
     ) {
         let slow = outcome != Outcome::Timeout && latency_ns >= self.slow_ns.load(Relaxed);
-        let totals = &self.totals.0;
-        match outcome {
-            Outcome::Success => totals.success.fetch_add(1, Relaxed),
-            Outcome::Failure => totals.failure.fetch_add(1, Relaxed),
-            Outcome::Timeout => totals.timeout.fetch_add(1, Relaxed),
-        };
-        if slow {
-            totals.slow.fetch_add(1, Relaxed);
-        }
         let recorded = self.window.record(now_ns, outcome, slow, latency_ns);
         let bad = outcome != Outcome::Success || slow;
         match probe {
@@ -473,6 +465,10 @@ impl Shared {
 
     pub(crate) fn state(&self) -> State {
         Word::unpack(self.word.0.load(Acquire)).state
+    }
+
+    pub(crate) fn lifetime_counts(&self) -> Counts {
+        self.window.lifetime()
     }
 
     pub(crate) fn window_counts(&self, now_ns: u64) -> Counts {

@@ -116,14 +116,38 @@ impl Bucket {
         }
     }
 
-    fn counts(&self) -> Counts {
+    /// With latency bins, successes are not counted on their own: every call adds to a bin,
+    /// so successes are the bins' total less failures and timeouts (one atomic add per
+    /// successful call instead of two).
+    fn counts(&self, binned: bool) -> Counts {
+        let failure = u64::from(self.failure.load(Relaxed));
+        let timeout = u64::from(self.timeout.load(Relaxed));
+        let success = if binned {
+            let calls: u64 = self
+                .latency
+                .iter()
+                .map(|b| u64::from(b.load(Relaxed)))
+                .sum();
+            calls.saturating_sub(failure + timeout)
+        } else {
+            u64::from(self.success.load(Relaxed))
+        };
         Counts {
-            success: u64::from(self.success.load(Relaxed)),
-            failure: u64::from(self.failure.load(Relaxed)),
-            timeout: u64::from(self.timeout.load(Relaxed)),
+            success,
+            failure,
+            timeout,
             slow: u64::from(self.slow.load(Relaxed)),
         }
     }
+}
+
+/// Counts of buckets already reused, so lifetime totals cost nothing on the call path.
+#[derive(Default)]
+struct Retired {
+    success: AtomicU64,
+    failure: AtomicU64,
+    timeout: AtomicU64,
+    slow: AtomicU64,
 }
 
 /// What recording found about time.
@@ -142,6 +166,7 @@ pub(crate) struct Window {
     width_ns: u64,
     buckets: Box<[Bucket]>,
     record_latency: bool,
+    retired: Retired,
 }
 
 impl Window {
@@ -151,6 +176,7 @@ impl Window {
             width_ns: width_ns.max(1),
             buckets: (0..n.max(1)).map(|_| Bucket::new()).collect(),
             record_latency,
+            retired: Retired::default(),
         }
     }
 
@@ -184,18 +210,25 @@ impl Window {
                 .compare_exchange(seen, epoch, AcqRel, Acquire)
                 .is_ok()
             {
+                if seen != 0 {
+                    let old = bucket.counts(self.record_latency);
+                    self.retired.success.fetch_add(old.success, Relaxed);
+                    self.retired.failure.fetch_add(old.failure, Relaxed);
+                    self.retired.timeout.fetch_add(old.timeout, Relaxed);
+                    self.retired.slow.fetch_add(old.slow, Relaxed);
+                }
                 bucket.clear();
                 result = Recorded::NewBucket;
             } else if bucket.epoch.load(Acquire) != epoch {
                 return Recorded::Stale;
             }
         }
-        let counter = match outcome {
-            Outcome::Success => &bucket.success,
-            Outcome::Failure => &bucket.failure,
-            Outcome::Timeout => &bucket.timeout,
-        };
-        counter.fetch_add(1, Relaxed);
+        match outcome {
+            Outcome::Success if self.record_latency => {} // counted by its latency bin
+            Outcome::Success => drop(bucket.success.fetch_add(1, Relaxed)),
+            Outcome::Failure => drop(bucket.failure.fetch_add(1, Relaxed)),
+            Outcome::Timeout => drop(bucket.timeout.fetch_add(1, Relaxed)),
+        }
         if slow {
             bucket.slow.fetch_add(1, Relaxed);
         }
@@ -220,7 +253,24 @@ impl Window {
             }
             let index = epoch - 1;
             if index >= oldest && index <= current {
-                total.add(&bucket.counts());
+                total.add(&bucket.counts(self.record_latency));
+            }
+        }
+        total
+    }
+
+    /// Every call recorded since the window was made.
+    pub(crate) fn lifetime(&self) -> Counts {
+        let r = &self.retired;
+        let mut total = Counts {
+            success: r.success.load(Relaxed),
+            failure: r.failure.load(Relaxed),
+            timeout: r.timeout.load(Relaxed),
+            slow: r.slow.load(Relaxed),
+        };
+        for bucket in self.buckets.iter() {
+            if bucket.epoch.load(Acquire) != 0 {
+                total.add(&bucket.counts(self.record_latency));
             }
         }
         total
@@ -233,7 +283,7 @@ impl Window {
             return None;
         }
         let bins = std::array::from_fn(|i| bucket.latency[i].load(Relaxed));
-        Some((bucket.counts(), bins))
+        Some((bucket.counts(self.record_latency), bins))
     }
 }
 
@@ -274,6 +324,24 @@ mod tests {
         assert_eq!((counts.failure, counts.success, counts.slow), (3, 1, 1));
         // Far later nothing of the old window counts, even in buckets not yet reused.
         assert_eq!(window.sum(100 * SECOND, 0).calls(), 0);
+    }
+
+    #[test]
+    fn lifetime_counts_survive_bucket_reuse() {
+        for binned in [false, true] {
+            let window = Window::new(SECOND, 3, binned);
+            for second in 0..10 {
+                window.record(second * SECOND, Outcome::Success, false, 1_000_000);
+                window.record(second * SECOND, Outcome::Failure, true, 1_000_000);
+            }
+            let total = window.lifetime();
+            assert_eq!(
+                (total.success, total.failure, total.slow),
+                (10, 10, 10),
+                "binned: {binned}"
+            );
+            assert_eq!(window.sum(9 * SECOND, 0).success, 3);
+        }
     }
 
     #[test]
@@ -323,12 +391,13 @@ mod tests {
         /// `n` buckets that were not overwritten by a later lap of the ring.
         #[test]
         fn window_sum_matches_a_reference(
-            n in 1usize..8,
+                        n in 1usize..8,
+            binned: bool,
             mut times in proptest::collection::vec(0u64..40, 1..200),
             outcomes in proptest::collection::vec(0u8..3, 200),
         ) {
             times.sort_unstable();
-            let window = Window::new(SECOND, n, false);
+            let window = Window::new(SECOND, n, binned);
             let mut reference: Vec<(u64, Outcome)> = Vec::new();
             for (i, &t) in times.iter().enumerate() {
                 let outcome = [Outcome::Success, Outcome::Failure, Outcome::Timeout][outcomes[i] as usize];

@@ -1,7 +1,6 @@
 //! [`LimitConfig`] → [`ConcurrencyLimit`] → [`LimitLayer`] → [`Limit`] → [`ResponseFuture`].
 
 use super::gradient::{Gradient2, Gradient2Config};
-use crate::breaker::BoxError;
 use crate::{Clock, Error};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -250,18 +249,19 @@ impl Drop for InFlight {
     }
 }
 
+// Shedding answers with a response, never an error, so the inner error type passes through
+// unchanged (axum needs `Infallible` there).
 impl<S, Request> Service<Request> for Limit<S>
 where
     S: Service<Request>,
     S::Response: Overloaded,
-    S::Error: Into<BoxError>,
 {
     type Response = S::Response;
-    type Error = BoxError;
+    type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
@@ -300,9 +300,8 @@ impl<F, R, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<R, E>>,
     R: Overloaded,
-    E: Into<BoxError>,
 {
-    type Output = Result<R, BoxError>;
+    type Output = Result<R, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -320,7 +319,7 @@ where
                 guard.shared.sample(rtt, guard.in_flight);
             }
         }
-        Poll::Ready(result.map_err(Into::into))
+        Poll::Ready(result)
     }
 }
 

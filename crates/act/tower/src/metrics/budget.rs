@@ -11,7 +11,6 @@ use crate::clock::nanos;
 use crate::Clock;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Buckets the burn window is cut into.
@@ -24,8 +23,7 @@ pub(crate) struct SloState {
     routes: Vec<String>,
     max_burn_rate: f64,
     min_requests: u64,
-    good: AtomicU64,
-    total: AtomicU64,
+    /// Good requests are its successes, bad ones its failures; lifetime totals too.
     window: crate::breaker::window::Window,
 }
 
@@ -38,8 +36,7 @@ impl SloState {
             routes: config.routes.clone(),
             max_burn_rate: config.max_burn_rate,
             min_requests: u64::from(config.min_requests),
-            good: AtomicU64::new(0),
-            total: AtomicU64::new(0),
+
             window: crate::breaker::window::Window::new(
                 (nanos(config.burn_window) / BURN_BUCKETS as u64).max(1),
                 BURN_BUCKETS,
@@ -54,10 +51,6 @@ impl SloState {
 
     #[inline]
     pub(crate) fn record(&self, good: bool, now_ns: u64) {
-        self.total.fetch_add(1, Relaxed);
-        if good {
-            self.good.fetch_add(1, Relaxed);
-        }
         let outcome = if good {
             Outcome::Success
         } else {
@@ -71,8 +64,8 @@ impl SloState {
     }
 
     fn status(&self, now_ns: u64) -> SloStatus {
-        let good = self.good.load(Relaxed);
-        let total = self.total.load(Relaxed).max(good);
+        let lifetime = self.window.lifetime();
+        let (good, total) = (lifetime.success, lifetime.calls());
         let recent = self.burn(now_ns);
         let burn_rate = (recent.calls() >= self.min_requests)
             .then(|| recent.failure_rate() / (1.0 - self.objective));

@@ -3,7 +3,6 @@
 use super::store::{
     class_index, method_index, HttpMetrics, RouteSeries, RouteTemplate, ERROR_CLASS, UNMATCHED,
 };
-use crate::Clock;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -73,13 +72,11 @@ where
         let store = &self.metrics.store;
         let route = store.route(route_of(&request));
         let method = method_index(request.method());
-        let clock = store.clock.clone();
-        let started_ns = clock.now_nanos();
+        let started_ns = route.clock.now_nanos();
         ResponseFuture {
             future: self.inner.call(request),
             route,
             method,
-            clock,
             started_ns,
         }
     }
@@ -92,7 +89,6 @@ pin_project_lite::pin_project! {
         future: F,
         route: Arc<RouteSeries>,
         method: usize,
-        clock: Clock,
         started_ns: u64,
     }
 }
@@ -110,7 +106,7 @@ where
             Ok(response) => class_index(response.status()),
             Err(_) => ERROR_CLASS,
         };
-        let now = this.clock.now_nanos();
+        let now = this.route.clock.now_nanos();
         this.route.record(
             *this.method,
             class,

@@ -72,18 +72,26 @@ impl Series {
 /// Everything recorded for one route template.
 pub(crate) struct RouteSeries {
     pub(crate) route: Box<str>,
+    /// Here, so a request in flight holds one reference (this route's), not two.
+    pub(crate) clock: Clock,
     bounds_ns: Arc<[u64]>,
     series: Box<[Series]>,
     pub(crate) slos: Box<[Arc<SloState>]>,
 }
 
 impl RouteSeries {
-    fn new(route: &str, bounds_ns: Arc<[u64]>, slos: Box<[Arc<SloState>]>) -> RouteSeries {
+    fn new(
+        route: &str,
+        clock: Clock,
+        bounds_ns: Arc<[u64]>,
+        slos: Box<[Arc<SloState>]>,
+    ) -> RouteSeries {
         let series = (0..METHODS.len() * CLASSES.len())
             .map(|_| Series::new(bounds_ns.len()))
             .collect();
         RouteSeries {
             route: route.into(),
+            clock,
             bounds_ns,
             series,
             slos,
@@ -171,7 +179,12 @@ impl Store {
             .filter(|s| s.covers(route))
             .cloned()
             .collect();
-        let series = Arc::new(RouteSeries::new(route, self.bounds_ns.clone(), slos));
+        let series = Arc::new(RouteSeries::new(
+            route,
+            self.clock.clone(),
+            self.bounds_ns.clone(),
+            slos,
+        ));
         routes.insert(route.into(), series.clone());
         series
     }
