@@ -17,7 +17,7 @@ use std::time::Duration;
     arg_required_else_help = true
 )]
 #[command(after_help = "Examples:
-  ballast demo                                        load a built-in server and print the summary
+  ballast demo                                        the seed's golden table, end to end (≈3 min; --quick ≈45 s)
   ballast load http://127.0.0.1:8080/ --rate 2000/s --duration 30s
   ballast load http://127.0.0.1:8080/ --concurrency 64 --requests 100000 --json run.json
   ballast report merge shard-1.json shard-2.json -o run.json
@@ -44,14 +44,16 @@ pub enum Command {
     ballast load http://10.0.0.5/ --rate 40000/s --duration 5m --shard 2/4 --json s2.json")]
     Load(LoadArgs),
     /// Run a stability contract (load, measurement, verdict): the CI gate.
-    #[command(after_help = "Exit codes: 0 every fail-severity clause held; 1 a clause failed (or could not be decided);
+    #[command(
+        after_help = "Exit codes: 0 every fail-severity clause held; 1 a clause failed (or could not be decided);
 2 the contract or a flag is invalid (nothing was sent); 130 interrupted.
 
 Examples:
   ballast verify contracts/examples/basic.yaml
   ballast verify shop.yaml --report out/ --junit out/junit.xml --json out/verdict.json
   ballast verify shop.yaml --dry-run           # print the plan, send nothing
-  ballast verify shop.yaml --only surge        # one phase; clauses needing others are skipped")]
+  ballast verify shop.yaml --only surge        # one phase; clauses needing others are skipped"
+    )]
     Verify(VerifyArgs),
     /// Check, scaffold or describe contract files.
     Contract {
@@ -128,6 +130,55 @@ pub struct VerifyArgs {
 pub enum DemoCommand {
     /// Run only the built-in service, in the foreground (contracts' examples spawn it).
     Serve(DemoServeArgs),
+    /// Run the demo's shop (the reference service using every ballast-tower layer).
+    Shop(DemoShopArgs),
+    /// Run the shop's inventory dependency.
+    Inventory {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        bind: std::net::SocketAddr,
+    },
+    /// The load engine alone: an open-model run against the built-in service, with a stall
+    /// that only coordinated-omission-corrected latency shows.
+    Load(DemoLoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoShopArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Base URL of the inventory (in the demo, the chaos proxy in front of it).
+    #[arg(long, default_value = "http://127.0.0.1:8081/")]
+    pub inventory: String,
+    /// How long an inventory call may take before it counts as failed.
+    #[arg(long, default_value = "100ms", value_parser = parse_positive_duration)]
+    pub dependency_timeout: Duration,
+    /// Build the shop without its fallback cache.
+    #[arg(long, conflicts_with = "with_fallback")]
+    pub disable_fallback: bool,
+    /// Build the shop with its fallback cache (the default; lets scripts say it explicitly).
+    #[arg(long)]
+    pub with_fallback: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoLoadArgs {
+    /// How long the load runs.
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
+    pub duration: Duration,
+
+    /// Open-model rate against the built-in service.
+    #[arg(long, default_value = "1000/s", value_parser = parse_rate)]
+    pub rate: RateSpec,
+
+    /// Write the result (schema ballast.load.v1) to this file.
+    #[arg(long, value_name = "OUT.json")]
+    pub json: Option<PathBuf>,
+
+    /// No live progress.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -267,19 +318,19 @@ pub struct LoadArgs {
 #[command(args_conflicts_with_subcommands = true)]
 pub struct DemoArgs {
     #[command(subcommand)]
-    pub serve: Option<DemoCommand>,
+    pub command: Option<DemoCommand>,
 
-    /// How long the load runs.
-    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
-    pub duration: Duration,
+    /// Short phases (about 45 s in all) for CI and first impressions.
+    #[arg(long)]
+    pub quick: bool,
 
-    /// Open-model rate against the built-in service.
-    #[arg(long, default_value = "1000/s", value_parser = parse_rate)]
-    pub rate: RateSpec,
+    /// Run the shop without its fallback cache: the dependency clause must then fail.
+    #[arg(long)]
+    pub disable_fallback: bool,
 
-    /// Write the result (schema ballast.load.v1) to this file.
-    #[arg(long, value_name = "OUT.json")]
-    pub json: Option<PathBuf>,
+    /// Where to write report.html, junit.xml and verdict.json.
+    #[arg(long, default_value = "ballast-demo-report", value_name = "DIR")]
+    pub report: PathBuf,
 
     /// No live progress.
     #[arg(long)]

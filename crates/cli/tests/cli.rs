@@ -198,6 +198,7 @@ async fn json_report_has_the_documented_keys_and_shards_merge() {
 fn demo_prints_a_real_summary() {
     let out = ballast(&[
         "demo",
+        "load",
         "--duration",
         "2s",
         "--rate",

@@ -1,21 +1,151 @@
-//! Until the full demo (every engine on an embedded shop) lands, `demo` shows the load
-//! engine for real: a built-in HTTP service on loopback that stalls once, an open-model
-//! run against it, and the summary — where corrected latency shows the stall that
-//! service time hides.
+//! `ballast demo`: the seed's golden contract table, end to end. An inventory service, a
+//! chaos proxy in front of it and the reference shop (every ballast-tower layer) on free
+//! loopback ports; `contracts/golden.yaml` (built into the binary) run by `verify`; the
+//! verdict table and the report. Everything started is stopped, also on Ctrl-C or failure.
+//!
+//! `demo serve`, `demo shop`, `demo inventory` run one service alone; `demo load` is the
+//! load engine alone.
 
 use super::interrupted;
-use crate::cli::{DemoArgs, DemoCommand, DemoServeArgs};
+use super::verify::{exit_code, run_contract, Outputs};
+use crate::cli::{DemoArgs, DemoCommand, DemoLoadArgs, DemoServeArgs, DemoShopArgs};
 use crate::output::{write_json, LiveProgress};
 use anyhow::Context as _;
 use ballast_demo::{DemoServerConfig, SlowAbove, Stall};
 use ballast_load::{LoadConfig, Model, Stop};
+use ballast_verify::VerifyOptions;
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The demo's contract, built in so that `cargo run --release -- demo` needs no file.
+const GOLDEN: &str = include_str!("../../../../contracts/golden.yaml");
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    if let Some(DemoCommand::Serve(serve_args)) = args.serve {
-        return serve(serve_args).await;
+    match args.command {
+        Some(DemoCommand::Serve(a)) => return serve(a).await,
+        Some(DemoCommand::Shop(a)) => return shop(a).await,
+        Some(DemoCommand::Inventory { bind }) => {
+            let inventory = ballast_shop::InventoryConfig {
+                bind,
+                ..Default::default()
+            }
+            .build()
+            .await
+            .map_err(|e| super::InputError(e.to_string()))?;
+            eprintln!("inventory listening on {}", inventory.url());
+            until_stopped().await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(DemoCommand::Load(a)) => return load(a).await,
+        None => {}
     }
+    let inventory = ballast_shop::InventoryConfig::default()
+        .build()
+        .await
+        .context("starting the inventory service")?;
+    let shop_port = free_port()?;
+    let proxy_port = free_port()?;
+    let mut vars = BTreeMap::new();
+    vars.insert("BALLAST_DEMO_SHOP_PORT", shop_port.to_string());
+    vars.insert("BALLAST_DEMO_PROXY_PORT", proxy_port.to_string());
+    vars.insert(
+        "BALLAST_DEMO_INVENTORY_PORT",
+        inventory.addr().port().to_string(),
+    );
+    vars.insert(
+        "BALLAST_DEMO_FALLBACK",
+        if args.disable_fallback {
+            "--disable-fallback"
+        } else {
+            "--with-fallback"
+        }
+        .into(),
+    );
+    let (phase, warmup) = if args.quick {
+        ("4s", "2s")
+    } else {
+        ("20s", "5s")
+    };
+    vars.insert("BALLAST_DEMO_PHASE", phase.into());
+    vars.insert("BALLAST_DEMO_WARMUP", warmup.into());
+    let lookup = |name: &str| vars.get(name).cloned().or_else(|| std::env::var(name).ok());
+    let contract = ballast_contract::Contract::parse_with_vars(
+        GOLDEN,
+        "contracts/golden.yaml",
+        std::path::Path::new("."),
+        &lookup,
+    )
+    .context("the built-in contract")?;
+
+    println!(
+        "ballast demo: the seed's golden contract table, end to end{}\n\
+         \x20 inventory  http://{}/   (the shop's dependency)\n\
+         \x20 proxy      http://127.0.0.1:{proxy_port}/   (ballast chaos, in front of the inventory)\n\
+         \x20 shop       http://127.0.0.1:{shop_port}/   (every ballast-tower layer{})\n",
+        if args.quick { " (quick)" } else { "" },
+        inventory.addr(),
+        if args.disable_fallback { ", fallback cache left out" } else { "" }
+    );
+    let outputs = Outputs {
+        report: Some(args.report.clone()),
+        junit: None,
+        json: None,
+    };
+    let report = run_contract(
+        &contract,
+        &VerifyOptions::default(),
+        &outputs,
+        !args.no_progress,
+    )
+    .await?;
+    drop(inventory);
+    println!("\nreport: {}", args.report.join("report.html").display());
+    Ok(exit_code(&report))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+async fn until_stopped() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
+/// `ballast demo shop`: the reference service alone, until Ctrl-C or SIGTERM.
+async fn shop(args: DemoShopArgs) -> anyhow::Result<ExitCode> {
+    let shop = ballast_shop::ShopConfig {
+        bind: args.bind,
+        inventory: args.inventory,
+        dependency_timeout: args.dependency_timeout,
+        disable_fallback: args.disable_fallback,
+    }
+    .build()
+    .await
+    .map_err(|e| super::InputError(e.to_string()))?;
+    eprintln!(
+        "shop listening on {}{}",
+        shop.url(),
+        if args.disable_fallback {
+            " (no fallback cache)"
+        } else {
+            ""
+        }
+    );
+    until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ballast demo load`: the load engine against a built-in service that stalls once, where
+/// corrected latency shows the stall that service time hides.
+async fn load(args: DemoLoadArgs) -> anyhow::Result<ExitCode> {
     let stall = Stall {
         at: args.duration / 2,
         length: Duration::from_millis(300),
@@ -30,7 +160,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("starting the built-in service")?;
     println!(
-        "ballast demo: built-in service on {} (200µs per request, every 200th answered 503, \
+        "ballast demo load: built-in service on {} (200µs per request, every 200th answered 503, \
          one {}ms stall at {:.1}s)",
         server.url(),
         stall.length.as_millis(),
@@ -91,11 +221,7 @@ async fn serve(args: DemoServeArgs) -> anyhow::Result<ExitCode> {
         server.url(),
         server.url()
     );
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    until_stopped().await?;
     server.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

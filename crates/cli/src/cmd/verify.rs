@@ -25,17 +25,54 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    let outputs = Outputs {
+        report: args.report,
+        junit: args.junit,
+        json: args.json,
+    };
+    let options = VerifyOptions {
+        only: args.only.clone(),
+    };
+    let report = run_contract(&contract, &options, &outputs, !args.no_progress).await?;
+    Ok(exit_code(&report))
+}
+
+/// Where a verify run writes its reports.
+pub struct Outputs {
+    /// report.html, junit.xml and verdict.json go here.
+    pub report: Option<std::path::PathBuf>,
+    /// JUnit XML.
+    pub junit: Option<std::path::PathBuf>,
+    /// The JSON verdict.
+    pub json: Option<std::path::PathBuf>,
+}
+
+/// 0 passed, 1 failed or aborted, 130 interrupted.
+pub fn exit_code(report: &ballast_verify::VerifyReport) -> ExitCode {
+    if report.interrupted {
+        ExitCode::from(130)
+    } else if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Runs `contract` with progress on stderr, prints the verdict table and writes the
+/// reports (shared by `ballast verify` and `ballast demo`).
+pub async fn run_contract(
+    contract: &Contract,
+    options: &VerifyOptions,
+    outputs: &Outputs,
+    show_progress: bool,
+) -> anyhow::Result<ballast_verify::VerifyReport> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         super::interrupted().await;
         let _ = stop_tx.send(true);
     });
-    let show_progress = !args.no_progress;
     let mut progress: Option<LiveProgress> = None;
-    let options = VerifyOptions {
-        only: args.only.clone(),
-    };
-    let report = ballast_verify::verify(&contract, &options, stop_rx, |event| match event {
+    let report = ballast_verify::verify(contract, options, stop_rx, |event| match event {
         Event::PhaseStarted {
             index,
             total,
@@ -47,8 +84,18 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             }
             let what = if warmup { " (warm-up, not judged)" } else { "" };
             let length = if warmup { phase.warmup } else { phase.duration };
+            let faults = if phase.chaos.is_empty() {
+                String::new()
+            } else {
+                let names: Vec<String> = phase
+                    .chaos
+                    .iter()
+                    .map(|c| format!("{} on {}", c.toxic, c.proxy))
+                    .collect();
+                format!(", faults: {}", names.join(", "))
+            };
             eprintln!(
-                "phase {index}/{total}: {}{what} — {} for {}",
+                "phase {index}/{total}: {}{what} — {} for {}{faults}",
                 phase.name,
                 phase.rate,
                 ballast_core::format_duration(length)
@@ -81,7 +128,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     print!("{}", render_table(&report, std::io::stdout().is_terminal()));
 
-    if let Some(dir) = &args.report {
+    if let Some(dir) = &outputs.report {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         write_text(&dir.join("report.html"), &render_html(&report))?;
         write_text(&dir.join("junit.xml"), &render_junit(&report))?;
@@ -91,19 +138,13 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
-    if let Some(path) = &args.junit {
+    if let Some(path) = &outputs.junit {
         write_text(path, &render_junit(&report))?;
     }
-    if let Some(path) = &args.json {
+    if let Some(path) = &outputs.json {
         write_json(path, &report)?;
     }
-    Ok(if report.interrupted {
-        ExitCode::from(130)
-    } else if report.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(report)
 }
 
 fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {

@@ -14,7 +14,9 @@ pub(crate) fn expand(
 ) -> Result<String, Vec<Diagnostic>> {
     let mut out = String::with_capacity(text.len());
     let mut problems = Vec::new();
-    for (line_index, line) in text.split_inclusive('\n').enumerate() {
+    for (line_index, whole_line) in text.split_inclusive('\n').enumerate() {
+        // Comments are left as written: they may well mention ${VAR} syntax.
+        let (line, comment) = whole_line.split_at(comment_start(whole_line));
         let mut rest = line;
         let mut column = 1;
         while let Some(start) = rest.find("${") {
@@ -76,12 +78,30 @@ pub(crate) fn expand(
             rest = &rest[start + end + 1..];
         }
         out.push_str(rest);
+        out.push_str(comment);
     }
     if problems.is_empty() {
         Ok(out)
     } else {
         Err(problems)
     }
+}
+
+/// Where a YAML comment starts on `line` (its length when there is none): a `#` at the
+/// start or after a space, outside quotes.
+fn comment_start(line: &str) -> usize {
+    let (mut single, mut double) = (false, false);
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single && previous != '\\' => double = !double,
+            '#' if !single && !double && previous.is_whitespace() => return i,
+            _ => {}
+        }
+        previous = c;
+    }
+    line.len()
 }
 
 fn diagnostic(file: &str, line: usize, column: usize, message: String) -> Diagnostic {
@@ -116,6 +136,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "url: http://127.0.0.1:18080/\nx: 7 ${KEEP} |\n");
+    }
+
+    #[test]
+    fn comments_are_left_alone() {
+        let out = expand(
+            "# uses ${ANY_*}\nx: \"a # ${PORT}\" # ${NOT}\n",
+            "c.yaml",
+            env,
+        )
+        .unwrap();
+        assert_eq!(out, "# uses ${ANY_*}\nx: \"a # 18080\" # ${NOT}\n");
     }
 
     #[test]

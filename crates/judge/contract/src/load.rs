@@ -150,8 +150,18 @@ impl Contract {
     /// Checks contract `text`; `file` names it in messages, `base_dir` resolves relative
     /// paths (bodies, CSV files, the spawned command's directory).
     pub fn parse(text: &str, file: &str, base_dir: &Path) -> Result<Contract, Error> {
-        let expanded = crate::env::expand(text, file, |name| std::env::var(name).ok())
-            .map_err(Error::Invalid)?;
+        Contract::parse_with_vars(text, file, base_dir, &|name| std::env::var(name).ok())
+    }
+
+    /// [`parse`](Contract::parse) with `${VAR}` read from `vars` instead of the
+    /// environment (so a program can fill in ports without touching its environment).
+    pub fn parse_with_vars(
+        text: &str,
+        file: &str,
+        base_dir: &Path,
+        vars: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Contract, Error> {
+        let expanded = crate::env::expand(text, file, vars).map_err(Error::Invalid)?;
         let text = expanded.as_str();
         let root =
             yaml::parse(text).map_err(|e| Error::Invalid(vec![Diagnostic::syntax(file, &e)]))?;

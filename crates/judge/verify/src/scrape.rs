@@ -224,22 +224,35 @@ pub async fn fetch(url: &str) -> Result<String, Error> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| fail(e.to_string()))?;
-    tokio::spawn(conn);
     let request = http::Request::get(target.path_and_query.as_str())
         .header(http::header::HOST, target.authority.as_str())
+        .header(http::header::CONNECTION, "close")
         .body(Empty::<bytes::Bytes>::new())
         .map_err(|e| fail(e.to_string()))?;
-    let response = tokio::time::timeout(Duration::from_secs(5), sender.send_request(request))
+    let exchange = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .to_bytes();
+        Ok::<_, Error>((status, body))
+    };
+    // The connection is driven here, not on a task of its own: when the caller gives up
+    // (drops this future, e.g. on its own timeout), the socket closes with it instead of
+    // lingering until the peer answers. With `Connection: close` it ends after the answer.
+    let driven = async {
+        let (result, _closed) = tokio::join!(exchange, conn);
+        result
+    };
+    let (status, body) = tokio::time::timeout(Duration::from_secs(5), driven)
         .await
-        .map_err(|_| fail("no answer within 5s".into()))?
-        .map_err(|e| fail(e.to_string()))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| fail(e.to_string()))?
-        .to_bytes();
+        .map_err(|_| fail("no answer within 5s".into()))??;
     if !status.is_success() {
         return Err(fail(format!("status {status}")));
     }

@@ -139,6 +139,14 @@ impl Recorder {
         &mut self.second
     }
 
+    /// The worker's next request is due at `due`: when that is in a later second, the
+    /// current second is complete for this worker and goes to the collector now, not when
+    /// the next response arrives (which matters for live views such as `abort_when`).
+    #[inline]
+    pub(crate) fn next_due(&mut self, due: Instant) {
+        let _ = self.slice_for(due);
+    }
+
     fn flush(&self, slice: SecondSlice) {
         if slice.requests > 0 {
             // The collector outlives every worker; a failed send means the run is over.

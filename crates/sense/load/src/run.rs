@@ -362,6 +362,7 @@ async fn h1_worker(
 ) -> Totals {
     let mut conn: Option<Http1Conn> = None;
     while let Some((seq, due)) = ctx.dispatcher.next(ctx.start) {
+        recorder.next_due(due);
         if !wait_until(&ctx, due, &mut stop).await {
             break;
         }
@@ -426,6 +427,7 @@ async fn h2_worker(
     mut stop: watch::Receiver<bool>,
 ) -> Totals {
     while let Some((seq, due)) = ctx.dispatcher.next(ctx.start) {
+        recorder.next_due(due);
         if !wait_until(&ctx, due, &mut stop).await {
             break;
         }

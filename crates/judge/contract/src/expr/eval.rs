@@ -207,7 +207,15 @@ impl Expr {
             Expr::Binary(op, a, b) => {
                 // Both sides are always evaluated so the verdict shows every value.
                 let (a, b) = (a.eval(facts, phase, seen), b.eval(facts, phase, seen));
-                apply(*op, a?, b?)?
+                // `and`/`or` decide with one side missing when the other settles it
+                // (false and ?, true or ?): a clause broken on known facts is broken.
+                match (op, &a, &b) {
+                    (BinOp::And, Ok(Value::Bool(false)), Err(_))
+                    | (BinOp::And, Err(_), Ok(Value::Bool(false))) => Value::Bool(false),
+                    (BinOp::Or, Ok(Value::Bool(true)), Err(_))
+                    | (BinOp::Or, Err(_), Ok(Value::Bool(true))) => Value::Bool(true),
+                    _ => apply(*op, a?, b?)?,
+                }
             }
         })
     }
@@ -362,6 +370,28 @@ mod tests {
         assert_eq!(
             run("phase(\"baseline\").p95 == 10ms", "surge").holds,
             Some(true)
+        );
+    }
+
+    #[test]
+    fn a_known_false_side_decides_an_and() {
+        let e = run(
+            "request(\"checkout\").p99 < 100ms and error_rate > 50%",
+            "surge",
+        );
+        assert_eq!(e.holds, Some(false));
+        let e = run(
+            "request(\"checkout\").p99 < 100ms or error_rate < 50%",
+            "surge",
+        );
+        assert_eq!(e.holds, Some(true));
+        let e = run(
+            "request(\"checkout\").p99 < 100ms and error_rate < 50%",
+            "surge",
+        );
+        assert_eq!(
+            e.holds, None,
+            "still undecided when the known side does not settle it"
         );
     }
 

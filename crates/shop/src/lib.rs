@@ -1,0 +1,67 @@
+//! The reference service of `ballast demo`: a small shop that degrades predictably.
+//!
+//! - [`InventoryConfig`] starts the dependency: stock levels over HTTP.
+//! - [`ShopConfig`] starts the shop: `GET /v1/products/{id}`, `POST /v1/orders`,
+//!   `GET /healthz`, `GET /metrics`. Every call to the inventory goes through
+//!   ballast-tower's fallback cache and adaptive circuit breaker (with a call timeout);
+//!   the routes go through its concurrency limit and standard HTTP metrics; a runtime probe
+//!   watches tasks and memory. `disable_fallback` leaves the cache out, to show that the
+//!   demo's contract notices.
+//!
+//! ```
+//! use ballast_shop::{InventoryConfig, ShopConfig};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let inventory = InventoryConfig::default().build().await?;
+//! let shop = ShopConfig { inventory: inventory.url(), ..Default::default() }.build().await?;
+//! let page = ballast_verify::scrape::fetch(&format!("{}v1/products/7", shop.url())).await?;
+//! assert!(page.contains("\"stock\""));
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod inventory;
+mod shop;
+
+pub use inventory::{Inventory, InventoryConfig};
+pub use shop::{Shop, ShopConfig};
+
+/// Why a demo service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A layer refused its settings.
+    #[error("{0}")]
+    Layer(String),
+}
+
+/// Serves `router` on `listener` until the returned handle is dropped or stopped.
+pub(crate) fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        // Errors end the task; the owner notices when its requests fail.
+        let _ = axum::serve(listener, router).await;
+    })
+}
+
+pub(crate) async fn bind(
+    addr: std::net::SocketAddr,
+) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), Error> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { addr, source })?;
+    Ok((listener, local))
+}

@@ -1,0 +1,275 @@
+//! The shop: product pages and orders over the inventory, through every ballast-tower layer.
+
+use crate::{bind, serve, Error};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ballast_tower::breaker::{Breaker, BreakerConfig, HttpClassifier};
+use ballast_tower::fallback::{Fallback, FallbackConfig};
+use ballast_tower::limit::LimitConfig;
+use ballast_tower::metrics::{MetricsConfig, MetricsEndpoint, SloConfig};
+use ballast_tower::runtime::RuntimeProbeConfig;
+use prometheus_client::registry::Registry;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tower::{Layer, ServiceExt};
+
+/// The shop.
+#[derive(Debug, Clone)]
+pub struct ShopConfig {
+    /// Address. Default: 127.0.0.1, any free port.
+    pub bind: SocketAddr,
+    /// Base URL of the inventory (in the demo: the chaos proxy in front of it).
+    pub inventory: String,
+    /// How long an inventory call may take before it counts as failed. Default: 100 ms.
+    pub dependency_timeout: Duration,
+    /// Leave the fallback cache out (the demo's proof that its contract checks something).
+    pub disable_fallback: bool,
+}
+
+impl Default for ShopConfig {
+    fn default() -> Self {
+        ShopConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            inventory: "http://127.0.0.1:8081/".into(),
+            dependency_timeout: Duration::from_millis(100),
+            disable_fallback: false,
+        }
+    }
+}
+
+/// A running shop; stops when dropped.
+pub struct Shop {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+    _probe: tokio::task::JoinHandle<()>,
+}
+
+type Stock = http::Response<String>;
+
+/// Calls the inventory over HTTP; any failure (refused, reset, non-2xx) is an error.
+#[derive(Clone)]
+struct InventoryClient {
+    base: Arc<String>,
+}
+
+impl tower::Service<u64> for InventoryClient {
+    type Response = Stock;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Stock, std::io::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, id: u64) -> Self::Future {
+        let url = format!("{}stock/{id}", self.base);
+        Box::pin(async move {
+            match ballast_verify::scrape::fetch(&url).await {
+                Ok(body) => Ok(http::Response::new(body)),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            }
+        })
+    }
+}
+
+type Guarded = Breaker<InventoryClient, HttpClassifier>;
+type Cached = Fallback<Guarded, u64, Stock, fn(&u64) -> Option<u64>, HttpClassifier>;
+
+/// The inventory as the handlers see it: with or without the fallback cache.
+#[derive(Clone)]
+enum Dependency {
+    Cached(Cached),
+    Guarded(Guarded),
+}
+
+impl Dependency {
+    /// The stock of `id` and whether it came from the cache.
+    async fn stock(&self, id: u64) -> Result<(String, bool), String> {
+        let answer = match self {
+            Dependency::Cached(s) => s.clone().oneshot(id).await.map_err(|e| e.to_string()),
+            Dependency::Guarded(s) => s.clone().oneshot(id).await.map_err(|e| e.to_string()),
+        }?;
+        let degraded = answer.headers().contains_key("x-ballast-degraded");
+        Ok((answer.into_body(), degraded))
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    inventory: Dependency,
+    orders: Arc<AtomicU64>,
+}
+
+fn key(id: &u64) -> Option<u64> {
+    Some(*id)
+}
+
+fn json(status: http::StatusCode, body: String) -> Response {
+    (
+        status,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+async fn product(State(app): State<App>, Path(id): Path<u64>) -> Response {
+    match app.inventory.stock(id).await {
+        Ok((stock, degraded)) => json(
+            http::StatusCode::OK,
+            format!("{{\"product\":{id},\"inventory\":{stock},\"degraded\":{degraded}}}"),
+        ),
+        Err(e) => json(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{{\"error\":{}}}",
+                serde_json::Value::String(format!("inventory unavailable: {e}"))
+            ),
+        ),
+    }
+}
+
+async fn order(State(app): State<App>, body: Bytes) -> Response {
+    let parsed: Result<serde_json::Value, _> = serde_json::from_slice(&body);
+    let product = parsed.ok().and_then(|v| {
+        let p = v.get("product")?;
+        p.as_u64().or_else(|| p.as_str()?.parse().ok())
+    });
+    let Some(product) = product else {
+        return json(
+            http::StatusCode::BAD_REQUEST,
+            "{\"error\":\"expected a JSON body like {\\\"product\\\": 7, \\\"qty\\\": 1}\"}".into(),
+        );
+    };
+    // An order is taken against known stock; while the inventory is away, against the
+    // last stock seen (degraded), and reserved once it is back.
+    match app.inventory.stock(product).await {
+        Ok((_, degraded)) => {
+            let number = app.orders.fetch_add(1, Ordering::Relaxed) + 1;
+            json(
+                http::StatusCode::CREATED,
+                format!("{{\"order\":{number},\"product\":{product},\"degraded\":{degraded}}}"),
+            )
+        }
+        Err(e) => json(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{{\"error\":{}}}",
+                serde_json::Value::String(format!("cannot check stock: {e}"))
+            ),
+        ),
+    }
+}
+
+impl ShopConfig {
+    /// Builds every layer, binds and serves.
+    pub async fn build(self) -> Result<Shop, Error> {
+        let layer_error = |e: ballast_tower::Error| Error::Layer(e.to_string());
+        let breaker = BreakerConfig {
+            name: "inventory".into(),
+            // A short window: after a surge of good calls, a dead dependency must still
+            // trip the breaker within seconds.
+            window: Duration::from_secs(4),
+            buckets: 8,
+            minimum_calls: 10,
+            open_for: Duration::from_secs(2),
+            call_timeout: Some(self.dependency_timeout),
+            ..Default::default()
+        }
+        .build()
+        .map_err(layer_error)?;
+        let limit = LimitConfig {
+            name: "shop".into(),
+            ..Default::default()
+        }
+        .build()
+        .map_err(layer_error)?;
+        let metrics = MetricsConfig {
+            slos: vec![SloConfig::new(
+                "shop-latency",
+                Duration::from_millis(300),
+                0.999,
+            )],
+            ..Default::default()
+        }
+        .build()
+        .map_err(layer_error)?;
+        let probe = RuntimeProbeConfig::default().build().map_err(layer_error)?;
+
+        let mut registry = Registry::default();
+        breaker.register(&mut registry);
+        limit.register(&mut registry);
+        metrics.register(&mut registry);
+        probe.register(&mut registry);
+
+        let base = if self.inventory.ends_with('/') {
+            self.inventory.clone()
+        } else {
+            format!("{}/", self.inventory)
+        };
+        let client = InventoryClient {
+            base: Arc::new(base),
+        };
+        let guarded: Guarded = breaker.http_layer().layer(client);
+        let inventory = if self.disable_fallback {
+            Dependency::Guarded(guarded)
+        } else {
+            let cache = FallbackConfig {
+                name: "inventory".into(),
+                ..Default::default()
+            }
+            .build::<u64, Stock>()
+            .map_err(layer_error)?;
+            cache.register(&mut registry);
+            Dependency::Cached(
+                cache
+                    .layer(key as fn(&u64) -> Option<u64>, HttpClassifier)
+                    .layer(guarded),
+            )
+        };
+        let app = App {
+            inventory,
+            orders: Arc::new(AtomicU64::new(0)),
+        };
+        let router = axum::Router::new()
+            .route("/v1/products/{id}", get(product))
+            .route("/v1/orders", post(order))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .with_state(app)
+            .layer(limit.layer())
+            .layer(metrics.layer())
+            .route_service("/metrics", MetricsEndpoint::new(registry));
+        let (listener, addr) = bind(self.bind).await?;
+        Ok(Shop {
+            addr,
+            task: serve(listener, router),
+            _probe: probe.spawn(),
+        })
+    }
+}
+
+impl Shop {
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        self.task.abort();
+        self._probe.abort();
+    }
+}
