@@ -263,3 +263,131 @@ async fn chaos_serve_holds_9900_connections_without_leaks_and_survives_an_upstre
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn ballast(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(args)
+        .env_remove("BALLAST_CHAOS_TOKEN")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn chaos_verbs_drive_a_running_server_and_fail_with_the_right_codes() {
+    let dir = std::env::temp_dir().join(format!("ballast-chaos-verbs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_chaos, api, _proxy) = start_chaos(6379, &dir);
+    let api_url = format!("http://{api}");
+    let with_api = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--api", &api_url]);
+        ballast(&all)
+    };
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    let out = with_api(&["chaos", "add", "pg", "--upstream", "127.0.0.1:5432"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text(&out).starts_with("created proxy pg on 127.0.0.1:"),
+        "{}",
+        text(&out)
+    );
+    let out = with_api(&[
+        "chaos",
+        "toxic",
+        "add",
+        "redis",
+        "-t",
+        "latency",
+        "-a",
+        "latency=25",
+        "-n",
+        "slow",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = with_api(&[
+        "chaos",
+        "toxic",
+        "add",
+        "pg",
+        "-t",
+        "http_abort",
+        "-a",
+        "headers.x-tenant=7",
+        "--toxicity",
+        "0.5",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = with_api(&["chaos", "list"]);
+    let listing = text(&out);
+    assert!(
+        listing.contains("slow (downstream latency jitter=0 latency=25, toxicity 1)"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("http_abort_upstream (upstream http_abort headers={\"x-tenant\":\"7\"}"),
+        "{listing}"
+    );
+    let out = with_api(&["chaos", "list", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["redis"]["toxics"][0]["attributes"]["latency"],
+        serde_json::json!(25)
+    );
+
+    // Input errors (flags, 4xx answers) exit 2 with one line; an unreachable server exits 1.
+    for (args, needle) in [
+        (
+            vec!["chaos", "toxic", "rm", "redis", "nope"],
+            "toxic not found",
+        ),
+        (
+            vec!["chaos", "toxic", "add", "redis", "-t", "lag"],
+            "unknown",
+        ),
+        (
+            vec![
+                "chaos",
+                "toxic",
+                "add",
+                "redis",
+                "-t",
+                "latency",
+                "-a",
+                "latancy=1",
+            ],
+            "latancy",
+        ),
+        (
+            vec![
+                "chaos", "toxic", "add", "redis", "-t", "latency", "-a", "novalue",
+            ],
+            "KEY=VALUE",
+        ),
+        (
+            vec!["chaos", "add", "redis", "--upstream", "127.0.0.1:1"],
+            "proxy already exists",
+        ),
+    ] {
+        let out = with_api(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let out = ballast(&["chaos", "list", "--api", "http://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = ballast(&["chaos", "serve", "--api", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2), "a public API needs a token");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token"));
+
+    let out = with_api(&["chaos", "toxic", "rm", "redis", "slow"]);
+    assert!(out.status.success());
+    let out = with_api(&["chaos", "reset"]);
+    assert!(out.status.success());
+    let listing = text(&with_api(&["chaos", "list"]));
+    assert!(
+        listing.lines().skip(1).all(|l| l.ends_with(" -")),
+        "{listing}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
