@@ -58,6 +58,13 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+step "demo: the golden contract, quick, with and without the fallback (alone on the machine)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run -p ballast-cli --test demo --run-ignored only -j 1 --failure-output final
+else
+  cargo test -p ballast-cli --test demo -- --ignored --test-threads 1
+fi
+
 if [ "$FUZZ_SECONDS" != "0" ]; then
   step "fuzzing, ${FUZZ_SECONDS}s per target"
   scripts/fuzz.sh "$FUZZ_SECONDS"

@@ -63,7 +63,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .into(),
     );
     let (phase, warmup) = if args.quick {
-        ("4s", "2s")
+        ("6s", "2s")
     } else {
         ("20s", "5s")
     };
