@@ -442,6 +442,8 @@ mod tests {
     fn unusual_quantiles_print_back() {
         // Found by fuzzing: p(9) printed as "p9", which does not parse.
         for text in [
+            "1 < (not true) or true",
+            "-(not true) == 1",
             "p(9) < 1",
             "p(99.5) < 1",
             "p(1) < 1",

@@ -329,7 +329,8 @@ impl fmt::Display for Expr {
             Expr::Bool(b) => write!(f, "{b}"),
             Expr::Fact(fact) => write!(f, "{fact}"),
             Expr::Neg(e) => write!(f, "-({e})"),
-            Expr::Not(e) => write!(f, "not ({e})"),
+            // Parenthesised whole: `not` binds looser than comparisons.
+            Expr::Not(e) => write!(f, "(not ({e}))"),
             Expr::Binary(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
         }
     }
