@@ -161,9 +161,14 @@ pub(crate) enum Recorded {
     Stale,
 }
 
-/// A ring of `n` buckets of `width_ns` each.
+/// A window of `n` buckets of `width_ns` each, held in a ring of `n` rounded up to a power
+/// of two (the spare slots hold older buckets, which no sum includes), so finding a slot is
+/// a mask and finding a bucket a multiplication: the call path has no division.
 pub(crate) struct Window {
     width_ns: u64,
+    per_ns: f64,
+    mask: u64,
+    n: u64,
     buckets: Box<[Bucket]>,
     record_latency: bool,
     retired: Retired,
@@ -174,7 +179,12 @@ impl Window {
     pub(crate) fn new(width_ns: u64, n: usize, record_latency: bool) -> Window {
         Window {
             width_ns: width_ns.max(1),
-            buckets: (0..n.max(1)).map(|_| Bucket::new()).collect(),
+            per_ns: 1.0 / width_ns.max(1) as f64,
+            mask: (n.max(1).next_power_of_two() - 1) as u64,
+            n: n.max(1) as u64,
+            buckets: (0..n.max(1).next_power_of_two())
+                .map(|_| Bucket::new())
+                .collect(),
             record_latency,
             retired: Retired::default(),
         }
@@ -183,7 +193,15 @@ impl Window {
     /// The index of the bucket holding time `now_ns`.
     #[inline]
     pub(crate) fn index(&self, now_ns: u64) -> u64 {
-        now_ns / self.width_ns
+        let guess = (now_ns as f64 * self.per_ns) as u64;
+        // Rounding may land one bucket off at an edge; two multiplications settle it exactly.
+        if guess.saturating_mul(self.width_ns) > now_ns {
+            guess - 1
+        } else if (guess + 1).saturating_mul(self.width_ns) <= now_ns {
+            guess + 1
+        } else {
+            guess
+        }
     }
 
     /// Counts one call ending at `now_ns`.
@@ -196,7 +214,7 @@ impl Window {
         latency_ns: u64,
     ) -> Recorded {
         let index = self.index(now_ns);
-        let bucket = &self.buckets[(index % self.buckets.len() as u64) as usize];
+        let bucket = &self.buckets[(index & self.mask) as usize];
         let epoch = index + 1;
         let mut result = Recorded::Counted;
         let seen = bucket.epoch.load(Acquire);
@@ -242,9 +260,7 @@ impl Window {
     /// `from_index` on (a window is restarted by raising it when the breaker closes).
     pub(crate) fn sum(&self, now_ns: u64, from_index: u64) -> Counts {
         let current = self.index(now_ns);
-        let oldest = (current + 1)
-            .saturating_sub(self.buckets.len() as u64)
-            .max(from_index);
+        let oldest = (current + 1).saturating_sub(self.n).max(from_index);
         let mut total = Counts::default();
         for bucket in self.buckets.iter() {
             let epoch = bucket.epoch.load(Acquire);
@@ -278,7 +294,7 @@ impl Window {
 
     /// The counts and latency bins of bucket `index`, if the ring still holds it.
     pub(crate) fn bucket(&self, index: u64) -> Option<(Counts, [u32; LATENCY_BINS])> {
-        let bucket = &self.buckets[(index % self.buckets.len() as u64) as usize];
+        let bucket = &self.buckets[(index & self.mask) as usize];
         if bucket.epoch.load(Acquire) != index + 1 {
             return None;
         }
@@ -411,6 +427,13 @@ mod tests {
             prop_assert_eq!(sum.success, expected(Outcome::Success));
             prop_assert_eq!(sum.failure, expected(Outcome::Failure));
             prop_assert_eq!(sum.timeout, expected(Outcome::Timeout));
+        }
+
+                #[test]
+        fn bucket_index_is_exact_division(width in 1u64..10_000_000_000, now in 0u64..(1 << 62)) {
+            let window = Window::new(width, 10, false);
+            prop_assert_eq!(window.index(now), now / width);
+            prop_assert_eq!(window.index(now / width * width), now / width);
         }
 
         #[test]
