@@ -91,7 +91,10 @@ fn call<S: Service<Request>>(service: &mut S, req: Request) {
 }
 
 /// The layers measured, each with the request it is called with.
-const LAYERS: [(&str, fn() -> Request); 10] = [
+/// Builds the request a layer is called with.
+type MakeRequest = fn() -> Request;
+
+const LAYERS: [(&str, MakeRequest); 10] = [
     ("bare", request),
     ("bare + 2 clock reads", request),
     ("bare (request with route)", request_with_route),
@@ -173,7 +176,7 @@ fn benches(c: &mut Criterion) {
 /// Runs `iters` calls on each of two threads over one shared layer; the time from the first
 /// thread starting to the last one finishing. If the scheduler runs the two one after the
 /// other (a busy machine), that span doubles, so best-of rounds keep the truly parallel ones.
-fn two_threads(name: &str, iters: u64, make: fn() -> Request) -> Duration {
+fn two_threads(name: &str, iters: u64, make: MakeRequest) -> Duration {
     let (mut a, mut b) = shared_pair(name);
     let barrier = std::sync::Barrier::new(2);
     let run = |caller: &mut Caller, barrier: &std::sync::Barrier| {

@@ -134,6 +134,9 @@ impl HttpMetrics {
     }
 }
 
+/// Reads a gauge's value from a status and the objective.
+type GaugeOf = fn(&SloStatus, f64) -> f64;
+
 pub(crate) fn encode_slos(
     slos: &[Arc<SloState>],
     now_ns: u64,
@@ -164,7 +167,7 @@ pub(crate) fn encode_slos(
                 .encode_counter::<NoLabelSet, _, u64>(&pick(status), None)?;
         }
     }
-    let gauges: [(&str, &str, fn(&SloStatus, f64) -> f64); 4] = [
+    let gauges: [(&str, &str, GaugeOf); 4] = [
         (
             "ballast_slo_objective",
             "Share of requests that must be good",

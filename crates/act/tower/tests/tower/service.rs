@@ -59,6 +59,8 @@ async fn item(State(app): State<App>, Path(id): Path<String>) -> axum::response:
     }
 }
 
+// The key function takes `&Request`, and the request here is a `String`.
+#[allow(clippy::ptr_arg)]
 fn key(id: &String) -> Option<String> {
     Some(id.clone())
 }
