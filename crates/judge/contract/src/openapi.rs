@@ -44,6 +44,11 @@ pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String
         .or(server)
         .unwrap_or("http://127.0.0.1:8080")
         .trim_end_matches('/');
+    if let Err(e) = ballast_load::Target::parse(base) {
+        return Err(format!(
+            "servers[0].url: {e}; pass --base-url to choose the service's address"
+        ));
+    }
     let paths = root
         .get("paths")
         .and_then(Value::as_object)
@@ -263,6 +268,11 @@ paths:
         assert!(contract_from_openapi("openapi: 3.1.0\npaths: {}\n", None)
             .unwrap_err()
             .contains("no GET"));
+        let bad_server = "openapi: 3.0.0\nservers: [{ url: \"http://1210..:.079000://x\" }]\npaths: { /a: { get: {} } }\n";
+        assert!(contract_from_openapi(bad_server, None)
+            .unwrap_err()
+            .contains("servers[0].url"));
+        assert!(contract_from_openapi(bad_server, Some("http://127.0.0.1:9")).is_ok());
         assert!(contract_from_openapi("openapi: [", None)
             .unwrap_err()
             .contains("not valid YAML"));

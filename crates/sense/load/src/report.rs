@@ -349,6 +349,21 @@ impl Report {
         ] {
             LatencyHistogram::decode(encoded).map_err(|e| fail(format!("{name}: {e}")))?;
         }
+        for (name, p) in [
+            ("latency_ms", &report.latency_ms),
+            ("service_ms", &report.service_ms),
+            ("send_lag_ms", &report.send_lag_ms),
+        ] {
+            let values = [p.p50, p.p90, p.p95, p.p99, p.p999, p.max, p.mean];
+            if values.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                return Err(fail(format!(
+                    "{name}: expected milliseconds ≥ 0, got {values:?}"
+                )));
+            }
+        }
+        if !report.duration_s.is_finite() || report.duration_s < 0.0 || !report.rps.is_finite() {
+            return Err(fail("duration_s and rps must be finite and ≥ 0".into()));
+        }
         for (i, point) in report.timeline.iter().enumerate() {
             LatencyHistogram::decode(&point.histogram)
                 .map_err(|e| fail(format!("timeline[{i}].histogram: {e}")))?;
@@ -539,7 +554,7 @@ impl Report {
                 "  schedule   late {} · dropped {} · send lag p99 {}",
                 self.late,
                 self.dropped,
-                format_duration(Duration::from_secs_f64(self.send_lag_ms.p99 / 1e3))
+                format_duration(millis(self.send_lag_ms.p99))
             );
         }
         let _ = writeln!(
@@ -573,7 +588,7 @@ impl Report {
             "total"
         };
         for (name, p) in [(label, &self.latency_ms), ("service", &self.service_ms)] {
-            let f = |ms: f64| format_duration(Duration::from_secs_f64(ms / 1e3));
+            let f = |ms: f64| format_duration(millis(ms));
             let _ = writeln!(
                 out,
                 "  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
@@ -588,7 +603,7 @@ impl Report {
             );
         }
         for (name, r) in &self.by_request {
-            let f = |ms: f64| format_duration(Duration::from_secs_f64(ms / 1e3));
+            let f = |ms: f64| format_duration(millis(ms));
             let _ = writeln!(
                 out,
                 "  {:<9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}   {} req, {:.2}% failed",
@@ -625,4 +640,13 @@ fn truncate(name: &str, width: usize) -> String {
             .chain(std::iter::once('…'))
             .collect()
     }
+}
+
+/// Milliseconds (from a report, possibly edited by hand) as a duration, never panicking.
+fn millis(ms: f64) -> Duration {
+    Duration::try_from_secs_f64(ms / 1e3).unwrap_or(if ms > 0.0 {
+        Duration::MAX
+    } else {
+        Duration::ZERO
+    })
 }

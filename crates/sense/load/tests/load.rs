@@ -337,3 +337,18 @@ async fn an_unreachable_target_fails_before_any_load() {
         "{err}"
     );
 }
+
+/// Report files the fuzzer found (fuzz/artifacts/load_report): read, merged and
+/// summarised without a panic.
+#[test]
+fn fuzzed_report_files_are_refused_or_summarised() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text =
+            String::from_utf8_lossy(&std::fs::read(entry.unwrap().path()).unwrap()).into_owned();
+        if let Ok(report) = Report::from_json(&text, "fuzz.json") {
+            let _ = report.summary();
+            let _ = Report::merge(&[report.clone(), report]);
+        }
+    }
+}

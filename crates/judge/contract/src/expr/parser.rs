@@ -246,8 +246,15 @@ impl Parser {
                 && w[1..].bytes().all(|b| b.is_ascii_digit()) =>
             {
                 let digits = &w[1..];
+                if digits.len() > 6 {
+                    return Err(ExprError::new(
+                        at,
+                        format!("{w:?}: a percentile name has 2 to 6 digits (p99, p999); write p(N) for others"),
+                    ));
+                }
                 let q = digits.parse::<f64>().unwrap_or(0.0) / 10f64.powi(digits.len() as i32);
-                FactKind::Latency(LatencyStat::Quantile(q))
+                // The same millionth-of-a-percent grid as p(N), so both spellings agree.
+                FactKind::Latency(LatencyStat::Quantile((q * 1e8).round() / 1e8))
             }
             "status" => {
                 self.expect_op("[")?;
