@@ -142,9 +142,10 @@ pub struct LearnedThresholds {
     /// newest snapshot when the breaker is built. Default: none.
     #[serde(default)]
     pub snapshot_file: Option<PathBuf>,
-    /// Largest relative move of a learned threshold since the last snapshot; beyond it the
-    /// breaker rolls back to that snapshot and pauses learning for one snapshot interval.
-    /// Default: 0.5.
+    /// Largest relative move of a learned threshold (before clamping to floor and ceiling)
+    /// since the last snapshot; beyond it the breaker rolls back to that snapshot and pauses
+    /// learning for one snapshot interval. Values under the floor move relative to the
+    /// floor. Default: 0.5.
     #[serde(default = "default_max_change")]
     pub max_change: f64,
     /// Trips (closed → open) within `flap_window` that count as flapping (and roll back).

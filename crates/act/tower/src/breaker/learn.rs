@@ -200,15 +200,28 @@ impl Learner {
         self.learned += 1;
     }
 
+    /// Whether the learned thresholds moved more than `max_change` since `reference`. The
+    /// learned values are compared *before* clamping, so a baseline creeping up under the
+    /// floor (where the threshold in force does not move yet) is caught too; the floor is the
+    /// unit of change for small values, so noise on a tiny baseline is not a move.
     fn moved_too_far(&self, reference: &Snapshot) -> bool {
-        let now = self.thresholds();
+        let cfg = &self.cfg;
+        let scale = 1.0 + cfg.drift_tolerance;
+        let (rate, latency) = self.baseline();
         let moved =
-            |new: f64, old: f64| old > 0.0 && ((new - old) / old).abs() > self.cfg.max_change;
-        moved(now.failure_rate, reference.failure_threshold)
-            || moved(
-                now.slow_call_duration.as_secs_f64(),
-                reference.slow_call_duration.as_secs_f64(),
+            |new: f64, old: f64, floor: f64| (new - old).abs() > cfg.max_change * old.max(floor);
+        let latency_moved = latency.is_some_and(|l| {
+            moved(
+                l.as_secs_f64() * scale,
+                reference.latency_baseline.as_secs_f64() * scale,
+                cfg.slow_call_floor.as_secs_f64(),
             )
+        });
+        moved(
+            rate * scale,
+            reference.failure_baseline * scale,
+            cfg.failure_rate_floor,
+        ) || latency_moved
     }
 
     fn snapshot(&mut self, now_ns: u64) -> Snapshot {

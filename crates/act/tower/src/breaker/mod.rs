@@ -17,6 +17,8 @@ pub mod replay;
 mod service;
 mod shared;
 mod state;
+#[cfg(test)]
+mod tests;
 // Also the SLO burn-rate windows' ring.
 pub(crate) mod window;
 

@@ -394,11 +394,16 @@ impl Shared {
         let window = self
             .window
             .sum(previous * self.bucket_ns, self.window_from.load(Acquire));
+        // The window judges health; a bucket alone only when it holds enough calls to mean
+        // something (one failure in a 5-call bucket is 20 %: excluding such buckets would
+        // teach a baseline below the truth).
+        let bucket_judged = counts.calls() >= self.minimum_calls;
         let healthy = closed
             && transitions == learning.transitions_seen
-            && counts.failure_rate() < t.failure_rate
-            && counts.slow_rate() < t.slow_call_rate
-            && window.failure_rate() < t.failure_rate;
+            && !(bucket_judged && counts.failure_rate() >= t.failure_rate)
+            && !(bucket_judged && counts.slow_rate() >= t.slow_call_rate)
+            && window.failure_rate() < t.failure_rate
+            && window.slow_rate() < t.slow_call_rate;
         learning.transitions_seen = transitions;
         let step = learning
             .learner
@@ -461,6 +466,11 @@ impl Shared {
             slow_call_rate: f64::from_bits(self.slow_rate_bits.load(Acquire)),
             slow_call_duration: Duration::from_nanos(self.slow_ns.load(Acquire)),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn word_bits(&self) -> u64 {
+        self.word.0.load(Acquire)
     }
 
     pub(crate) fn state(&self) -> State {

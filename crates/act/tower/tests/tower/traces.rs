@@ -207,3 +207,55 @@ fn outage_trips_within_two_seconds_and_recovers_through_half_open() {
     // The breaker shed most of the outage's calls.
     assert!(report.rejected > 400, "{} refused", report.rejected);
 }
+
+/// A dependency that degrades slowly, each bucket just under the trip threshold, tries to
+/// teach the breaker that 15 % failures are normal; the drift check rolls the learned
+/// thresholds back to the last snapshot from before it began.
+#[test]
+fn a_poisoned_learning_phase_is_rolled_back() {
+    use ballast_tower::breaker::replay::TraceCall;
+    use ballast_tower::breaker::{Event, Outcome, RollbackReason};
+    let mut rng = Rng(0x5eed_0003);
+    let mut calls = Vec::new();
+    let mut t = 0.0;
+    while t < 600.0 {
+        let rate = if t < 300.0 { 0.01 } else { 0.15 };
+        let outcome = if rng.unit() < rate {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        };
+        calls.push(TraceCall {
+            start: Duration::from_secs_f64(t),
+            latency: Duration::from_millis(20),
+            outcome,
+        });
+        t += 0.01;
+    }
+    let report = replay(&shipped_config(), &calls).unwrap();
+    let (at, to) = report
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::RolledBack {
+                at,
+                to,
+                reason: RollbackReason::Drift,
+            } => Some((*at, to.clone())),
+            _ => None,
+        })
+        .expect("the drift must be rolled back");
+    assert!(
+        at > Duration::from_secs(300),
+        "rolled back at {at:?}, before the poisoning"
+    );
+    assert!(
+        to.taken_at <= Duration::from_secs(300),
+        "to a snapshot from before it: {to:?}"
+    );
+    assert!(to.failure_baseline < 0.03, "{to:?}");
+    println!(
+        "poisoning began at 300 s; rolled back at {at:?} to snapshot v{}",
+        to.version
+    );
+}
