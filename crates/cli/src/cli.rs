@@ -81,6 +81,23 @@ Examples:
         #[command(subcommand)]
         command: crate::cmd::chaos::ChaosCommand,
     },
+    /// Seasonal baselines of a series and the SLO objective they support.
+    Baseline {
+        #[command(subcommand)]
+        command: crate::cmd::anomaly::BaselineCommand,
+    },
+    /// Streaming anomaly detection: live watch, offline scoring, NAB benchmark.
+    Anomaly {
+        #[command(subcommand)]
+        command: crate::cmd::anomaly::AnomalyCommand,
+    },
+    /// Leak and trend test of gauges (goroutines, tasks, heap, RSS, fds): Theil–Sen slope,
+    /// Mann–Kendall significance, growth watch. Exit 1 when a series is growing.
+    #[command(after_help = "Examples:
+  ballast leak go_goroutines go_memstats_heap_inuse_bytes --prometheus http://127.0.0.1:9090 --window 6h
+  ballast leak process_open_fds --prometheus URL --limit 1024
+  ballast leak --csv goroutines.csv")]
+    Leak(crate::cmd::anomaly::LeakArgs),
     /// Circuit breakers of ballast-tower: replay a recorded trace to tune one offline.
     Breaker {
         #[command(subcommand)]

@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns flags into an engine config and runs it.
 
+pub mod anomaly;
 pub mod breaker;
 pub mod chaos;
 mod contract;
@@ -35,6 +36,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 Some(ballast_slo::Error::Invalid(_) | ballast_slo::Error::Contract(_) | ballast_slo::Error::Read { .. } | ballast_slo::Error::Unsupported(_))
             )
             || matches!(cause.downcast_ref::<ballast_verify::Error>(), Some(ballast_verify::Error::Usage(_)))
+            || cause.downcast_ref::<ballast_anomaly::Error>().is_some_and(ballast_anomaly::Error::is_input)
     });
     if input {
         2
@@ -54,6 +56,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Slo { command } => slo::run(command).await,
         Command::Chaos { command } => chaos::run(command).await,
         Command::Breaker { command } => breaker::run(command),
+        Command::Baseline { command } => anomaly::baseline(command).await,
+        Command::Anomaly { command } => anomaly::anomaly(command).await,
+        Command::Leak(args) => anomaly::leak(args).await,
         Command::Contract { command } => match command {
             ContractCommand::Check { contract } => contract::check(&contract),
             ContractCommand::Schema => contract::schema(),

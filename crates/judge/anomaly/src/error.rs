@@ -5,12 +5,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not a chained source: the message already holds it).
+        error: std::io::Error,
     },
     /// A row of a CSV file is invalid.
     #[error("{}:{line}: {field}: {message}", path.display())]

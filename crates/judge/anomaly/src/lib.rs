@@ -21,11 +21,17 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alert;
+pub mod baseline;
 pub mod detect;
 mod error;
+pub mod growth;
 pub mod input;
 pub mod nab;
+pub mod prom;
 pub mod series;
+pub mod trend;
+pub mod watch;
 
 pub use detect::{Detector, DetectorConfig};
 pub use error::Error;

@@ -37,11 +37,16 @@ impl EwmaConfig {
     pub(crate) fn validate(&self) -> Result<(), Error> {
         for (name, v) in [("alpha", self.alpha), ("beta", self.beta)] {
             if !(v > 0.0 && v <= 1.0) {
-                return Err(Error::Config(format!("ewma.{name} must be in (0, 1], got {v}")));
+                return Err(Error::Config(format!(
+                    "ewma.{name} must be in (0, 1], got {v}"
+                )));
             }
         }
         if !(self.clip > 0.0 && self.clip.is_finite()) {
-            return Err(Error::Config(format!("ewma.clip must be above 0, got {}", self.clip)));
+            return Err(Error::Config(format!(
+                "ewma.clip must be above 0, got {}",
+                self.clip
+            )));
         }
         Ok(())
     }
@@ -125,6 +130,9 @@ mod tests {
             max_noise = max_noise.max(d.score(i as f64, 10.0 + noise));
         }
         let spike = d.score(500.0, 30.0);
-        assert!(spike > 0.99 && max_noise < 0.9, "spike {spike}, noise {max_noise}");
+        assert!(
+            spike > 0.99 && max_noise < 0.9,
+            "spike {spike}, noise {max_noise}"
+        );
     }
 }

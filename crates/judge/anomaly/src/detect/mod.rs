@@ -5,6 +5,8 @@
 //! - [`ensemble`]: the stronger detector, chosen by its NAB score.
 
 pub mod ewma;
+#[doc(hidden)]
+pub mod lab;
 
 use crate::Error;
 use serde::{Deserialize, Serialize};
@@ -21,9 +23,13 @@ pub trait Detector: Send {
 /// Which detector, with its settings (`{"kind": "ewma", ...}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
 pub enum DetectorConfig {
     /// Robust EWMA residual.
     Ewma(ewma::EwmaConfig),
+    /// Development only.
+    #[doc(hidden)]
+    Lab(lab::LabConfig),
 }
 
 impl Default for DetectorConfig {
@@ -51,6 +57,16 @@ impl DetectorConfig {
     pub fn name(&self) -> &'static str {
         match self {
             DetectorConfig::Ewma(_) => "ewma",
+            DetectorConfig::Lab(_) => "lab",
+        }
+    }
+
+    /// The threshold NAB's standard profile chose for this detector over the development
+    /// corpus (docs/ANOMALY.md): a sensible default for alerts.
+    pub fn recommended_threshold(&self) -> f64 {
+        match self {
+            DetectorConfig::Ewma(_) => 0.99,
+            DetectorConfig::Lab(_) => 0.99,
         }
     }
 
@@ -58,6 +74,7 @@ impl DetectorConfig {
     pub fn validate(&self) -> Result<(), Error> {
         match self {
             DetectorConfig::Ewma(c) => c.validate(),
+            DetectorConfig::Lab(c) => c.validate(),
         }
     }
 
@@ -70,9 +87,9 @@ impl DetectorConfig {
     /// A detector for a series expected to hold `rows` points (0: unknown). NAB hands every
     /// detector its file's probationary length; this is where it enters.
     pub(crate) fn build_for(&self, rows: usize) -> Box<dyn Detector> {
-        let _ = rows;
         match self {
             DetectorConfig::Ewma(c) => Box::new(ewma::Ewma::new(c)),
+            DetectorConfig::Lab(c) => Box::new(lab::Lab::new(c, rows)),
         }
     }
 }

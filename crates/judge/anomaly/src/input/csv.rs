@@ -48,9 +48,9 @@ pub fn read_nab_results(path: &Path) -> Result<Vec<(f64, f64)>, Error> {
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
+    std::fs::read_to_string(path).map_err(|error| Error::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -89,7 +89,8 @@ pub(crate) fn parse_table(text: &str, path: &Path, wanted: &[&str]) -> Result<Ta
         let header = fields(first);
         let starts_with_time = parse_timestamp(header[0]).is_ok();
         if !starts_with_time {
-            if !header[0].eq_ignore_ascii_case("timestamp") && !header[0].eq_ignore_ascii_case("time")
+            if !header[0].eq_ignore_ascii_case("timestamp")
+                && !header[0].eq_ignore_ascii_case("time")
             {
                 return Err(fail(
                     line,
@@ -108,7 +109,10 @@ pub(crate) fn parse_table(text: &str, path: &Path, wanted: &[&str]) -> Result<Ta
                         fail(
                             line,
                             name,
-                            format!("the header has no column {name:?} (it has {})", header.join(",")),
+                            format!(
+                                "the header has no column {name:?} (it has {})",
+                                header.join(",")
+                            ),
                         )
                     })?;
             }
@@ -160,7 +164,11 @@ pub(crate) fn parse_table(text: &str, path: &Path, wanted: &[&str]) -> Result<Ta
         for (&pos, name) in positions.iter().zip(wanted) {
             let text = cols[pos];
             let v: f64 = text.parse().map_err(|_| {
-                fail(line, name, format!("expected a number, got {:?}", truncate(text)))
+                fail(
+                    line,
+                    name,
+                    format!("expected a number, got {:?}", truncate(text)),
+                )
             })?;
             if !v.is_finite() {
                 return Err(fail(
@@ -196,11 +204,18 @@ mod tests {
         assert_eq!(s.points[1].v, 2.0);
         assert_eq!(s.points[1].t - s.points[0].t, 300.0);
         let bare = parse("100,1\n\n# a comment\n160,2\r\n").unwrap();
-        assert_eq!(bare.points, vec![Point { t: 100.0, v: 1.0 }, Point { t: 160.0, v: 2.0 }]);
+        assert_eq!(
+            bare.points,
+            vec![Point { t: 100.0, v: 1.0 }, Point { t: 160.0, v: 2.0 }]
+        );
         let extra = parse("value,timestamp\n1,100\n").unwrap_err().to_string();
         assert!(extra.contains("in.csv:1: timestamp"), "{extra}");
-        let reordered =
-            parse_table("timestamp,label,value\n100,0,7\n", Path::new("x"), &["value"]).unwrap();
+        let reordered = parse_table(
+            "timestamp,label,value\n100,0,7\n",
+            Path::new("x"),
+            &["value"],
+        )
+        .unwrap();
         assert_eq!(reordered.rows[0].2, vec![7.0]);
     }
 
@@ -219,8 +234,12 @@ mod tests {
             e("timestamp,value\n100,1,3\n"),
             "in.csv:2: row: expected 2 fields like the header, got 3"
         );
-        assert_eq!(e("100\n"), "in.csv:1: row: expected 2 fields (timestamp,value), got 1");
-        assert!(e("timestamp,value\n2014-13-01 00:00:00,1\n").starts_with("in.csv:2: timestamp: no such date"));
+        assert_eq!(
+            e("100\n"),
+            "in.csv:1: row: expected 2 fields (timestamp,value), got 1"
+        );
+        assert!(e("timestamp,value\n2014-13-01 00:00:00,1\n")
+            .starts_with("in.csv:2: timestamp: no such date"));
         assert_eq!(
             e("timestamp,value\n100,inf\n"),
             "in.csv:2: value: expected a finite number, got \"inf\""

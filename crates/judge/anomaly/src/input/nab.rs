@@ -43,7 +43,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(text: &str, path: &Path) -> Result
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
     })
 }
 
@@ -70,7 +75,10 @@ fn parse_windows(
         let mut parsed = Vec::with_capacity(windows.len());
         for (i, (start, end)) in windows.iter().enumerate() {
             let at = |which: &str, m: String| {
-                Error::Corpus(format!("{}: {key:?} window {i} {which}: {m}", path.display()))
+                Error::Corpus(format!(
+                    "{}: {key:?} window {i} {which}: {m}",
+                    path.display()
+                ))
             };
             let s = parse_timestamp(start).map_err(|m| at("start", m))?;
             let e = parse_timestamp(end).map_err(|m| at("end", m))?;
@@ -111,7 +119,8 @@ struct CostMatrix {
     tn_weight: Option<f64>,
 }
 
-/// Reads NAB's `profiles.json`. The `standard` profile comes first, then the others by name.
+/// Reads NAB's `profiles.json`, in NAB's order (standard, reward low FP, reward low FN),
+/// any others after them by name.
 pub fn read_profiles(path: &Path) -> Result<Vec<Profile>, Error> {
     let raw: BTreeMap<String, ProfileEntry> = read_json(path)?;
     let mut profiles: Vec<Profile> = raw
@@ -123,7 +132,17 @@ pub fn read_profiles(path: &Path) -> Result<Vec<Profile>, Error> {
             fn_weight: p.cost_matrix.fn_weight,
         })
         .collect();
-    profiles.sort_by_key(|p| (p.name != "standard", p.name.clone()));
+    // NAB's own order first, then any others by name.
+    let known = ["standard", "reward_low_FP_rate", "reward_low_FN_rate"];
+    profiles.sort_by_key(|p| {
+        (
+            known
+                .iter()
+                .position(|k| *k == p.name)
+                .unwrap_or(known.len()),
+            p.name.clone(),
+        )
+    });
     for p in &profiles {
         if ![p.tp_weight, p.fp_weight, p.fn_weight]
             .iter()

@@ -3,7 +3,9 @@
 
 pub mod score;
 
-pub use score::{label_rows, optimise, probationary_length, Profile, ProfileScore, RowLabel, ScoredFile};
+pub use score::{
+    label_rows, optimise, probationary_length, Profile, ProfileScore, RowLabel, ScoredFile,
+};
 
 use crate::detect::DetectorConfig;
 use crate::input::nab::CorpusFile;
@@ -113,10 +115,14 @@ pub fn score_profiles(files: &[ScoredFile], profiles: &[Profile]) -> Vec<Profile
 
 /// Writes `dir/<detector>/<category>/<detector>_<file>.csv` for every file, with
 /// `timestamp,value,anomaly_score,label` (label 1 inside a window), as NAB's tools read them.
-pub fn write_results(dir: &Path, corpus: &[CorpusFile], scores: &CorpusScores) -> Result<(), Error> {
+pub fn write_results(
+    dir: &Path,
+    corpus: &[CorpusFile],
+    scores: &CorpusScores,
+) -> Result<(), Error> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| Error::Io { path, source }
+        move |error| Error::Io { path, error }
     };
     let detector = &scores.detector;
     for (file, scores) in corpus.iter().zip(&scores.scores) {
@@ -143,4 +149,93 @@ pub fn write_results(dir: &Path, corpus: &[CorpusFile], scores: &CorpusScores) -
         write(&mut out).map_err(io(&path))?;
     }
     Ok(())
+}
+
+/// Reads published NAB result files for a corpus: `dir/<category>/<name>_<file>`, where
+/// `name` is the folder's own name (NAB's `results/<detector>` layout).
+pub fn read_results_dir(corpus: &[CorpusFile], dir: &Path) -> Result<CorpusScores, Error> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::Corpus(format!("{}: not a results folder", dir.display())))?;
+    let scores = corpus
+        .iter()
+        .map(|file| {
+            let path = dir
+                .join(file.category())
+                .join(format!("{name}_{}", file.file_name()));
+            let rows = crate::input::csv::read_nab_results(&path)?;
+            if rows.len() != file.series.points.len()
+                || rows
+                    .iter()
+                    .zip(&file.series.points)
+                    .any(|(r, p)| r.0 != p.t)
+            {
+                return Err(Error::Corpus(format!(
+                    "{}: its rows do not match {}'s timestamps",
+                    path.display(),
+                    file.key
+                )));
+            }
+            Ok(rows.into_iter().map(|r| r.1).collect())
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(CorpusScores {
+        detector: name,
+        scores,
+        elapsed: Duration::ZERO,
+    })
+}
+
+/// The scoreboard as a table: one row per detector, a score and threshold per profile.
+pub fn scoreboard_text(board: &[(String, Vec<ProfileScore>)]) -> String {
+    let mut out = String::new();
+    let Some((_, first)) = board.first() else {
+        return out;
+    };
+    out.push_str(&format!("{:<16}", "detector"));
+    for p in first {
+        out.push_str(&format!(" {:>24}", p.profile));
+    }
+    out.push_str(&format!(" {:>12} {:>10}\n", "windows", "FP (std)"));
+    for (detector, scores) in board {
+        out.push_str(&format!("{detector:<16}"));
+        for s in scores {
+            out.push_str(&format!(" {:>12.2} (t {:>7.4})", s.score, s.threshold));
+        }
+        if let Some(s) = scores.first() {
+            out.push_str(&format!(
+                " {:>12} {:>10}",
+                format!("{}/{}", s.windows_detected, s.windows),
+                s.false_positives
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The scoreboard as JSON: `{detector: {profile: {"threshold": t, "score": s, ...}}}`.
+pub fn scoreboard_json(board: &[(String, Vec<ProfileScore>)]) -> serde_json::Value {
+    let mut root = serde_json::Map::new();
+    for (detector, scores) in board {
+        let mut profiles = serde_json::Map::new();
+        for s in scores {
+            profiles.insert(
+                s.profile.clone(),
+                serde_json::json!({
+                    "threshold": s.threshold,
+                    "score": s.score,
+                    "raw_score": s.raw_score,
+                    "null_raw_score": s.null_raw_score,
+                    "perfect_raw_score": s.perfect_raw_score,
+                    "windows_detected": s.windows_detected,
+                    "windows": s.windows,
+                    "false_positives": s.false_positives,
+                }),
+            );
+        }
+        root.insert(detector.clone(), serde_json::Value::Object(profiles));
+    }
+    serde_json::Value::Object(root)
 }

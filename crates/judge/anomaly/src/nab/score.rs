@@ -339,7 +339,10 @@ mod tests {
     fn never_flagging_scores_zero_and_an_early_detection_scores_100() {
         let standard = &Profile::nab_defaults()[0];
         let quiet = optimise(&[file(&[(400, 499)], 1000, &[])], standard);
-        assert_eq!((quiet.score, quiet.threshold, quiet.raw_score), (0.0, 1.1, -1.0));
+        assert_eq!(
+            (quiet.score, quiet.threshold, quiet.raw_score),
+            (0.0, 1.1, -1.0)
+        );
         let perfect = optimise(&[file(&[(400, 499)], 1000, &[400])], standard);
         assert!((perfect.score - 100.0).abs() < 1e-9, "{perfect:?}");
         assert_eq!(perfect.threshold, 1.0);

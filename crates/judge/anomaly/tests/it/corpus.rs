@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 
 pub fn nab_dir() -> PathBuf {
-    let dir = std::env::var_os("BALLAST_NAB_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/data/nab")
-    });
+    let dir = std::env::var_os("BALLAST_NAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/data/nab")
+        });
     assert!(
         dir.join("combined_windows.json").is_file(),
         "the NAB development corpus is not at {} (set BALLAST_NAB_DIR to a folder with \

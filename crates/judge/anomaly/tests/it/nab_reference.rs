@@ -20,10 +20,10 @@ fn scorer_reproduces_nab_on_the_published_numenta_outputs() {
     let scores: Vec<Vec<f64>> = corpus
         .iter()
         .map(|file| {
-            let path = dir.join("reference/numenta").join(file.category()).join(format!(
-                "numenta_{}",
-                file.file_name()
-            ));
+            let path = dir
+                .join("reference/numenta")
+                .join(file.category())
+                .join(format!("numenta_{}", file.file_name()));
             let rows = read_nab_results(&path).unwrap();
             assert_eq!(rows.len(), file.series.points.len(), "{}", path.display());
             for (row, point) in rows.iter().zip(&file.series.points) {
@@ -44,9 +44,20 @@ fn scorer_reproduces_nab_on_the_published_numenta_outputs() {
             profile.name, ours.threshold, ours.score, ours.raw_score, theirs["raw_score"]
         );
         assert_eq!(ours.threshold, threshold, "{}", profile.name);
-        assert!((ours.score - score).abs() < 0.01, "{}: {} vs {score}", profile.name, ours.score);
-        assert_eq!(ours.null_raw_score, theirs["null_raw_score"].as_f64().unwrap());
-        assert_eq!(ours.perfect_raw_score, theirs["perfect_raw_score"].as_f64().unwrap());
+        assert!(
+            (ours.score - score).abs() < 0.01,
+            "{}: {} vs {score}",
+            profile.name,
+            ours.score
+        );
+        assert_eq!(
+            ours.null_raw_score,
+            theirs["null_raw_score"].as_f64().unwrap()
+        );
+        assert_eq!(
+            ours.perfect_raw_score,
+            theirs["perfect_raw_score"].as_f64().unwrap()
+        );
         assert_eq!(ours.windows, 97);
         checked += 1;
     }
@@ -57,7 +68,10 @@ fn scorer_reproduces_nab_on_the_published_numenta_outputs() {
 fn a_detector_that_never_flags_scores_zero() {
     let dir = nab_dir();
     let corpus = load_corpus(&dir.join("data"), &dir.join("combined_windows.json")).unwrap();
-    let zeros: Vec<Vec<f64>> = corpus.iter().map(|f| vec![0.0; f.series.points.len()]).collect();
+    let zeros: Vec<Vec<f64>> = corpus
+        .iter()
+        .map(|f| vec![0.0; f.series.points.len()])
+        .collect();
     let files = prepare(&corpus, &zeros).unwrap();
     for profile in read_profiles(&dir.join("profiles.json")).unwrap() {
         let s = optimise(&files, &profile);
