@@ -143,10 +143,12 @@ fn healthy_trace_never_trips() {
     let transitions: Vec<_> = report.transitions().collect();
     assert!(transitions.is_empty(), "tripped on noise: {transitions:#?}");
     assert_eq!(report.rejected, 0);
-    // It learned: the baseline sits near the trace's 1 % (blips and lone timeouts add a bit).
+    // It learned, without bias: the trace fails 1.02 % of its calls (blips and lone timeouts
+    // included), and the baseline sits there, not below (one failure in a 5-call bucket is
+    // 20 %, which must not keep that bucket from teaching).
     let (rate, latency) = report.final_baseline.unwrap();
     assert!(
-        (0.003..0.03).contains(&rate),
+        (0.007..0.015).contains(&rate),
         "baseline failure rate {rate}"
     );
     let latency = latency.unwrap();
