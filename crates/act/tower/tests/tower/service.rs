@@ -15,6 +15,7 @@ use ballast_tower::breaker::{
 use ballast_tower::fallback::{FallbackCache, FallbackConfig};
 use ballast_tower::limit::LimitConfig;
 use ballast_tower::metrics::{Budget, MetricsConfig, MetricsEndpoint, SloConfig};
+use ballast_tower::runtime::{RuntimeProbe, RuntimeProbeConfig};
 use ballast_tower::Clock;
 use bytes::Bytes;
 use prometheus_client::registry::Registry;
@@ -70,6 +71,7 @@ struct Service {
     breaker: BreakerHandle,
     cache: FallbackCache<String, http::Response<Bytes>>,
     clock: Clock,
+    probe: RuntimeProbe,
 }
 
 async fn start_service(dependency: std::net::SocketAddr) -> Service {
@@ -101,7 +103,16 @@ async fn start_service(dependency: std::net::SocketAddr) -> Service {
     .build()
     .unwrap();
     let limit = LimitConfig::default().build().unwrap();
+    let probe = RuntimeProbeConfig {
+        interval: Duration::from_millis(20),
+        min_samples: 3,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
+    probe.spawn();
     let mut registry = Registry::default();
+    probe.register(&mut registry);
     breaker.register(&mut registry);
     cache.register(&mut registry);
     metrics.register(&mut registry);
@@ -126,6 +137,7 @@ async fn start_service(dependency: std::net::SocketAddr) -> Service {
         breaker,
         cache,
         clock,
+        probe,
     }
 }
 
@@ -240,6 +252,10 @@ async fn breaker_opens_fallback_answers_and_the_service_recovers() {
         "{stats:?}"
     );
 
+    // The runtime probe sampled this runtime meanwhile; a bounded test run is no leak.
+    let sample = service.probe.latest().expect("sampled");
+    assert_eq!(sample.workers, 2);
+    assert!(!service.probe.task_leak_suspected());
     let metrics = get(service.addr, "/metrics").await.unwrap();
     assert_eq!(metrics.status, 200);
     for needle in [
@@ -247,7 +263,8 @@ async fn breaker_opens_fallback_answers_and_the_service_recovers() {
         "ballast_fallback_served_total{fallback=\"items\"}",
         "http_request_duration_seconds_bucket{le=\"0.01\",method=\"GET\",route=\"/item/{id}\",status=\"2xx\"}",
         "ballast_slo_requests_total{slo=\"items\"}",
-        "ballast_limit_limit{limit=\"default\"}",
+                "ballast_limit_limit{limit=\"default\"}",
+        "ballast_runtime_alive_tasks ",
     ] {
         assert!(metrics.body.contains(needle), "missing {needle} in\n{}", metrics.body);
     }
