@@ -2,9 +2,10 @@
 //! metrics. Cheap to clone; every clone steers the same breaker.
 
 use super::config::{BreakerConfig, Mode};
+use super::event::Event;
 use super::learn::{Snapshot, TripThresholds};
 use super::service::{BreakerLayer, HttpClassifier};
-use super::shared::{Event, Shared};
+use super::shared::Shared;
 use super::state::State;
 use super::window::Counts;
 use crate::{Clock, Error};

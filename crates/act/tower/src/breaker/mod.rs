@@ -11,6 +11,7 @@
 //! - **Replay** (`replay.rs`): the same breaker over a recorded trace, on simulated time.
 
 mod config;
+mod event;
 mod handle;
 mod learn;
 pub mod replay;
@@ -23,12 +24,12 @@ mod tests;
 pub(crate) mod window;
 
 pub use config::{BreakerConfig, LearnedThresholds, Mode, StaticThresholds, Thresholds};
+pub use event::{Event, Transition};
 pub use handle::{BreakerHandle, BreakerStats};
 pub use learn::{RollbackReason, Snapshot, TripThresholds};
 pub use service::{
     BoxError, Breaker, BreakerLayer, BreakerOpen, CallTimeout, Classify, HttpClassifier, Permit,
     ResponseFuture,
 };
-pub use shared::{Event, Transition};
 pub use state::State;
 pub use window::{Counts, Outcome};

@@ -9,8 +9,9 @@
 //! interleaved with later starts — so the breaker sees exactly what it would have live.
 
 use super::config::BreakerConfig;
+use super::event::Event;
 use super::learn::{Snapshot, TripThresholds};
-use super::shared::{Admission, Event, Shared};
+use super::shared::{Admission, Shared};
 use super::window::Outcome;
 use super::{BreakerHandle, State};
 use crate::clock::nanos;
