@@ -26,6 +26,10 @@ step "programs the tests need (Debian packages)"
 missing=()
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
+# ballast-anomaly's live tests: anomaly alerts go to a real Alertmanager; the leak test
+# builds two small stdlib-only Go programs and lets Prometheus scrape them.
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+command -v go >/dev/null || missing+=(golang-go)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   apt-get update -qq

@@ -200,8 +200,11 @@ impl Baseline {
             )));
         }
         let step = series.typical_step().unwrap_or(60.0);
-        let daily = (span >= 2.0 * DAY).then(|| autocorrelation(series, step, DAY));
-        let weekly = (span >= 2.0 * WEEK).then(|| autocorrelation(series, step, WEEK));
+        // Two periods of data are needed to see one repeat; the samples cover one step more
+        // than first-to-last.
+        let covered = span + step;
+        let daily = (covered >= 2.0 * DAY).then(|| autocorrelation(series, step, DAY));
+        let weekly = (covered >= 2.0 * WEEK).then(|| autocorrelation(series, step, WEEK));
         let seasonality = match config.seasonality {
             Seasonality::Auto => {
                 if weekly.is_some_and(|a| a >= config.min_autocorrelation) {

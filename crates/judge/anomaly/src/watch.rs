@@ -220,6 +220,7 @@ impl Watcher {
             };
             let threshold = self.threshold;
             for s in series {
+                tracing::debug!(series = %s.name, points = s.points.len(), first = ?s.points.first(), last = ?s.points.last(), "evaluating");
                 let watched = self.watched(i, &s.name);
                 let seen_until = watched.last_time;
                 for p in s.points.iter().filter(|p| p.t > seen_until) {

@@ -1,6 +1,6 @@
 //! `ballast anomaly nab`: detectors over a NAB-format corpus, scored as NAB does.
 
-use super::read_detector_config;
+use super::watch::read_detector_config;
 use crate::cmd::InputError;
 use ballast_anomaly::input::nab::{load_corpus, read_profiles};
 use ballast_anomaly::nab::{

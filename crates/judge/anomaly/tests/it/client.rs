@@ -1,0 +1,106 @@
+//! The query client against a scripted server: retries after a 503 with backoff, the
+//! bearer token on every request, no retry on a PromQL error.
+
+use ballast_anomaly::prom::PromConfig;
+use ballast_anomaly::Error;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Serves the given (status, body) answers in order, one per connection, and records each
+/// request's head.
+async fn scripted(answers: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        for (status, body) in answers {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&head).into_owned());
+            let response = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(response.as_bytes()).await.unwrap();
+        }
+    });
+    (url, seen)
+}
+
+const OK: &str = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"up"},"value":[1700000000,"1"]}]}}"#;
+const BAD: &str = r#"{"status":"error","errorType":"bad_data","error":"1:3: parse error: unexpected end of input"}"#;
+
+#[tokio::test]
+async fn retries_a_503_with_backoff_and_sends_the_token_every_time() {
+    let (url, seen) = scripted(vec![(503, "{}"), (503, "{}"), (200, OK)]).await;
+    let client = PromConfig {
+        bearer_token: Some("s3cret".into()),
+        backoff: Duration::from_millis(100),
+        ..PromConfig::new(url)
+    }
+    .build()
+    .unwrap();
+    let started = Instant::now();
+    let values = client.query("up", None).await.unwrap();
+    assert_eq!(values, vec![("up{}".to_string(), 1.0)]);
+    // Waited 100 ms, then 200 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    let heads = seen.lock().unwrap();
+    assert_eq!(heads.len(), 3);
+    for head in heads.iter() {
+        assert!(
+            head.starts_with("GET /api/v1/query?query=up HTTP/1.1"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("authorization: bearer s3cret"),
+            "{head}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_promql_error_is_not_retried_and_says_what_the_server_said() {
+    let (url, seen) = scripted(vec![(400, BAD), (200, OK)]).await;
+    let client = PromConfig::new(url).build().unwrap();
+    let e = client.query("up(", None).await.unwrap_err();
+    assert!(matches!(e, Error::Query { .. }), "{e}");
+    assert!(
+        e.to_string().ends_with(
+            "query \"up(\" failed: HTTP 400: bad_data: 1:3: parse error: unexpected end of input"
+        ),
+        "{e}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn gives_up_after_the_retries_with_the_last_status() {
+    let (url, _) = scripted(vec![(503, "{}"), (503, "{}")]).await;
+    let client = PromConfig {
+        retries: 1,
+        backoff: Duration::from_millis(10),
+        ..PromConfig::new(url)
+    }
+    .build()
+    .unwrap();
+    let e = client.query("up", None).await.unwrap_err();
+    assert!(e.to_string().contains("HTTP 503"), "{e}");
+}
