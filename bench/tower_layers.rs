@@ -94,11 +94,12 @@ fn call<S: Service<Request>>(service: &mut S, req: Request) {
 /// Builds the request a layer is called with.
 type MakeRequest = fn() -> Request;
 
-const LAYERS: [(&str, MakeRequest); 10] = [
+const LAYERS: [(&str, MakeRequest); 11] = [
     ("bare", request),
     ("bare + 2 clock reads", request),
     ("bare (request with route)", request_with_route),
     ("breaker", request),
+    ("breaker (disabled mode)", request),
     ("metrics+slo (request with route)", request_with_route),
     ("metrics+slo (no route)", request),
     ("limit (static)", request),
@@ -239,6 +240,15 @@ fn shared_pair(name: &str) -> (Caller, Caller) {
                 .layer(HttpClassifier)
                 .layer(Bare),
         ),
+        "breaker (disabled mode)" => {
+            // The permit and its reference count without any recording: what contention on
+            // the shared state's `Arc` alone costs.
+            let breaker = BreakerConfig {
+                mode: ballast_tower::breaker::Mode::Disabled,
+                ..Default::default()
+            };
+            pair(breaker.build().unwrap().layer(HttpClassifier).layer(Bare))
+        }
         "metrics+slo (request with route)" | "metrics+slo (no route)" => pair(
             MetricsConfig {
                 slos: vec![SloConfig::new("api", Duration::from_millis(300), 0.999)],

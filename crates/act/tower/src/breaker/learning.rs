@@ -1,9 +1,9 @@
 //! The slow path of [`Shared`]: learning from each completed bucket (once per bucket, by
 //! whichever call opened the next one), snapshots, rollbacks and their announcements.
 
-use super::super::learn::{self, Learner, RollbackReason, Snapshot, Step, TripThresholds};
-use super::super::state::{State, Word};
 use super::{Event, Shared};
+use crate::breaker::learn::{self, Learner, RollbackReason, Snapshot, Step, TripThresholds};
+use crate::breaker::state::{State, Word};
 use crate::clock::nanos;
 use crate::Error;
 use std::sync::atomic::Ordering::*;

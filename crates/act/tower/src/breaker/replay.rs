@@ -195,7 +195,10 @@ pub fn replay(config: &BreakerConfig, trace: &[TraceCall]) -> Result<ReplayRepor
         let admission = sim.shared.admit(|| start);
         sim.drain();
         match admission {
-            Admission::Reject => rejected += 1,
+            Admission::Reject => {
+                sim.shared.count_refusal();
+                rejected += 1;
+            }
             Admission::Call { .. } | Admission::Pass => {
                 admitted += 1;
                 if call.outcome != Outcome::Success {

@@ -178,6 +178,15 @@ where
     type Future = ResponseFuture<S::Future, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // A refusal is not kept across polls: a caller that polls ahead (a pool, a buffer)
+        // must not be refused later for what the breaker thought earlier.
+        if self
+            .reserved
+            .as_ref()
+            .is_some_and(|p| p.admission == Admission::Reject)
+        {
+            self.reserved = None;
+        }
         if self.reserve().admission == Admission::Reject {
             // Refused calls never reach the inner service, so its readiness does not matter.
             return Poll::Ready(Ok(()));
@@ -195,6 +204,7 @@ where
         self.reserve();
         let permit = self.reserved.take().expect("reserved above");
         if permit.admission == Admission::Reject {
+            self.shared.count_refusal();
             return ResponseFuture {
                 future: None,
                 timeout: None,

@@ -134,10 +134,7 @@ impl Shared {
         let mode = self.mode();
         match mode {
             Mode::Disabled => return Admission::Pass,
-            Mode::ForcedOpen => {
-                self.totals.0.rejected.fetch_add(1, Relaxed);
-                return Admission::Reject;
-            }
+            Mode::ForcedOpen => return Admission::Reject,
             Mode::Enforce | Mode::MetricsOnly => {}
         }
         // Bounded: each retry follows another caller's successful swap.
@@ -179,8 +176,13 @@ impl Shared {
             self.totals.0.shadow_rejected.fetch_add(1, Relaxed);
             return Admission::Call { probe: None };
         }
-        self.totals.0.rejected.fetch_add(1, Relaxed);
         Admission::Reject
+    }
+
+    /// Counts a refused call (when it is refused, not when admission is asked: a service
+    /// may ask again before calling).
+    pub(crate) fn count_refusal(&self) {
+        self.totals.0.rejected.fetch_add(1, Relaxed);
     }
 
     /// Gives back a probe slot whose call never completed (its future was dropped).

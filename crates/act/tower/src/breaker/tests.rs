@@ -186,6 +186,31 @@ fn manual_rollback_restores_a_snapshot_and_is_announced() {
     ));
 }
 
+#[tokio::test]
+async fn a_refusal_is_not_kept_across_polls() {
+    let clock = Clock::manual();
+    let handle = small().build_with_clock(clock.clone()).unwrap();
+    trip(&handle, &clock).await;
+    let mut service = handle.http_layer().layer(status_service());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(matches!(service.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+    // The breaker recovers while this service sits polled-ready with a refusal...
+    clock.advance(Duration::from_millis(1001));
+    let probe = handle.http_layer().layer(status_service());
+    for _ in 0..2 {
+        probe.clone().oneshot(200).await.unwrap();
+    }
+    assert_eq!(handle.state(), State::Closed);
+    // ...and polling again brings a fresh admission.
+    assert!(matches!(service.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+    assert_eq!(service.call(200).await.unwrap().status(), 200);
+    assert_eq!(
+        handle.stats().rejected,
+        0,
+        "nothing was refused: no call was made while open"
+    );
+}
+
 #[test]
 fn poll_ready_reserves_once() {
     let handle = small().build_with_clock(Clock::manual()).unwrap();
