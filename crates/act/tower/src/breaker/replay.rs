@@ -177,6 +177,14 @@ impl ReplayReport {
 
 /// Runs `config`'s breaker over `trace` and reports what it did.
 pub fn replay(config: &BreakerConfig, trace: &[TraceCall]) -> Result<ReplayReport, Error> {
+    // The breaker's `tracing` events describe simulated time; the report carries them all,
+    // so they are not also logged as if they were happening now.
+    tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+        simulate(config, trace)
+    })
+}
+
+fn simulate(config: &BreakerConfig, trace: &[TraceCall]) -> Result<ReplayReport, Error> {
     let clock = Clock::manual();
     let handle = config.build_with_clock(clock.clone())?;
     let mut sim = Simulation {
