@@ -24,12 +24,20 @@ pub fn render_table(report: &VerifyReport, color: bool) -> String {
         report.phases.len(),
         report.duration_s
     );
+    let phase_width = report
+        .phases
+        .iter()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     for p in &report.phases {
         let r = &p.report;
         let _ = writeln!(
             out,
-            "  {:<14} {:>12}  {:>8} req  {:>9.1} req/s  p50 {:>8.2}ms  p95 {:>8.2}ms  p99 {:>8.2}ms  failed {:.2}%",
-            p.name, p.rate, r.requests, r.rps, r.latency_ms.p50, r.latency_ms.p95, r.latency_ms.p99, r.error_rate * 100.0
+            "  {:<width$} {:>12}  {:>8} req  {:>9.1} req/s  p50 {:>8.2}ms  p95 {:>8.2}ms  p99 {:>8.2}ms  failed {:.2}%",
+            p.name, p.rate, r.requests, r.rps, r.latency_ms.p50, r.latency_ms.p95, r.latency_ms.p99, r.error_rate * 100.0,
+            width = phase_width
         );
     }
     let _ = writeln!(out);
