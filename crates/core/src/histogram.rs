@@ -119,8 +119,13 @@ impl LatencyHistogram {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|e| Error::Histogram(format!("not base64: {e}")))?;
-        let mut inner: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
+        // hdrhistogram's deserializer can overflow on crafted input (found by fuzzing:
+        // "attempt to negate with overflow"); such input is corrupt, never a crash.
+        let deserialized = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Deserializer::new().deserialize(&mut bytes.as_slice())
+        }))
+        .map_err(|_| Error::Histogram("corrupt HDR V2 histogram".into()))?;
+        let mut inner: Histogram<u64> = deserialized
             .map_err(|e| Error::Histogram(format!("not an HDR V2 histogram: {e:?}")))?;
         // max() reports the top of the largest value's bucket, which may pass 60 s.
         if inner.max() > inner.highest_equivalent(MAX_MICROS) {

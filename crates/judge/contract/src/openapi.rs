@@ -60,6 +60,9 @@ pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String
         let Some(item) = item.as_object() else {
             continue;
         };
+        if !path.starts_with('/') {
+            return Err(format!("paths: {path:?} does not start with '/'"));
+        }
         let shared_params = item
             .get("parameters")
             .and_then(Value::as_array)
@@ -268,6 +271,11 @@ paths:
         assert!(contract_from_openapi("openapi: 3.1.0\npaths: {}\n", None)
             .unwrap_err()
             .contains("no GET"));
+        assert!(
+            contract_from_openapi("openapi: 3.0.0\npaths: { \":/x\": { get: {} } }\n", None)
+                .unwrap_err()
+                .contains("does not start with '/'")
+        );
         let bad_server = "openapi: 3.0.0\nservers: [{ url: \"http://1210..:.079000://x\" }]\npaths: { /a: { get: {} } }\n";
         assert!(contract_from_openapi(bad_server, None)
             .unwrap_err()

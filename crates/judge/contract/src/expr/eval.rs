@@ -439,6 +439,18 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!("avg <= {}1", "-".repeat(5000));
+        assert!(parse(&deep)
+            .unwrap_err()
+            .message
+            .contains("nested more than 64"));
+        let parens = format!("{}p95 < 1{}", "(".repeat(100), ")".repeat(100));
+        assert!(parse(&parens).is_err());
+        assert!(parse(&format!("{}true", "not ".repeat(60))).is_ok());
+    }
+
+    #[test]
     fn unusual_quantiles_print_back() {
         // Found by fuzzing: p(9) printed as "p9", which does not parse.
         for text in [

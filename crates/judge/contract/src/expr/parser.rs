@@ -6,7 +6,11 @@ use super::*;
 /// Parses a clause expression.
 pub fn parse(text: &str) -> Result<Expr, ExprError> {
     let tokens = tokenize(text)?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let expr = p.or()?;
     match p.peek() {
         Tok::End => Ok(expr),
@@ -20,7 +24,12 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses, `not` and unary minus: far beyond any clause a person
+/// writes, and far below what would exhaust the stack (found by fuzzing: `--…--1`).
+const MAX_DEPTH: usize = 64;
 
 fn describe(tok: &Tok) -> String {
     match tok {
@@ -116,9 +125,26 @@ impl Parser {
         Ok(left)
     }
 
+    /// Runs `inner` one level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<T, ExprError>,
+    ) -> Result<T, ExprError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ExprError::new(
+                self.at(),
+                format!("nested more than {MAX_DEPTH} levels deep"),
+            ));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
     fn not(&mut self) -> Result<Expr, ExprError> {
         if self.eat_word("not") || self.eat_op("!") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            return Ok(Expr::Not(Box::new(self.nested(Self::not)?)));
         }
         self.comparison()
     }
@@ -179,7 +205,7 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, ExprError> {
         if self.eat_op("-") {
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+            return Ok(Expr::Neg(Box::new(self.nested(Self::unary)?)));
         }
         self.primary()
     }
@@ -195,7 +221,7 @@ impl Parser {
             }
             Tok::Op("(") => {
                 self.next();
-                let inner = self.or()?;
+                let inner = self.nested(Self::or)?;
                 self.expect_op(")")?;
                 Ok(inner)
             }
