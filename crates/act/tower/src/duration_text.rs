@@ -9,8 +9,40 @@ pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    ballast_core::parse_duration(&text).map_err(serde::de::Error::custom)
+    d.deserialize_any(DurationVisitor)
+}
+
+/// Reads text; a bare number gets a hint instead of serde's "expected a string".
+struct DurationVisitor;
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a duration with a unit, such as \"5s\" or \"250ms\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+        ballast_core::parse_duration(text).map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
+        Err(E::custom(format!(
+            "expected a duration with a unit, such as \"{v}s\" or \"{v}ms\", got {v}"
+        )))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
+        Err(E::custom(format!(
+            "expected a duration with a unit, such as \"5s\", got {v}"
+        )))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
+        Err(E::custom(format!(
+            "expected a duration with a unit, such as \"{v}s\", got {v}"
+        )))
+    }
 }
 
 /// Exact text for a duration: whole milliseconds when possible, else nanoseconds.
@@ -33,12 +65,13 @@ pub mod option {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            Some(text) => ballast_core::parse_duration(&text)
-                .map(Some)
-                .map_err(serde::de::Error::custom),
-            None => Ok(None),
+        struct Item(Duration);
+        impl<'de> Deserialize<'de> for Item {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+                super::deserialize(d).map(Item)
+            }
         }
+        Ok(Option::<Item>::deserialize(d)?.map(|i| i.0))
     }
 }
 
@@ -56,9 +89,53 @@ pub mod vec {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
-        Vec::<String>::deserialize(d)?
-            .iter()
-            .map(|text| ballast_core::parse_duration(text).map_err(serde::de::Error::custom))
-            .collect()
+        struct Item(Duration);
+        impl<'de> Deserialize<'de> for Item {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+                super::deserialize(d).map(Item)
+            }
+        }
+        Ok(Vec::<Item>::deserialize(d)?
+            .into_iter()
+            .map(|i| i.0)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Fields {
+        #[serde(with = "super")]
+        one: Duration,
+        #[serde(default, with = "super::option")]
+        maybe: Option<Duration>,
+        #[serde(default, with = "super::vec")]
+        many: Vec<Duration>,
+    }
+
+    #[test]
+    fn durations_read_as_text_and_bare_numbers_get_a_hint() {
+        let f: Fields =
+            serde_json::from_str(r#"{"one": "1.5s", "maybe": "250ms", "many": ["10ms", "1m"]}"#)
+                .unwrap();
+        assert_eq!(f.one, Duration::from_millis(1500));
+        assert_eq!(f.maybe, Some(Duration::from_millis(250)));
+        assert_eq!(f.many, [Duration::from_millis(10), Duration::from_secs(60)]);
+        let f: Fields = serde_json::from_str(r#"{"one": "0", "maybe": null}"#).unwrap();
+        assert_eq!((f.one, f.maybe), (Duration::ZERO, None));
+        let err = serde_json::from_str::<Fields>(r#"{"one": 5}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(r#"expected a duration with a unit, such as "5s" or "5ms", got 5"#),
+            "{err}"
+        );
+        let err = serde_json::from_str::<Fields>(r#"{"one": "5", "many": ["x"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing unit"), "{err}");
     }
 }
