@@ -127,9 +127,9 @@ impl Shared {
 
     // === admission ===
 
-    #[inline]
     /// `now` is read only when the state needs the time (not while closed, the common case:
     /// reading the clock is the dearest step of the call path).
+    #[inline]
     pub(crate) fn admit(&self, now: impl Fn() -> u64) -> Admission {
         let mode = self.mode();
         match mode {
@@ -287,6 +287,13 @@ impl Shared {
     /// Swaps `from` for `to`; the caller that wins reports the change. `false` if another
     /// caller changed the word first.
     fn transition(&self, from: u64, to: Word, now_ns: u64) -> bool {
+        if to.state == State::Closed {
+            // A closed breaker judges only what happened after it closed. Moved before the
+            // swap, so no caller sees the breaker closed with the outage still in its window
+            // (which only a closed breaker reads, so raising it early is harmless).
+            self.window_from
+                .store(self.window.index(now_ns) + 1, Release);
+        }
         if self
             .word
             .0
@@ -297,11 +304,6 @@ impl Shared {
         }
         let previous = Word::unpack(from).state;
         self.transitions.fetch_add(1, AcqRel);
-        if to.state == State::Closed {
-            // A closed breaker judges only what happened after it closed.
-            self.window_from
-                .store(self.window.index(now_ns) + 1, Release);
-        }
         let window = self.window.sum(now_ns, self.window_from.load(Acquire));
         let transition = Transition {
             at: Duration::from_nanos(now_ns),
