@@ -3,6 +3,7 @@
 use super::{positive_duration, share, SourceArgs};
 use ballast_anomaly::growth::GrowthConfig;
 use ballast_anomaly::trend::{analyse, TrendConfig, Verdict};
+use ballast_anomaly::Error;
 use clap::Args;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -69,7 +70,19 @@ pub async fn leak(args: LeakArgs) -> anyhow::Result<ExitCode> {
     let mut any_growing = false;
     let mut report = Vec::new();
     for (_, s) in &series {
-        let t = analyse(s, &trend, args.limit)?;
+        let t = match analyse(s, &trend, args.limit) {
+            Ok(t) => t,
+            // One short series does not stop the others being judged.
+            Err(Error::TooLittleData(why)) => {
+                if args.json {
+                    report.push(serde_json::json!({ "series": s.name, "undecided": why }));
+                } else {
+                    println!("{:<9} {why}", "undecided");
+                }
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let events = growth.build()?.scan(s);
         any_growing |= t.verdict == Verdict::Growing;
         if args.json {

@@ -2,6 +2,8 @@
 
 mod client;
 mod corpus;
+mod leak;
+mod leak_recorded;
 mod live;
 mod nab_reference;
 mod servers;

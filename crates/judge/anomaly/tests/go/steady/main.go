@@ -1,0 +1,62 @@
+// A service that does not leak: short-lived workers come and go (the goroutine count
+// wanders around a level), and a buffer fills and is dropped every 10 s (the heap is a GC
+// sawtooth). It serves its own goroutine count and heap in Prometheus text on /metrics.
+//
+//	go build -o steady ./main.go && ./steady -addr 127.0.0.1:9101 -seed 7
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"math/rand"
+	"net/http"
+	"runtime"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:9101", "listen address")
+	seed := flag.Int64("seed", 1, "random seed")
+	flag.Parse()
+	// One generator per goroutine: rand.Rand is not safe to share.
+	workers := rand.New(rand.NewSource(*seed))
+
+	// Workers: about five a second, each living an exponential 2 s on average, so about
+	// ten are alive at any time.
+	go func() {
+		for {
+			time.Sleep(time.Duration(workers.ExpFloat64() * float64(200*time.Millisecond)))
+			life := time.Duration(workers.ExpFloat64() * float64(2*time.Second))
+			go func() {
+				work := make([]byte, 32<<10)
+				work[0] = 1
+				time.Sleep(life)
+				_ = work
+			}()
+		}
+	}()
+
+	// The sawtooth: 64 KiB every 50 ms into a buffer that is let go every 10 s.
+	go func() {
+		var buffer [][]byte
+		started := time.Now()
+		for {
+			time.Sleep(50 * time.Millisecond)
+			buffer = append(buffer, make([]byte, 64<<10))
+			if time.Since(started) > 10*time.Second {
+				buffer = nil
+				started = time.Now()
+			}
+		}
+	}()
+
+	http.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		fmt.Fprintf(w, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
+		fmt.Fprintf(w, "# TYPE go_memstats_heap_alloc_bytes gauge\ngo_memstats_heap_alloc_bytes %d\n", m.HeapAlloc)
+		fmt.Fprintf(w, "# TYPE go_memstats_heap_inuse_bytes gauge\ngo_memstats_heap_inuse_bytes %d\n", m.HeapInuse)
+	})
+	log.Fatal(http.ListenAndServe(*addr, nil))
+}

@@ -1,0 +1,140 @@
+//! Real targets: two small Go programs (standard library only, built here with the
+//! system's Go) expose their goroutine count and heap. One leaks a goroutine holding
+//! 1 MiB every 3 s on average; the other never leaks but has wandering workers and a GC
+//! sawtooth. Prometheus scrapes one leaky instance and twenty steady ones (seeds 1–20)
+//! every second; after 150 s of data `ballast leak`'s test must call the leaky one growing
+//! and none of the twenty steady ones.
+//!
+//! `BALLAST_RECORD_LEAK=DIR` writes every series read to DIR as CSV (the fixtures of
+//! `leak_recorded` were made so).
+
+use crate::servers::{self, TempDir};
+use ballast_anomaly::prom::PromConfig;
+use ballast_anomaly::series::format_timestamp;
+use ballast_anomaly::trend::{analyse, TrendConfig, Verdict};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const STEADY_INSTANCES: u64 = 20;
+const DATA: Duration = Duration::from_secs(150);
+
+fn go_build(dir: &Path, name: &str) -> std::path::PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/go")
+        .join(name)
+        .join("main.go");
+    let out = dir.join(name);
+    let status = std::process::Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&out)
+        .arg(&source)
+        // No module downloads, no writes outside the test's folder.
+        .env("GOCACHE", dir.join("gocache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .status()
+        .expect("go must be installed (scripts/test.sh installs golang-go)");
+    assert!(status.success(), "go build {} failed", source.display());
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leak_tells_the_leaky_go_program_from_twenty_steady_ones() {
+    let dir = TempDir::new("leak");
+    let steady = go_build(dir.path(), "steady");
+    let leaky = go_build(dir.path(), "leaky");
+    let mut children = Vec::new();
+    let mut targets = Vec::new();
+    let mut start = |binary: &Path, job: &str, seed: u64| {
+        let port = servers::free_port();
+        children.push(servers::spawn(
+            binary.to_str().unwrap(),
+            &[format!("-addr=127.0.0.1:{port}"), format!("-seed={seed}")],
+        ));
+        targets.push(format!(
+            "  - job_name: {job}-{seed}\n    static_configs:\n      - targets: [\"127.0.0.1:{port}\"]\n        labels: {{ program: {job}, seed: \"{seed}\" }}\n"
+        ));
+    };
+    start(&leaky, "leaky", 1);
+    for seed in 1..=STEADY_INSTANCES {
+        start(&steady, "steady", seed);
+    }
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n{}",
+        targets.concat()
+    );
+    let prometheus = servers::prometheus(dir.path(), &config, &dir.path().join("prom-data")).await;
+    let client = PromConfig::new(prometheus.url.clone()).build().unwrap();
+
+    let began = client.now().await.unwrap();
+    let waiting = Instant::now();
+    while waiting.elapsed() < DATA {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let end = client.now().await.unwrap();
+    assert!(end - began <= 180.0, "more than 3 minutes of data");
+    let record = std::env::var_os("BALLAST_RECORD_LEAK");
+    let mut verdicts = Vec::new();
+    for metric in ["go_goroutines", "go_memstats_heap_inuse_bytes"] {
+        let series = client
+            .query_range(metric, began, end, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            series.len() as u64,
+            STEADY_INSTANCES + 1,
+            "{metric}: {series:?}"
+        );
+        for s in series {
+            let t = analyse(&s, &TrendConfig::default(), None).unwrap();
+            println!(
+                "{:<9} {} slope {:+.1}/h change {:+.1}% p={:.1e} buckets {}",
+                t.verdict.to_string(),
+                s.name,
+                t.slope_per_hour,
+                t.relative_change * 100.0,
+                t.p_value,
+                t.buckets
+            );
+            if let Some(dir) = &record {
+                let name = s.name.replace(['{', '}', '"', ',', '='], "_");
+                let csv: String = std::iter::once("timestamp,value\n".to_string())
+                    .chain(
+                        s.points
+                            .iter()
+                            .map(|p| format!("{},{}\n", format_timestamp(p.t), p.v)),
+                    )
+                    .collect();
+                std::fs::write(Path::new(dir).join(format!("{name}.csv")), csv).unwrap();
+            }
+            verdicts.push((metric, s.name.contains("program=\"leaky\""), t.verdict));
+        }
+    }
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    println!(
+        "data: {:.0} s ending {}",
+        end - began,
+        format_timestamp(unix as f64)
+    );
+    for (metric, is_leaky, verdict) in &verdicts {
+        if *is_leaky {
+            assert_eq!(
+                *verdict,
+                Verdict::Growing,
+                "the leaky program's {metric} was not seen growing"
+            );
+        } else {
+            assert_ne!(
+                *verdict,
+                Verdict::Growing,
+                "a steady program's {metric} was flagged"
+            );
+        }
+    }
+    drop(children);
+}
