@@ -14,6 +14,7 @@ mod config;
 mod event;
 mod handle;
 mod learn;
+mod local;
 pub mod replay;
 mod service;
 mod shared;

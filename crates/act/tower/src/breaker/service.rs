@@ -4,6 +4,7 @@
 //! it takes no lock and allocates nothing. What `poll_ready` reserves (a probe slot while
 //! half-open) is held by a [`Permit`] that gives it back if the call never completes.
 
+use super::local::{local, Local};
 use super::shared::{Admission, Shared};
 use super::window::Outcome;
 use std::future::Future;
@@ -107,16 +108,16 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
 /// A reserved right to call: released (a probe slot given back) if dropped unused.
 #[derive(Debug)]
 pub struct Permit {
-    shared: Arc<Shared>,
+    local: Arc<Local>,
     admission: Admission,
 }
 
 impl Permit {
     fn finish(mut self, outcome: Outcome, started_ns: u64) {
         if let Admission::Call { probe } = self.admission {
-            let now = self.shared.clock.now_nanos();
-            self.shared
-                .complete(probe, outcome, now.saturating_sub(started_ns), now);
+            let shared = &self.local.shared;
+            let now = shared.clock.now_nanos();
+            shared.complete(probe, outcome, now.saturating_sub(started_ns), now);
         }
         self.admission = Admission::Pass; // nothing left to release
     }
@@ -128,7 +129,7 @@ impl Drop for Permit {
             probe: Some(episode),
         } = self.admission
         {
-            self.shared.release_probe(episode);
+            self.local.shared.release_probe(episode);
         }
     }
 }
@@ -159,7 +160,7 @@ impl<S, C> Breaker<S, C> {
             let clock = &self.shared.clock;
             let admission = self.shared.admit(|| clock.now_nanos());
             self.reserved = Some(Permit {
-                shared: self.shared.clone(),
+                local: local(&self.shared),
                 admission,
             });
         }
