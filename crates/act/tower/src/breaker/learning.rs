@@ -12,6 +12,9 @@ use std::time::Duration;
 pub(super) struct Learning {
     pub(super) learner: Learner,
     pub(super) transitions_seen: u64,
+    /// The last bucket learned: with one ring per shard, each shard's first call of a
+    /// bucket reports it new, and a bucket is learned once.
+    pub(super) last_learned: Option<u64>,
 }
 
 impl Shared {
@@ -25,6 +28,10 @@ impl Shared {
             return;
         };
         let previous = self.window.index(now_ns).saturating_sub(1);
+        if learning.last_learned.is_some_and(|last| last >= previous) {
+            return;
+        }
+        learning.last_learned = Some(previous);
         let Some((counts, bins)) = self.window.bucket(previous) else {
             return;
         };

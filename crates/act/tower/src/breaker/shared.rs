@@ -95,6 +95,7 @@ impl Shared {
                     Some(Mutex::new(Learning {
                         learner,
                         transitions_seen: 0,
+                        last_learned: None,
                     })),
                     thresholds,
                 )

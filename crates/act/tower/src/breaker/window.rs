@@ -164,12 +164,18 @@ pub(crate) enum Recorded {
 /// A window of `n` buckets of `width_ns` each, held in a ring of `n` rounded up to a power
 /// of two (the spare slots hold older buckets, which no sum includes), so finding a slot is
 /// a mask and finding a bucket a multiplication: the call path has no division.
+///
+/// There is one ring per shard (one shard per core, up to 8): a thread records into its own
+/// shard's ring, so threads on different cores do not write the same cache lines; every read
+/// adds the shards up.
 pub(crate) struct Window {
     width_ns: u64,
     per_ns: f64,
     mask: u64,
     n: u64,
+    /// `shards` rings of `mask + 1` buckets, one after the other.
     buckets: Box<[Bucket]>,
+    shards: usize,
     record_latency: bool,
     retired: Retired,
 }
@@ -182,9 +188,10 @@ impl Window {
             per_ns: 1.0 / width_ns.max(1) as f64,
             mask: (n.max(1).next_power_of_two() - 1) as u64,
             n: n.max(1) as u64,
-            buckets: (0..n.max(1).next_power_of_two())
+            buckets: (0..n.max(1).next_power_of_two() * shard_count())
                 .map(|_| Bucket::new())
                 .collect(),
+            shards: shard_count(),
             record_latency,
             retired: Retired::default(),
         }
@@ -214,7 +221,8 @@ impl Window {
         latency_ns: u64,
     ) -> Recorded {
         let index = self.index(now_ns);
-        let bucket = &self.buckets[(index & self.mask) as usize];
+        let ring = (this_thread_shard() & (self.shards - 1)) * (self.mask as usize + 1);
+        let bucket = &self.buckets[ring + (index & self.mask) as usize];
         let epoch = index + 1;
         let mut result = Recorded::Counted;
         let seen = bucket.epoch.load(Acquire);
@@ -292,15 +300,43 @@ impl Window {
         total
     }
 
-    /// The counts and latency bins of bucket `index`, if the ring still holds it.
+    /// The counts and latency bins of bucket `index` (every shard's), if the rings still
+    /// hold it.
     pub(crate) fn bucket(&self, index: u64) -> Option<(Counts, [u32; LATENCY_BINS])> {
-        let bucket = &self.buckets[(index & self.mask) as usize];
-        if bucket.epoch.load(Acquire) != index + 1 {
-            return None;
+        let ring_len = self.mask as usize + 1;
+        let mut found = None::<(Counts, [u32; LATENCY_BINS])>;
+        for shard in 0..self.shards {
+            let bucket = &self.buckets[shard * ring_len + (index & self.mask) as usize];
+            if bucket.epoch.load(Acquire) != index + 1 {
+                continue;
+            }
+            let (counts, bins) = found.get_or_insert((Counts::default(), [0; LATENCY_BINS]));
+            counts.add(&bucket.counts(self.record_latency));
+            for (sum, bin) in bins.iter_mut().zip(&bucket.latency) {
+                *sum += bin.load(Relaxed);
+            }
         }
-        let bins = std::array::from_fn(|i| bucket.latency[i].load(Relaxed));
-        Some((bucket.counts(self.record_latency), bins))
+        found
     }
+}
+
+/// Shards per window: the cores this process may use, as a power of two, at most 8.
+fn shard_count() -> usize {
+    static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SHARDS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cores.next_power_of_two().min(8)
+    })
+}
+
+/// This thread's shard number (threads are numbered in the order they first record).
+#[inline]
+fn this_thread_shard() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Relaxed);
+    }
+    SHARD.try_with(|s| *s).unwrap_or(0)
 }
 
 /// The latency at quantile `q` of binned counts (upper bin edge, so never optimistic).
@@ -358,6 +394,31 @@ mod tests {
             );
             assert_eq!(window.sum(9 * SECOND, 0).success, 3);
         }
+    }
+
+    #[test]
+    fn threads_record_into_their_shards_and_reads_add_them_up() {
+        let window = Window::new(SECOND, 4, true);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for i in 0..1000u64 {
+                        let outcome = if i % 10 == 0 {
+                            Outcome::Failure
+                        } else {
+                            Outcome::Success
+                        };
+                        window.record(2 * SECOND + i, outcome, false, 1_000_000);
+                    }
+                });
+            }
+        });
+        let sum = window.sum(2 * SECOND + 999, 0);
+        assert_eq!((sum.success, sum.failure), (3600, 400));
+        let (counts, bins) = window.bucket(2).unwrap();
+        assert_eq!(counts.calls(), 4000);
+        assert_eq!(bins.iter().map(|&b| u64::from(b)).sum::<u64>(), 4000);
+        assert_eq!(window.lifetime().calls(), 4000);
     }
 
     #[test]

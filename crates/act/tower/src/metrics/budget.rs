@@ -11,6 +11,7 @@ use crate::clock::nanos;
 use crate::Clock;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Buckets the burn window is cut into.
@@ -25,11 +26,15 @@ pub(crate) struct SloState {
     min_requests: u64,
     /// Good requests are its successes, bad ones its failures; lifetime totals too.
     window: crate::breaker::window::Window,
+    /// `(bucket index + 1) << 1 | allowed`: the optional-work decision, made once per bucket
+    /// so that checking it on every request reads one word instead of the whole window.
+    decision: AtomicU64,
 }
 
 impl SloState {
     pub(crate) fn new(config: &SloConfig) -> SloState {
         SloState {
+            decision: AtomicU64::new(0),
             name: config.name.clone(),
             latency_ns: nanos(config.latency),
             objective: config.objective,
@@ -63,12 +68,30 @@ impl SloState {
         self.window.sum(now_ns, 0)
     }
 
+    fn allows_optional(&self, now_ns: u64) -> bool {
+        let index = self.window.index(now_ns) + 1;
+        let cached = self.decision.load(Relaxed);
+        if cached >> 1 == index {
+            return cached & 1 == 1;
+        }
+        let allowed = self
+            .burn_rate(now_ns)
+            .is_none_or(|rate| rate <= self.max_burn_rate);
+        self.decision
+            .store(index << 1 | u64::from(allowed), Relaxed);
+        allowed
+    }
+
+    fn burn_rate(&self, now_ns: u64) -> Option<f64> {
+        let recent = self.burn(now_ns);
+        (recent.calls() >= self.min_requests)
+            .then(|| recent.failure_rate() / (1.0 - self.objective))
+    }
+
     fn status(&self, now_ns: u64) -> SloStatus {
         let lifetime = self.window.lifetime();
         let (good, total) = (lifetime.success, lifetime.calls());
-        let recent = self.burn(now_ns);
-        let burn_rate = (recent.calls() >= self.min_requests)
-            .then(|| recent.failure_rate() / (1.0 - self.objective));
+        let burn_rate = self.burn_rate(now_ns);
         SloStatus {
             good,
             total,
@@ -112,9 +135,10 @@ impl std::fmt::Debug for Budget {
 impl Budget {
     /// Whether optional work may run: false while the SLO's budget burns faster than its
     /// `max_burn_rate` over the burn window; true when the window holds too few requests
-    /// to tell.
+    /// to tell. Decided once per burn-window bucket (`burn_window` / 30: 10 s by default),
+    /// so calling it on every request costs a clock read and one atomic load.
     pub fn allows_optional(&self) -> bool {
-        self.status().allows_optional
+        self.slo.allows_optional(self.clock.now_nanos())
     }
 
     /// Counts, remaining budget and burn rate now.
