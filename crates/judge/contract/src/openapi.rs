@@ -44,6 +44,9 @@ pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String
         .or(server)
         .unwrap_or("http://127.0.0.1:8080")
         .trim_end_matches('/');
+    if base.contains('?') {
+        return Err("servers[0].url has a query; a base URL cannot (pass --base-url)".into());
+    }
     if let Err(e) = ballast_load::Target::parse(base) {
         return Err(format!(
             "servers[0].url: {e}; pass --base-url to choose the service's address"

@@ -439,6 +439,22 @@ mod tests {
     }
 
     #[test]
+    fn long_chains_print_flat() {
+        let chain = (0..200)
+            .map(|i| format!("{i}"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let e = parse(&format!("p95 < {chain}")).unwrap();
+        assert!(!e.to_string().contains('('), "{e}");
+        assert_eq!(parse(&e.to_string()).unwrap(), e);
+        let mixed = parse("not (a.p95 < 1 or b.p99 > 2 - (3 - 4)) and -(1 + 2) * 3 == 5").unwrap();
+        assert_eq!(
+            mixed.to_string(),
+            "not (a.p95 < 1 or b.p99 > 2 - (3 - 4)) and -(1 + 2) * 3 == 5"
+        );
+    }
+
+    #[test]
     fn deep_nesting_is_refused_not_a_stack_overflow() {
         let deep = format!("avg <= {}1", "-".repeat(5000));
         assert!(parse(&deep)

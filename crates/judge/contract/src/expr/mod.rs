@@ -319,6 +319,36 @@ pub enum Expr {
     Binary(BinOp, Box<Expr>, Box<Expr>),
 }
 
+impl Expr {
+    /// Binding strength, loosest first, as the parser reads it.
+    fn precedence(&self) -> u8 {
+        match self {
+            Expr::Binary(BinOp::Or, ..) => 1,
+            Expr::Binary(BinOp::And, ..) => 2,
+            Expr::Not(_) => 3,
+            Expr::Binary(
+                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne,
+                ..,
+            ) => 4,
+            Expr::Binary(BinOp::Add | BinOp::Sub, ..) => 5,
+            Expr::Binary(BinOp::Mul | BinOp::Div, ..) => 6,
+            Expr::Neg(_) => 7,
+            Expr::Number(..) | Expr::Bool(_) | Expr::Fact(_) => 8,
+        }
+    }
+}
+
+/// Writes `e`, in parentheses when it binds looser than `needed`.
+fn operand(f: &mut fmt::Formatter<'_>, e: &Expr, needed: u8) -> fmt::Result {
+    if e.precedence() < needed {
+        write!(f, "({e})")
+    } else {
+        write!(f, "{e}")
+    }
+}
+
+/// Prints with only the parentheses the parser needs, so a long chain such as
+/// `a + b + c + …` does not come back as deeply nested text.
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -328,10 +358,27 @@ impl fmt::Display for Expr {
             Expr::Number(n, _) => write!(f, "{n}"),
             Expr::Bool(b) => write!(f, "{b}"),
             Expr::Fact(fact) => write!(f, "{fact}"),
-            Expr::Neg(e) => write!(f, "-({e})"),
-            // Parenthesised whole: `not` binds looser than comparisons.
-            Expr::Not(e) => write!(f, "(not ({e}))"),
-            Expr::Binary(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
+            Expr::Neg(e) => {
+                f.write_str("-")?;
+                operand(f, e, 7)
+            }
+            Expr::Not(e) => {
+                f.write_str("not ")?;
+                operand(f, e, 3)
+            }
+            Expr::Binary(op, a, b) => {
+                let own = self.precedence();
+                // Comparisons do not chain, so neither side may be a comparison; the
+                // others associate to the left, so only the right side needs `own + 1`.
+                let (left, right) = if own == 4 {
+                    (own + 1, own + 1)
+                } else {
+                    (own, own + 1)
+                };
+                operand(f, a, left)?;
+                write!(f, " {} ", op.symbol())?;
+                operand(f, b, right)
+            }
         }
     }
 }
