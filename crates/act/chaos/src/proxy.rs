@@ -3,6 +3,7 @@
 
 use crate::adaptive;
 use crate::config::{check_host_port, AdaptiveConfig, AdaptiveMode, ProxyConfig, Tier};
+use crate::conn::signal::Signals;
 use crate::conn::{self, ConnContext};
 use crate::metrics::ProxyMetrics;
 use crate::toxic::set::{Chain, ToxicSet};
@@ -94,6 +95,7 @@ pub(crate) struct Proxy {
     pub name: String,
     pub metrics: Arc<ProxyMetrics>,
     chain: watch::Sender<Arc<Chain>>,
+    signals: Arc<Signals>,
     state: Mutex<State>,
 }
 
@@ -115,6 +117,7 @@ impl Proxy {
             name: config.name.clone(),
             metrics: Arc::default(),
             chain,
+            signals: Arc::default(),
             state: Mutex::new(State {
                 listen,
                 bound: None,
@@ -148,6 +151,7 @@ impl Proxy {
     fn publish(&self, state: &State) {
         self.chain
             .send_replace(Arc::new(state.toxics.chain(state.epoch, state.http)));
+        self.signals.notify();
     }
 
     fn start(&self, state: &mut State) -> Result<(), Error> {
@@ -164,6 +168,7 @@ impl Proxy {
         let context = Arc::new(ConnContext {
             upstream: state.upstream.clone(),
             metrics: self.metrics.clone(),
+            signals: self.signals.clone(),
         });
         let chain = self.chain.subscribe();
         state.acceptor = Some(tokio::spawn(accept_loop(listener, chain, context)));

@@ -4,6 +4,7 @@
 
 mod fast;
 pub(crate) mod link;
+pub(crate) mod signal;
 
 use crate::http::{HttpTracker, ToClient};
 use crate::metrics::ProxyMetrics;
@@ -27,6 +28,7 @@ const READ_SIZE: usize = 64 * 1024;
 pub(crate) struct ConnContext {
     pub upstream: String,
     pub metrics: Arc<ProxyMetrics>,
+    pub signals: Arc<signal::Signals>,
 }
 
 /// Counts the connection as active for as long as it lives.
@@ -56,6 +58,7 @@ pub(crate) async fn serve(
 ) {
     let metrics = &context.metrics;
     let _active = ActiveGuard::new(metrics);
+    let watch = signal::Watch::new(context.signals.clone());
     let epoch = chain.borrow_and_update().epoch;
     let connect = tokio::time::timeout(CONNECT_TIMEOUT, connect(&context.upstream));
     let upstream = tokio::select! {
@@ -87,6 +90,8 @@ pub(crate) async fn serve(
         down: Link::new(),
         http: track_http.then(HttpTracker::new),
         metrics,
+        watch,
+        seen: 0,
         read_buf: BytesMut::new(),
         answers: Vec::new(),
         forwards: Vec::new(),
@@ -130,6 +135,9 @@ struct Conn<'a> {
     down: Link,
     http: Option<HttpTracker>,
     metrics: &'a ProxyMetrics,
+    watch: signal::Watch,
+    /// The change version the current chain snapshot was taken at.
+    seen: u64,
     read_buf: BytesMut,
     answers: Vec<ToClient>,
     forwards: Vec<(Instant, bytes::Bytes)>,
@@ -143,6 +151,8 @@ enum Exit {
 
 impl Conn<'_> {
     async fn run(&mut self, chain: &mut watch::Receiver<Arc<Chain>>, epoch: u64) -> End {
+        // The version is read before the snapshot: a change in between is seen as a change.
+        self.seen = self.watch.version();
         let mut current = chain.borrow_and_update().clone();
         let mut fresh = true;
         loop {
@@ -158,14 +168,15 @@ impl Conn<'_> {
                 }
             }
             let exit = if self.http.is_none() && self.up.is_plain() && self.down.is_plain() {
-                self.relay(chain).await
+                self.relay().await
             } else {
                 self.toxic_step(chain, &current).await
             };
             match exit {
                 Exit::Done(end) => return end,
                 Exit::Again => {
-                    // `changed()` already marked the new value seen, so compare snapshots.
+                    // `changed()` may have marked the new value seen: compare snapshots.
+                    self.seen = self.watch.version();
                     let latest = chain.borrow_and_update().clone();
                     fresh = !Arc::ptr_eq(&latest, &current);
                     current = latest;
@@ -175,25 +186,24 @@ impl Conn<'_> {
     }
 
     /// The plain relay, until the connection ends or the toxics change.
-    async fn relay(&mut self, chain: &mut watch::Receiver<Arc<Chain>>) -> Exit {
+    async fn relay(&mut self) -> Exit {
         let Conn {
             client,
             upstream,
             up,
             down,
             metrics,
+            watch,
+            seen,
             ..
         } = self;
-        tokio::select! {
-            biased;
-            changed = chain.changed() => match changed {
-                Ok(()) => Exit::Again,
-                Err(_) => Exit::Done(End::Close),
-            },
-            end = poll_fn(|cx| fast::poll_relay(cx, client, upstream, up, down, metrics)) => {
-                Exit::Done(end)
+        poll_fn(|cx| {
+            if watch.changed_since(*seen, cx.waker()) {
+                return std::task::Poll::Ready(Exit::Again);
             }
-        }
+            fast::poll_relay(cx, client, upstream, up, down, metrics).map(Exit::Done)
+        })
+        .await
     }
 
     /// One round of the toxic path: write what is due, then wait for the next event.
