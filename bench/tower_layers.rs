@@ -128,7 +128,7 @@ fn print_allocations() {
 /// add time, so the fastest round is the closest to the layer's own cost.
 fn print_best_of() {
     // Short rounds (about 2 ms) so that many of them run without being preempted.
-    const ROUNDS: u32 = 150;
+    const ROUNDS: u32 = 300;
     const CALLS: u64 = 20_000;
     println!(
         "\nns per call, best of {ROUNDS} rounds of {CALLS} calls (1 thread | 2 threads contended):"
