@@ -6,7 +6,13 @@ use std::process::Command;
 
 fn demo(extra: &[&str], dir: &std::path::Path) -> (Option<i32>, serde_json::Value, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(["demo", "--quick", "--no-progress", "--report", dir.to_str().unwrap()])
+        .args([
+            "demo",
+            "--quick",
+            "--no-progress",
+            "--report",
+            dir.to_str().unwrap(),
+        ])
         .args(extra)
         .output()
         .unwrap();
@@ -40,9 +46,16 @@ fn demo_golden_quick_passes_every_clause() {
     for clause in ["1.", "2.", "3.", "4."] {
         assert_eq!(outcome(&verdict, clause), "pass", "clause {clause}\n{text}");
     }
-    assert_eq!(verdict["faults"].as_array().unwrap().len(), 1, "the inventory timed out once");
+    assert_eq!(
+        verdict["faults"].as_array().unwrap().len(),
+        1,
+        "the inventory timed out once"
+    );
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(html.contains("fault: timeout on inventory") && html.contains("ballast_fallback_served_total"));
+    assert!(
+        html.contains("fault: timeout on inventory")
+            && html.contains("ballast_fallback_served_total")
+    );
 }
 
 #[test]
@@ -53,6 +66,15 @@ fn demo_golden_without_fallback_fails_the_dependency_clause() {
     assert_eq!(code, Some(1), "{text}");
     assert_eq!(outcome(&verdict, "2."), "fail", "{text}");
     // With every request failing, the steady state breaks and the experiment stops.
-    assert!(verdict["aborted"].as_str().unwrap_or_default().contains("error_rate"), "{text}");
-    assert!(verdict["faults"][0]["removed_s"].is_number(), "the fault was removed");
+    assert!(
+        verdict["aborted"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("error_rate"),
+        "{text}"
+    );
+    assert!(
+        verdict["faults"][0]["removed_s"].is_number(),
+        "the fault was removed"
+    );
 }

@@ -4,14 +4,22 @@ use ballast_shop::{InventoryConfig, ShopConfig};
 use std::time::Duration;
 
 async fn get(url: String) -> Result<String, String> {
-    ballast_verify::scrape::fetch(&url).await.map_err(|e| e.to_string())
+    ballast_verify::scrape::fetch(&url)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_inventory_gone_cached_answers_keep_the_shop_up() {
     let inventory = InventoryConfig::default().build().await.unwrap();
     let inventory_addr = inventory.addr();
-    let shop = ShopConfig { inventory: inventory.url(), ..Default::default() }.build().await.unwrap();
+    let shop = ShopConfig {
+        inventory: inventory.url(),
+        ..Default::default()
+    }
+    .build()
+    .await
+    .unwrap();
     let page = |id: u64| get(format!("{}v1/products/{id}", shop.url()));
 
     for id in 0..10 {
@@ -25,20 +33,35 @@ async fn with_the_inventory_gone_cached_answers_keep_the_shop_up() {
     let total = 200;
     for i in 0..total {
         if let Ok(body) = page(i % 10).await {
-            assert!(body.contains("\"degraded\":true"), "answers now come from the cache: {body}");
+            assert!(
+                body.contains("\"degraded\":true"),
+                "answers now come from the cache: {body}"
+            );
             served += 1;
         }
     }
     let error_rate = 1.0 - served as f64 / total as f64;
-    assert!(error_rate <= 0.05, "error rate {error_rate} with the dependency down");
+    assert!(
+        error_rate <= 0.05,
+        "error rate {error_rate} with the dependency down"
+    );
     let metrics = get(format!("{}metrics", shop.url())).await.unwrap();
-    assert!(metrics.contains("ballast_breaker_state{breaker=\"inventory\"} 1"), "the breaker opened");
+    assert!(
+        metrics.contains("ballast_breaker_state{breaker=\"inventory\"} 1"),
+        "the breaker opened"
+    );
 
     // Uncached products cannot be served: the shop says so instead of hanging.
     assert!(page(999).await.unwrap_err().contains("503"));
 
     // The dependency returns on the same address; half-open probes close the breaker.
-    let _back = InventoryConfig { bind: inventory_addr, ..Default::default() }.build().await.unwrap();
+    let _back = InventoryConfig {
+        bind: inventory_addr,
+        ..Default::default()
+    }
+    .build()
+    .await
+    .unwrap();
     let mut fresh = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -55,10 +78,14 @@ async fn with_the_inventory_gone_cached_answers_keep_the_shop_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_fallback_the_outage_reaches_the_clients() {
     let inventory = InventoryConfig::default().build().await.unwrap();
-    let shop = ShopConfig { inventory: inventory.url(), disable_fallback: true, ..Default::default() }
-        .build()
-        .await
-        .unwrap();
+    let shop = ShopConfig {
+        inventory: inventory.url(),
+        disable_fallback: true,
+        ..Default::default()
+    }
+    .build()
+    .await
+    .unwrap();
     let page = |id: u64| get(format!("{}v1/products/{id}", shop.url()));
     assert!(page(1).await.is_ok());
     drop(inventory);

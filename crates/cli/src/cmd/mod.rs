@@ -33,10 +33,20 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<ballast_contract::Error>().is_some()
             || matches!(
                 cause.downcast_ref::<ballast_slo::Error>(),
-                Some(ballast_slo::Error::Invalid(_) | ballast_slo::Error::Contract(_) | ballast_slo::Error::Read { .. } | ballast_slo::Error::Unsupported(_))
+                Some(
+                    ballast_slo::Error::Invalid(_)
+                        | ballast_slo::Error::Contract(_)
+                        | ballast_slo::Error::Read { .. }
+                        | ballast_slo::Error::Unsupported(_)
+                )
             )
-            || matches!(cause.downcast_ref::<ballast_verify::Error>(), Some(ballast_verify::Error::Usage(_)))
-            || cause.downcast_ref::<ballast_anomaly::Error>().is_some_and(ballast_anomaly::Error::is_input)
+            || matches!(
+                cause.downcast_ref::<ballast_verify::Error>(),
+                Some(ballast_verify::Error::Usage(_))
+            )
+            || cause
+                .downcast_ref::<ballast_anomaly::Error>()
+                .is_some_and(ballast_anomaly::Error::is_input)
     });
     if input {
         2
@@ -62,9 +72,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Contract { command } => match command {
             ContractCommand::Check { contract } => contract::check(&contract),
             ContractCommand::Schema => contract::schema(),
-            ContractCommand::Init { from_openapi, output, base_url } => {
-                contract::init(&from_openapi, output.as_deref(), base_url.as_deref())
-            }
+            ContractCommand::Init {
+                from_openapi,
+                output,
+                base_url,
+            } => contract::init(&from_openapi, output.as_deref(), base_url.as_deref()),
         },
         Command::Completions { shell } => {
             let mut command = Cli::command();
