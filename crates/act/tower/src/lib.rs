@@ -70,8 +70,10 @@ mod duration_text;
 mod error;
 pub mod fallback;
 pub mod limit;
+mod local;
 pub mod metrics;
 pub mod runtime;
+mod shard;
 
 pub use clock::Clock;
 pub use error::Error;

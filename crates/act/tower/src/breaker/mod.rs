@@ -14,7 +14,6 @@ mod config;
 mod event;
 mod handle;
 mod learn;
-mod local;
 pub mod replay;
 mod service;
 mod shared;

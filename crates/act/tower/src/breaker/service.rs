@@ -4,9 +4,10 @@
 //! it takes no lock and allocates nothing. What `poll_ready` reserves (a probe slot while
 //! half-open) is held by a [`Permit`] that gives it back if the call never completes.
 
-use super::local::{local, Local};
 use super::shared::{Admission, Shared};
 use super::window::Outcome;
+use crate::local::{local, Cache, Local};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -105,10 +106,15 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
     }
 }
 
+thread_local! {
+    /// This thread's references to the breakers it calls (see `crate::local`).
+    static LOCALS: Cache<Shared> = const { RefCell::new([None, None, None, None]) };
+}
+
 /// A reserved right to call: released (a probe slot given back) if dropped unused.
 #[derive(Debug)]
 pub struct Permit {
-    local: Arc<Local>,
+    local: Arc<Local<Shared>>,
     admission: Admission,
 }
 
@@ -160,7 +166,7 @@ impl<S, C> Breaker<S, C> {
             let clock = &self.shared.clock;
             let admission = self.shared.admit(|| clock.now_nanos());
             self.reserved = Some(Permit {
-                local: local(&self.shared),
+                local: local(&LOCALS, &self.shared),
                 admission,
             });
         }

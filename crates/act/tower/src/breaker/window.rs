@@ -188,10 +188,10 @@ impl Window {
             per_ns: 1.0 / width_ns.max(1) as f64,
             mask: (n.max(1).next_power_of_two() - 1) as u64,
             n: n.max(1) as u64,
-            buckets: (0..n.max(1).next_power_of_two() * shard_count())
+            buckets: (0..n.max(1).next_power_of_two() * crate::shard::count())
                 .map(|_| Bucket::new())
                 .collect(),
-            shards: shard_count(),
+            shards: crate::shard::count(),
             record_latency,
             retired: Retired::default(),
         }
@@ -221,7 +221,7 @@ impl Window {
         latency_ns: u64,
     ) -> Recorded {
         let index = self.index(now_ns);
-        let ring = (this_thread_shard() & (self.shards - 1)) * (self.mask as usize + 1);
+        let ring = (crate::shard::this_thread() & (self.shards - 1)) * (self.mask as usize + 1);
         let bucket = &self.buckets[ring + (index & self.mask) as usize];
         let epoch = index + 1;
         let mut result = Recorded::Counted;
@@ -318,25 +318,6 @@ impl Window {
         }
         found
     }
-}
-
-/// Shards per window: the cores this process may use, as a power of two, at most 8.
-fn shard_count() -> usize {
-    static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *SHARDS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        cores.next_power_of_two().min(8)
-    })
-}
-
-/// This thread's shard number (threads are numbered in the order they first record).
-#[inline]
-fn this_thread_shard() -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Relaxed);
-    }
-    SHARD.try_with(|s| *s).unwrap_or(0)
 }
 
 /// The latency at quantile `q` of binned counts (upper bin edge, so never optimistic).

@@ -1,8 +1,10 @@
 //! [`MetricsLayer`] → [`MetricsService`] → [`ResponseFuture`].
 
 use super::store::{
-    class_index, method_index, HttpMetrics, RouteSeries, RouteTemplate, ERROR_CLASS, UNMATCHED,
+    class_index, method_index, HttpMetrics, RouteTemplate, Store, ERROR_CLASS, UNMATCHED,
 };
+use crate::local::{local, Cache, Local};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -69,17 +71,24 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let store = &self.metrics.store;
-        let route = store.route(route_of(&request));
+        // This thread's reference to the store: no shared reference count is touched.
+        let store = local(&LOCALS, &self.metrics.store);
+        let slot = store.shared.slot(route_of(&request));
         let method = method_index(request.method());
-        let started_ns = route.clock.now_nanos();
+        let started_ns = store.shared.clock.now_nanos();
         ResponseFuture {
             future: self.inner.call(request),
-            route,
+            store,
+            slot,
             method,
             started_ns,
         }
     }
+}
+
+thread_local! {
+    /// This thread's references to the metrics stores it records into (see `crate::local`).
+    static LOCALS: Cache<Store> = const { RefCell::new([None, None, None, None]) };
 }
 
 pin_project_lite::pin_project! {
@@ -87,7 +96,8 @@ pin_project_lite::pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         future: F,
-        route: Arc<RouteSeries>,
+        store: Arc<Local<Store>>,
+        slot: usize,
         method: usize,
         started_ns: u64,
     }
@@ -106,8 +116,9 @@ where
             Ok(response) => class_index(response.status()),
             Err(_) => ERROR_CLASS,
         };
-        let now = this.route.clock.now_nanos();
-        this.route.record(
+        let store = &this.store.shared;
+        let now = store.clock.now_nanos();
+        store.series(*this.slot).record(
             *this.method,
             class,
             now.saturating_sub(*this.started_ns),

@@ -1,5 +1,7 @@
-//! Where requests are counted: one set of atomic series per route, found by a read-locked
-//! map lookup that allocates nothing; a route is added once, under the write lock.
+//! Where requests are counted: one set of atomic series per route (one copy per core, so
+//! threads on different cores do not write the same lines), in a table that is only ever
+//! added to. Finding a route is a hash and a few atomic loads: no lock, no allocation, no
+//! shared write; a route is added once, by whichever request sees it first.
 
 use super::budget::SloState;
 use super::config::MetricsConfig;
@@ -9,10 +11,8 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 
 /// The route template of a request, for services without axum's `MatchedPath` (insert it
 /// as a request extension: `request.extensions_mut().insert(RouteTemplate("/orders/{id}"))`).
@@ -63,35 +63,27 @@ impl Series {
             sum_ns: AtomicU64::new(0),
         }
     }
-
-    fn count(&self) -> u64 {
-        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
-    }
 }
+
+/// Series per shard: one per method and status class.
+const PER_SHARD: usize = METHODS.len() * CLASSES.len();
 
 /// Everything recorded for one route template.
 pub(crate) struct RouteSeries {
     pub(crate) route: Box<str>,
-    /// Here, so a request in flight holds one reference (this route's), not two.
-    pub(crate) clock: Clock,
     bounds_ns: Arc<[u64]>,
+    /// `shards` copies of the `PER_SHARD` series, one after the other.
     series: Box<[Series]>,
     pub(crate) slos: Box<[Arc<SloState>]>,
 }
 
 impl RouteSeries {
-    fn new(
-        route: &str,
-        clock: Clock,
-        bounds_ns: Arc<[u64]>,
-        slos: Box<[Arc<SloState>]>,
-    ) -> RouteSeries {
-        let series = (0..METHODS.len() * CLASSES.len())
+    fn new(route: &str, bounds_ns: Arc<[u64]>, slos: Box<[Arc<SloState>]>) -> RouteSeries {
+        let series = (0..PER_SHARD * crate::shard::count())
             .map(|_| Series::new(bounds_ns.len()))
             .collect();
         RouteSeries {
             route: route.into(),
-            clock,
             bounds_ns,
             series,
             slos,
@@ -101,7 +93,8 @@ impl RouteSeries {
     /// Counts one request.
     #[inline]
     pub(crate) fn record(&self, method: usize, class: usize, latency_ns: u64, now_ns: u64) {
-        let series = &self.series[method * CLASSES.len() + class];
+        let shard = crate::shard::this_thread() * PER_SHARD;
+        let series = &self.series[shard + method * CLASSES.len() + class];
         let bucket = self.bounds_ns.partition_point(|&bound| bound < latency_ns);
         series.buckets[bucket].fetch_add(1, Relaxed);
         series.sum_ns.fetch_add(latency_ns, Relaxed);
@@ -110,83 +103,146 @@ impl RouteSeries {
             slo.record(!failed && latency_ns <= slo.latency_ns, now_ns);
         }
     }
+
+    /// Series `i` (of `PER_SHARD`) added up over the shards: bucket counts and sum.
+    fn totals(&self, i: usize) -> (Vec<u64>, u64) {
+        let mut counts = vec![0; self.bounds_ns.len() + 1];
+        let mut sum_ns = 0u64;
+        for series in self.series.iter().skip(i).step_by(PER_SHARD) {
+            for (total, bucket) in counts.iter_mut().zip(series.buckets.iter()) {
+                *total += bucket.load(Relaxed);
+            }
+            sum_ns = sum_ns.wrapping_add(series.sum_ns.load(Relaxed));
+        }
+        (counts, sum_ns)
+    }
+
+    fn requests(&self) -> u64 {
+        self.series
+            .iter()
+            .flat_map(|s| s.buckets.iter())
+            .map(|b| b.load(Relaxed))
+            .sum()
+    }
 }
 
 /// FNV-1a: route templates are short and trusted (they come from the router, not from
 /// request paths), so a fast hash beats SipHash's flood resistance here.
-#[derive(Default)]
-pub(crate) struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 pub(crate) struct Store {
     pub(crate) clock: Clock,
     bounds_ns: Arc<[u64]>,
     max_routes: usize,
-    routes: RwLock<HashMap<Box<str>, Arc<RouteSeries>, BuildHasherDefault<Fnv>>>,
+    /// Open addressing, linear probing, at most half full: slots are filled once and never
+    /// emptied, so a reader needs no lock.
+    table: Box<[OnceLock<RouteSeries>]>,
+    /// Routes added besides `other` and `unmatched` (may pass `max_routes` by a racing few).
+    added: AtomicUsize,
     pub(crate) slos: Vec<Arc<SloState>>,
 }
 
 impl Store {
-    /// The series of `route`, created on first sight (or `other` past `max_routes`).
+    fn new(config: &MetricsConfig, clock: Clock) -> Store {
+        let bounds_ns: Arc<[u64]> = config.buckets.iter().map(|d| nanos(*d)).collect();
+        let slos = config
+            .slos
+            .iter()
+            .map(|s| Arc::new(SloState::new(s)))
+            .collect();
+        let max_routes = config.max_routes as usize;
+        // Room for every route, `other`, `unmatched` and racing adders, at most half full.
+        let slots = (2 * (max_routes + 2) + 64).next_power_of_two();
+        let store = Store {
+            clock,
+            bounds_ns,
+            max_routes,
+            table: (0..slots).map(|_| OnceLock::new()).collect(),
+            added: AtomicUsize::new(0),
+            slos,
+        };
+        // Present from the start, so they never take a service route's place.
+        store.slot(OTHER);
+        store.slot(UNMATCHED);
+        store
+    }
+
+    /// The slot of `route`'s series, added on first sight (`other` past `max_routes`).
     #[inline]
-    pub(crate) fn route(&self, route: &str) -> Arc<RouteSeries> {
-        if let Some(series) = self
-            .routes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(route)
-        {
-            return series.clone();
+    pub(crate) fn slot(&self, route: &str) -> usize {
+        match self.find(route) {
+            Ok(slot) => slot,
+            Err(_) => self.add(route),
         }
-        self.add_route(route)
+    }
+
+    /// `Ok(slot)` of `route`, or `Err(first empty slot on its probe sequence)`.
+    #[inline]
+    fn find(&self, route: &str) -> Result<usize, usize> {
+        let mask = self.table.len() - 1;
+        let start = fnv(route) as usize;
+        for probe in 0..self.table.len() {
+            let slot = (start + probe) & mask;
+            match self.table[slot].get() {
+                Some(series) if &*series.route == route => return Ok(slot),
+                Some(_) => continue,
+                None => return Err(slot),
+            }
+        }
+        Err(usize::MAX) // unreachable: the table is never more than half full
     }
 
     #[cold]
-    fn add_route(&self, route: &str) -> Arc<RouteSeries> {
-        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
-        let own = routes
-            .keys()
-            .filter(|k| !matches!(k.as_ref(), OTHER | UNMATCHED))
-            .count();
+    fn add(&self, route: &str) -> usize {
         let special = matches!(route, OTHER | UNMATCHED);
-        let route = if own >= self.max_routes && !special && !routes.contains_key(route) {
-            OTHER
-        } else {
-            route
-        };
-        if let Some(series) = routes.get(route) {
-            return series.clone();
+        if !special && self.added.load(Relaxed) >= self.max_routes {
+            return self.slot(OTHER);
         }
-        let slos = self
-            .slos
-            .iter()
-            .filter(|s| s.covers(route))
-            .cloned()
-            .collect();
-        let series = Arc::new(RouteSeries::new(
-            route,
-            self.clock.clone(),
-            self.bounds_ns.clone(),
-            slos,
-        ));
-        routes.insert(route.into(), series.clone());
-        series
+        let mask = self.table.len() - 1;
+        let start = fnv(route) as usize;
+        for probe in 0..self.table.len() {
+            let slot = (start + probe) & mask;
+            // Two requests adding routes at once may race for a slot: one fills it, the other
+            // sees someone else's route there and probes on.
+            let series = self.table[slot].get_or_init(|| {
+                if !special {
+                    self.added.fetch_add(1, Relaxed);
+                }
+                let slos = self
+                    .slos
+                    .iter()
+                    .filter(|s| s.covers(route))
+                    .cloned()
+                    .collect();
+                RouteSeries::new(route, self.bounds_ns.clone(), slos)
+            });
+            if &*series.route == route {
+                return slot;
+            }
+        }
+        self.find(OTHER).expect("added at build")
+    }
+
+    /// The series in `slot` (a slot [`slot`](Self::slot) returned).
+    #[inline]
+    pub(crate) fn series(&self, slot: usize) -> &RouteSeries {
+        self.table[slot]
+            .get()
+            .expect("slots are filled before they are handed out")
+    }
+
+    /// The series of `route` (tests record through it directly).
+    #[cfg(test)]
+    pub(crate) fn route(&self, route: &str) -> &RouteSeries {
+        self.series(self.slot(route))
+    }
+
+    fn routes(&self) -> impl Iterator<Item = &RouteSeries> {
+        self.table.iter().filter_map(OnceLock::get)
     }
 }
 
@@ -207,20 +263,8 @@ impl std::fmt::Debug for HttpMetrics {
 
 impl HttpMetrics {
     pub(crate) fn new(config: &MetricsConfig, clock: Clock) -> HttpMetrics {
-        let bounds_ns: Arc<[u64]> = config.buckets.iter().map(|d| nanos(*d)).collect();
-        let slos = config
-            .slos
-            .iter()
-            .map(|s| Arc::new(SloState::new(s)))
-            .collect();
         HttpMetrics {
-            store: Arc::new(Store {
-                clock,
-                bounds_ns,
-                max_routes: config.max_routes as usize,
-                routes: RwLock::new(HashMap::default()),
-                slos,
-            }),
+            store: Arc::new(Store::new(config, clock)),
         }
     }
 
@@ -232,10 +276,9 @@ impl HttpMetrics {
 
     /// Requests recorded on `route` so far (every method and status).
     pub fn requests(&self, route: &str) -> u64 {
-        let routes = self.store.routes.read().unwrap_or_else(|p| p.into_inner());
-        routes
-            .get(route)
-            .map_or(0, |r| r.series.iter().map(Series::count).sum())
+        self.store
+            .find(route)
+            .map_or(0, |slot| self.store.series(slot).requests())
     }
 }
 
@@ -245,13 +288,7 @@ struct MetricsCollector(HttpMetrics);
 impl Collector for MetricsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let store = &self.0.store;
-        let mut routes: Vec<Arc<RouteSeries>> = store
-            .routes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let mut routes: Vec<&RouteSeries> = store.routes().collect();
         routes.sort_by(|a, b| a.route.cmp(&b.route));
         let bounds: Vec<f64> = store
             .bounds_ns
@@ -262,18 +299,17 @@ impl Collector for MetricsCollector {
         // Each series read once, so the histogram and the counters agree within a scrape.
         let mut rows = Vec::new();
         for route in &routes {
-            for (i, series) in route.series.iter().enumerate() {
-                let counts: Vec<u64> = series.buckets.iter().map(|b| b.load(Relaxed)).collect();
+            for i in 0..PER_SHARD {
+                let (counts, sum_ns) = route.totals(i);
                 let total: u64 = counts.iter().sum();
                 if total > 0 {
-                    let sum = series.sum_ns.load(Relaxed) as f64 / 1e9;
                     rows.push((
                         route.route.as_ref(),
                         METHODS[i / CLASSES.len()],
                         i % CLASSES.len(),
                         counts,
                         total,
-                        sum,
+                        sum_ns as f64 / 1e9,
                     ));
                 }
             }
@@ -345,6 +381,36 @@ mod tests {
     }
 
     #[test]
+    fn threads_adding_routes_at_once_get_one_series_each() {
+        let metrics = MetricsConfig {
+            max_routes: 50,
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for i in 0..40 {
+                        metrics
+                            .store
+                            .route(&format!("/r{i}"))
+                            .record(0, 1, 1_000, 0);
+                    }
+                });
+            }
+        });
+        for i in 0..40 {
+            assert_eq!(metrics.requests(&format!("/r{i}")), 4, "/r{i}");
+        }
+        assert_eq!(
+            metrics.store.routes().count(),
+            42,
+            "40 routes, other, unmatched"
+        );
+    }
+
+    #[test]
     fn routes_beyond_the_limit_share_one_series() {
         let metrics = MetricsConfig {
             max_routes: 2,
@@ -366,8 +432,7 @@ mod tests {
         route.record(0, 1, 10_000_000, 0); // exactly 10 ms: le="0.01"
         route.record(0, 1, 10_000_001, 0);
         route.record(0, 1, 5_000_000_000, 0); // beyond 1.28 s: +Inf
-        let series = &route.series[1]; // GET 2xx
-        let counts: Vec<u64> = series.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let (counts, _) = route.totals(1); // GET 2xx
         assert_eq!(counts, vec![1, 1, 0, 0, 0, 0, 0, 0, 1]);
     }
 }
