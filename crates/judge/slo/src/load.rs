@@ -439,7 +439,9 @@ fn openslo(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
                 (None, String::new())
             }
         };
-        let sli = indicator.and_then(|ind| openslo_sli(&mut r, &ind, &indicator_path));
+        let objective_spec = spec.pointer("/objectives/0").cloned().unwrap_or_default();
+        let sli =
+            indicator.and_then(|ind| openslo_sli(&mut r, &ind, &indicator_path, &objective_spec));
         if let (Some(name), Some(service), Some(window), Some(objective), Some(sli)) =
             (name, service, window, objective, sli)
         {
@@ -467,9 +469,49 @@ fn openslo(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
     }
 }
 
-fn openslo_sli(r: &mut Reader<'_>, ind: &Value, path: &str) -> Option<Sli> {
+fn openslo_sli(r: &mut Reader<'_>, ind: &Value, path: &str, objective: &Value) -> Option<Sli> {
+    if let Some(threshold) = ind.get("thresholdMetric") {
+        // Good while the metric compares with the objective's value as `op` says, judged
+        // over time: the error ratio is the share of the window it did not.
+        let tpath = join(path, "thresholdMetric");
+        let source = threshold.get("metricSource").cloned().unwrap_or_default();
+        let kind = source
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("Prometheus");
+        if kind != "Prometheus" {
+            r.error(
+                &format!("{tpath}.metricSource.type"),
+                format!("only Prometheus sources are supported, got {kind:?}"),
+            );
+            return None;
+        }
+        let query = r.text(
+            source.get("spec").unwrap_or(&Value::Null),
+            &format!("{tpath}.metricSource.spec"),
+            "query",
+        )?;
+        let op = match objective.get("op").and_then(Value::as_str) {
+            Some(op @ ("lt" | "lte" | "gt" | "gte")) => op.to_string(),
+            other => {
+                r.error(
+                    "spec.objectives[0].op",
+                    format!("a thresholdMetric needs op: lt, lte, gt or gte; got {other:?}"),
+                );
+                return None;
+            }
+        };
+        let Some(value) = objective.get("value").and_then(Value::as_f64) else {
+            r.error(
+                "spec.objectives[0].value",
+                "a thresholdMetric needs the value the metric is compared with",
+            );
+            return None;
+        };
+        return Some(Sli::Threshold { query, op, value });
+    }
     let Some(ratio) = ind.get("ratioMetric") else {
-        r.error(path, "only ratioMetric SLIs are supported (thresholdMetric needs a raw query: use a Sloth raw SLI)");
+        r.error(path, "expected ratioMetric or thresholdMetric");
         return None;
     };
     let rpath = join(path, "ratioMetric");

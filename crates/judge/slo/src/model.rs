@@ -57,6 +57,16 @@ pub enum Sli {
         /// The threshold in seconds; must be a bucket boundary (`le`).
         threshold_seconds: f64,
     },
+    /// Good while an instant query compares with a value (OpenSLO `thresholdMetric`): the
+    /// error ratio is the share of the window the comparison failed, sampled by subquery.
+    Threshold {
+        /// The instant query, e.g. a p99 latency from a histogram.
+        query: String,
+        /// `lt`, `lte`, `gt` or `gte`: how a good value compares with `value`.
+        op: String,
+        /// The value.
+        value: f64,
+    },
     /// Measured by `ballast verify` (contract `availability`): failed requests over all.
     VerifyAvailability {
         /// One request template, or all.

@@ -99,6 +99,20 @@ pub fn error_ratio(sli: &Sli, w: Duration) -> Option<String> {
                 bucket(histogram, None)
             )
         }
+        Sli::Threshold { query, op, value } => {
+            let symbol = match op.as_str() {
+                "lt" => "<",
+                "lte" => "<=",
+                "gt" => ">",
+                _ => ">=",
+            };
+            // Ten samples per window, at least one a second.
+            let step = window((w / 10).max(Duration::from_secs(1)));
+            format!(
+                "1 - avg_over_time((({query}) {symbol} bool {value})[{}:{step}])",
+                window(w)
+            )
+        }
         Sli::VerifyAvailability { .. } | Sli::VerifyLatency { .. } => return None,
     })
 }
@@ -158,5 +172,10 @@ mod tests {
             "{q}"
         );
         assert_eq!(url_encode("a b{c}"), "a%20b%7Bc%7D");
+        let threshold = Sli::Threshold { query: "p99_seconds".into(), op: "lte".into(), value: 0.3 };
+        assert_eq!(
+            error_ratio(&threshold, Duration::from_secs(3600)).unwrap(),
+            "1 - avg_over_time(((p99_seconds) <= bool 0.3)[1h:6m])"
+        );
     }
 }
