@@ -41,7 +41,7 @@ pub enum AnomalyCommand {
 #[derive(Debug, Args)]
 pub struct DetectorArgs {
     /// Built-in detector.
-    #[arg(long, default_value = "ewma")]
+    #[arg(long, default_value = "novelty")]
     pub detector: String,
     /// Detector settings as JSON (`{"kind": "...", ...}`), instead of --detector.
     #[arg(long, value_name = "FILE", conflicts_with = "detector")]

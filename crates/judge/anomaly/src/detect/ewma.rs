@@ -11,24 +11,35 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EwmaConfig {
-    /// Weight of a new point in the level. Default: 0.05 (about 20 points of memory).
+    /// Weight of a new point in the level. Default: 0.003 (a memory of about 300 points).
     pub alpha: f64,
-    /// Weight of a new residual in the scale. Default: 0.02.
+    /// Weight of a new residual in the scale. Default: 0.0015.
     pub beta: f64,
     /// Residuals are clipped at this many deviations before they update level and scale.
     /// Default: 3.
     pub clip: f64,
     /// Points learned before any score above 0. Default: 30.
     pub warmup: usize,
+    /// After a score of at least `alert_at`, this many points score 0, so that one
+    /// incident is one alert. Default: 100.
+    pub rest: usize,
+    /// The score that starts a rest. Default: 0.9.
+    pub alert_at: f64,
+    /// Deviations (in robust standard deviations) are divided by this before scoring:
+    /// the score is `1 − exp(−(z/scale)²/2)`. Default: 4.
+    pub scale: f64,
 }
 
 impl Default for EwmaConfig {
     fn default() -> Self {
         EwmaConfig {
-            alpha: 0.05,
-            beta: 0.02,
+            alpha: 0.003,
+            beta: 0.0015,
             clip: 3.0,
             warmup: 30,
+            rest: 100,
+            alert_at: 0.9,
+            scale: 4.0,
         }
     }
 }
@@ -41,6 +52,18 @@ impl EwmaConfig {
                     "ewma.{name} must be in (0, 1], got {v}"
                 )));
             }
+        }
+        if !(0.0..=1.0).contains(&self.alert_at) {
+            return Err(Error::Config(format!(
+                "ewma.alert_at must be in [0, 1], got {}",
+                self.alert_at
+            )));
+        }
+        if !(self.scale > 0.0 && self.scale.is_finite()) {
+            return Err(Error::Config(format!(
+                "ewma.scale must be above 0, got {}",
+                self.scale
+            )));
         }
         if !(self.clip > 0.0 && self.clip.is_finite()) {
             return Err(Error::Config(format!(
@@ -62,6 +85,7 @@ pub struct Ewma {
     level: f64,
     mean_abs_dev: f64,
     seen: usize,
+    since_alert: usize,
 }
 
 impl Ewma {
@@ -72,6 +96,7 @@ impl Ewma {
             level: 0.0,
             mean_abs_dev: 0.0,
             seen: 0,
+            since_alert: usize::MAX,
         }
     }
 }
@@ -106,9 +131,19 @@ impl Detector for Ewma {
         self.level += alpha * clipped;
         self.mean_abs_dev += beta * (clipped.abs() - self.mean_abs_dev);
         if self.seen <= self.config.warmup {
+            return 0.0;
+        }
+        let score = squash(z / self.config.scale);
+        self.since_alert = self.since_alert.saturating_add(1);
+        let resting = self.since_alert <= self.config.rest;
+        if score >= self.config.alert_at {
+            // An alert while resting extends the rest: the incident goes on.
+            self.since_alert = 0;
+        }
+        if resting {
             0.0
         } else {
-            squash(z / 2.0)
+            score
         }
     }
 
