@@ -38,8 +38,12 @@ pub fn parse_series(text: &str, path: &Path) -> Result<Series, Error> {
 /// Reads the anomaly scores of a NAB result file (`timestamp,value,anomaly_score,label`):
 /// `(timestamp, anomaly_score)` per row.
 pub fn read_nab_results(path: &Path) -> Result<Vec<(f64, f64)>, Error> {
-    let text = read_text(path)?;
-    let table = parse_table(&text, path, &["anomaly_score"])?;
+    parse_nab_results(&read_text(path)?, path)
+}
+
+/// [`read_nab_results`] over text in memory; `path` is only used in messages.
+pub fn parse_nab_results(text: &str, path: &Path) -> Result<Vec<(f64, f64)>, Error> {
+    let table = parse_table(text, path, &["anomaly_score"])?;
     Ok(table
         .rows
         .into_iter()

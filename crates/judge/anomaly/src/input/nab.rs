@@ -122,7 +122,12 @@ struct CostMatrix {
 /// Reads NAB's `profiles.json`, in NAB's order (standard, reward low FP, reward low FN),
 /// any others after them by name.
 pub fn read_profiles(path: &Path) -> Result<Vec<Profile>, Error> {
-    let raw: BTreeMap<String, ProfileEntry> = read_json(path)?;
+    parse_profiles_str(&read_text(path)?, path)
+}
+
+/// [`read_profiles`] over text in memory; `path` is only used in messages.
+pub fn parse_profiles_str(text: &str, path: &Path) -> Result<Vec<Profile>, Error> {
+    let raw: BTreeMap<String, ProfileEntry> = parse_json(text, path)?;
     let mut profiles: Vec<Profile> = raw
         .into_iter()
         .map(|(name, p)| Profile {
