@@ -104,7 +104,14 @@ struct Channel {
     half_range: f64,
     visited: Vec<u64>,
     warm: Vec<f64>,
+    /// Where cells -TABLE..=TABLE start, in value space: finding a cell is then a binary
+    /// search instead of an `asinh`.
+    edges: Vec<f64>,
 }
+
+/// Cells either side of the centre whose edges are tabulated (±94 half-ranges with the
+/// defaults); cells farther out are computed.
+const TABLE: i32 = 64;
 
 impl Channel {
     fn new(levels: f64, compress: f64, base: f64, window: usize) -> Self {
@@ -120,6 +127,7 @@ impl Channel {
             half_range: 1.0,
             visited: vec![0; (2 * HALF_SPAN as usize) / 64],
             warm: Vec::new(),
+            edges: Vec::new(),
         }
     }
 
@@ -157,8 +165,9 @@ impl Channel {
         } else {
             lo.abs().max(1.0) / 2.0
         };
+        self.edges = (-TABLE..=TABLE).map(|k| self.edge(k)).collect();
         for f in warm {
-            let cell = self.cell(f);
+            let cell = self.cell_fast(f);
             self.visit(cell);
         }
     }
@@ -172,6 +181,31 @@ impl Channel {
         scaled
             .floor()
             .clamp(-f64::from(HALF_SPAN), f64::from(HALF_SPAN - 1)) as i32
+    }
+
+    /// The value where cell `k` starts (the inverse of the formula in [`cell`](Self::cell)).
+    fn edge(&self, k: i32) -> f64 {
+        let scaled = f64::from(k) * 2.0 / self.levels * self.compress.asinh();
+        self.centre + scaled.sinh() / self.compress * self.half_range
+    }
+
+    /// The cell of `f`, as [`cell`](Self::cell) computes it, found in the table of edges
+    /// near the centre. The table's edges are rounded, so a value within a hair of one
+    /// takes the formula: the answer is exactly the formula's either way.
+    fn cell_fast(&self, f: f64) -> i32 {
+        let (Some(&lo), Some(&hi)) = (self.edges.first(), self.edges.last()) else {
+            return self.cell(f);
+        };
+        if !(f > lo && f < hi) {
+            return self.cell(f);
+        }
+        let i = self.edges.partition_point(|&e| e <= f);
+        let (below, above) = (self.edges[i - 1], self.edges[i]);
+        let hair = 1e-9 * (above - below);
+        if f - below <= hair || above - f <= hair {
+            return self.cell(f);
+        }
+        i as i32 - 1 - TABLE
     }
 
     fn is_visited(&self, cell: i32) -> bool {
@@ -230,6 +264,9 @@ impl Novelty {
                 config.mean_window,
             ));
         }
+        for c in &mut channels {
+            c.warm.reserve_exact(warmup);
+        }
         Novelty {
             warmup,
             rest: (warmup as f64 * config.rest).round() as usize,
@@ -259,7 +296,7 @@ impl Detector for Novelty {
                 }
                 continue;
             }
-            let cell = channel.cell(f);
+            let cell = channel.cell_fast(f);
             if !channel.is_visited(cell) {
                 // Farther from anything seen scores higher: 1 cell away gives the base.
                 let d = f64::from(channel.distance_to_known(cell));
@@ -293,6 +330,7 @@ impl Detector for Novelty {
                         + c.visited.len() * 8
                         + c.recent.capacity() * 8
                         + c.warm.capacity() * 8
+                        + c.edges.capacity() * 8
                 })
                 .sum::<usize>()
     }
