@@ -172,7 +172,11 @@ mod tests {
             "{q}"
         );
         assert_eq!(url_encode("a b{c}"), "a%20b%7Bc%7D");
-        let threshold = Sli::Threshold { query: "p99_seconds".into(), op: "lte".into(), value: 0.3 };
+        let threshold = Sli::Threshold {
+            query: "p99_seconds".into(),
+            op: "lte".into(),
+            value: 0.3,
+        };
         assert_eq!(
             error_ratio(&threshold, Duration::from_secs(3600)).unwrap(),
             "1 - avg_over_time(((p99_seconds) <= bool 0.3)[1h:6m])"
