@@ -65,15 +65,7 @@ impl DetectorArgs {
 pub fn read_detector_config(path: &Path) -> anyhow::Result<DetectorConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| {
-        InputError(format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-        .into()
-    })
+    Ok(DetectorConfig::from_json(&text, path)?)
 }
 
 #[derive(Debug, Args)]

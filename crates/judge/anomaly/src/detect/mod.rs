@@ -49,6 +49,37 @@ impl DetectorConfig {
         }
     }
 
+    /// Reads a config from JSON (`{"kind": "novelty", "levels": 12}`). The error names
+    /// the file, line and column; for an unknown or misspelt key, those of the key.
+    pub fn from_json(text: &str, path: &std::path::Path) -> Result<DetectorConfig, Error> {
+        serde_json::from_str(text).map_err(|e| {
+            // An internally tagged enum is buffered before its fields are read, so serde
+            // reports no position for them; find the key named in the message instead.
+            let (mut line, mut column) = (e.line(), e.column());
+            let message = e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if line == 0 {
+                let key = message
+                    .split('`')
+                    .nth(1)
+                    .and_then(|k| text.find(&format!("\"{k}\"")));
+                let offset = key.unwrap_or(0);
+                line = text[..offset].matches('\n').count() + 1;
+                column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1) + 1;
+            }
+            Error::Json {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        })
+    }
+
     /// Names [`named`](Self::named) accepts.
     pub const NAMES: &'static [&'static str] = &["novelty", "ewma"];
 

@@ -136,6 +136,14 @@ fn configs_are_checked_and_read_from_json() {
     assert!(
         serde_json::from_str::<DetectorConfig>(r#"{"kind": "novelty", "levles": 12}"#).is_err()
     );
+    let typo = DetectorConfig::from_json(
+        "{\n  \"kind\": \"novelty\",\n  \"levles\": 12\n}",
+        "d.json".as_ref(),
+    );
+    assert_eq!(
+        typo.unwrap_err().to_string(),
+        "d.json:3:3: unknown field `levles`, expected one of `warmup`, `levels`, `mean_levels`, `mean_window`, `compress`, `rest`"
+    );
     let bad: DetectorConfig = serde_json::from_str(r#"{"kind": "ewma", "alpha": 2}"#).unwrap();
     assert!(bad
         .validate()
