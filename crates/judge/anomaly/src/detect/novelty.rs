@@ -25,14 +25,14 @@ pub struct NoveltyConfig {
     /// Points learned before anything is scored. Default: none given, so NAB's rule for a
     /// series of known length (15 % of it, at most 750), or 750.
     pub warmup: Option<usize>,
-    /// Cells across the warm-up range on the value channel. Default: 16.
+    /// Cells across the warm-up range on the value channel. Default: 12.
     pub levels: f64,
     /// Cells across the warm-up range on the mean channel. Default: 3.
     pub mean_levels: f64,
-    /// Points averaged by the mean channel; 0 turns it off. Default: 80.
+    /// Points averaged by the mean channel; 0 turns it off. Default: 120.
     pub mean_window: usize,
     /// How fast cells widen beyond the warm-up range (`asinh(z·c)/asinh(c)`; near 0 is
-    /// linear). Default: 0.5.
+    /// linear). Default: 1.
     pub compress: f64,
     /// Quiet period after an alert, as a share of the warm-up. Default: 0.1.
     pub rest: f64,
@@ -42,10 +42,10 @@ impl Default for NoveltyConfig {
     fn default() -> Self {
         NoveltyConfig {
             warmup: None,
-            levels: 16.0,
+            levels: 12.0,
             mean_levels: 3.0,
-            mean_window: 80,
-            compress: 0.5,
+            mean_window: 120,
+            compress: 1.0,
             rest: 0.1,
         }
     }
@@ -107,9 +107,11 @@ struct Channel {
     /// Where cells -TABLE..=TABLE start, in value space: finding a cell is then a binary
     /// search instead of an `asinh`.
     edges: Vec<f64>,
+    /// Whether the grid is fixed (after a warm-up that gave the channel features).
+    ready: bool,
 }
 
-/// Cells either side of the centre whose edges are tabulated (±94 half-ranges with the
+/// Cells either side of the centre whose edges are tabulated (some 6,000 half-ranges with the
 /// defaults); cells farther out are computed.
 const TABLE: i32 = 64;
 
@@ -128,13 +130,15 @@ impl Channel {
             visited: vec![0; (2 * HALF_SPAN as usize) / 64],
             warm: Vec::new(),
             edges: Vec::new(),
+            ready: false,
         }
     }
 
-    /// The channel's view of the next value: itself, or the mean of the window.
-    fn feature(&mut self, value: f64) -> f64 {
+    /// The channel's view of the next value: itself, or the mean of the window once the
+    /// window is full (a mean of the first few points would stretch the grid).
+    fn feature(&mut self, value: f64) -> Option<f64> {
         if self.window == 1 {
-            return value;
+            return Some(value);
         }
         self.recent.push_back(value);
         self.sum += value;
@@ -146,7 +150,7 @@ impl Channel {
         if self.pushed % 4096 == 0 {
             self.sum = self.recent.iter().sum();
         }
-        self.sum / self.recent.len() as f64
+        (self.recent.len() == self.window).then(|| self.sum / self.window as f64)
     }
 
     /// Fixes the grid from the warm-up's features and marks them visited.
@@ -155,8 +159,11 @@ impl Channel {
         let lo = warm.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = warm.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if !(lo.is_finite() && hi.is_finite()) {
+            // No feature during the warm-up (a window longer than it): the channel stays
+            // silent rather than guess a grid.
             return;
         }
+        self.ready = true;
         self.centre = lo / 2.0 + hi / 2.0;
         // A flat warm-up has no range: use a sliver of its level, so that leaving the flat
         // line is news.
@@ -290,12 +297,15 @@ impl Detector for Novelty {
         for channel in &mut self.channels {
             let f = channel.feature(value);
             if warming {
-                channel.warm.push(f);
+                channel.warm.extend(f);
                 if self.seen == self.warmup {
                     channel.fit();
                 }
                 continue;
             }
+            let (Some(f), true) = (f, channel.ready) else {
+                continue;
+            };
             let cell = channel.cell_fast(f);
             if !channel.is_visited(cell) {
                 // Farther from anything seen scores higher: 1 cell away gives the base.
