@@ -22,7 +22,8 @@ pub struct NabArgs {
     /// NAB's profiles.json [default: NAB's standard, reward_low_FP_rate, reward_low_FN_rate].
     #[arg(long, value_name = "FILE")]
     pub profiles: Option<PathBuf>,
-    /// Built-in detector to run (repeatable) [default: all built in].
+    /// Built-in detector to run (repeatable) [default: all built in, unless
+    /// --detector-config is given].
     #[arg(long)]
     pub detector: Vec<String>,
     /// Detector settings as JSON (repeatable); named after the file.
@@ -59,7 +60,7 @@ pub fn run(args: NabArgs) -> anyhow::Result<ExitCode> {
             .ok_or_else(|| InputError(format!("{}: no file name", path.display())))?;
         detectors.push((name, read_detector_config(path)?));
     }
-    if detectors.is_empty() && args.score_results.is_empty() {
+    if args.detector.is_empty() && args.detector_config.is_empty() {
         for name in DetectorConfig::NAMES {
             detectors.push((name.to_string(), DetectorConfig::named(name)?));
         }
