@@ -1,22 +1,41 @@
-//! ballast's baseline, anomaly and leak engine (*judge*).
+//! ballast's baseline, anomaly and leak engine (*judge*): series in, judgements out.
 //!
-//! - [`detect`]: streaming anomaly detectors (one pass, bounded memory, a score in [0, 1]
-//!   per point) behind one [`Detector`] trait, configured by [`DetectorConfig`].
-//! - [`nab`]: the Numenta Anomaly Benchmark's scoring, reproduced exactly, and a harness
-//!   that runs a detector over a NAB-format corpus and writes NAB result files.
-//! - [`input`]: CSV series and NAB corpora, with errors that name file, line and field.
+//! - [`detect`]: streaming anomaly detectors behind one [`Detector`] trait (one pass in time
+//!   order, bounded memory, a score in [0, 1] per point), configured by [`DetectorConfig`]
+//!   → `build()`: `novelty` (first visits to cells of the value range) and `ewma`.
+//! - [`nab`]: the Numenta Anomaly Benchmark's scoring, reproduced exactly, and a harness that
+//!   runs a detector over a NAB-format corpus and writes NAB result files.
+//! - [`baseline`]: seasonal baselines per slot of the day or week, and the SLO objective a
+//!   series' history supports.
+//! - [`trend`] and [`growth`]: leaks as trends (Theil–Sen slope, Mann–Kendall test, robust to
+//!   GC sawtooth and restarts) and the heap-growth watch.
+//! - [`prom`]: a client of the Prometheus query API (Prometheus, VictoriaMetrics): chunked
+//!   range queries, retries, bearer tokens, precise errors. [`watch`] runs detectors live on
+//!   it and [`alert`] sends anomalies to Alertmanager.
+//! - [`input`]: CSV series and NAB corpora, with errors naming file, line and field.
 //!
 //! ```
-//! use ballast_anomaly::{DetectorConfig, Detector};
+//! use ballast_anomaly::{trend, Detector, DetectorConfig, Series};
 //!
-//! let mut detector = DetectorConfig::named("ewma")?.build()?;
-//! let mut scores = Vec::new();
-//! for i in 0..300 {
-//!     let value = if i == 250 { 500.0 } else { 100.0 + (i % 7) as f64 };
-//!     scores.push(detector.score(i as f64 * 60.0, value));
+//! // A queue depth with a rhythm, then a jump; both detectors see the jump and only it.
+//! for name in ["novelty", "ewma"] {
+//!     let config = DetectorConfig::named(name)?;
+//!     let mut detector = config.build()?;
+//!     let mut alerts = Vec::new();
+//!     for i in 0..1500 {
+//!         let value = if i == 1200 { 500.0 } else { 100.0 + (i % 7) as f64 };
+//!         if detector.score(i as f64 * 60.0, value) >= config.recommended_threshold() {
+//!             alerts.push(i);
+//!         }
+//!     }
+//!     assert_eq!(alerts, vec![1200], "{name}");
 //! }
-//! assert!(scores[250] > 0.99);
-//! assert!(scores[200..250].iter().all(|s| *s < 0.9));
+//!
+//! // Is it leaking? Goroutines growing by one a minute over six hours.
+//! let goroutines = Series::new("go_goroutines", (0..360).map(|m| (m as f64 * 60.0, 40.0 + m as f64)));
+//! let trend = trend::analyse(&goroutines, &Default::default(), Some(1000.0))?;
+//! assert_eq!(trend.verdict, trend::Verdict::Growing);
+//! assert!((trend.slope_per_hour - 60.0).abs() < 1e-9);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
