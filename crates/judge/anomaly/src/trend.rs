@@ -9,8 +9,8 @@
 //!   heap. The series is cut into buckets and each bucket keeps its *minimum* (the trough:
 //!   what survives collection), which is flat unless live memory grows.
 //! - **Restarts.** A restarted process starts again from its base level. A bucket minimum
-//!   that falls by more than `restart_drop` of the previous one (and by much more than
-//!   buckets usually move) starts a new segment; the test and the slope use pairs within
+//!   that falls by more than half (and by much more than buckets usually move) starts a new
+//!   segment; the test and the slope use pairs within
 //!   segments only (as the seasonal Kendall test does across seasons), so a leak that
 //!   restarts keep hiding is still seen, and a restart is neither growth nor shrinkage.
 
@@ -22,25 +22,26 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrendConfig {
-    /// Significance level of the Mann–Kendall test. Default: 0.01.
+    /// Significance level of the Mann–Kendall test. Default: 0.001: a fleet of hundreds of
+    /// healthy series tested every hour must not page anyone by chance.
     pub alpha: f64,
     /// Smallest change over the window, relative to the series' median, that counts as
-    /// growth or shrinkage (a significant but negligible slope is "stable"). Default: 0.05.
+    /// growth or shrinkage (a significant but small drift is "stable"). Default: 0.2.
     pub min_relative_change: f64,
     /// Buckets the window is cut into (each keeps its minimum). Default: 24.
     pub buckets: usize,
     /// A bucket minimum that falls by more than this fraction of the previous one (and by
-    /// more than five times the median change between buckets) is a restart. Default: 0.3.
+    /// more than four times the mean change between buckets) is a restart. Default: 0.5.
     pub restart_drop: f64,
 }
 
 impl Default for TrendConfig {
     fn default() -> Self {
         TrendConfig {
-            alpha: 0.01,
-            min_relative_change: 0.05,
+            alpha: 0.001,
+            min_relative_change: 0.2,
             buckets: 24,
-            restart_drop: 0.3,
+            restart_drop: 0.5,
         }
     }
 }
@@ -127,9 +128,9 @@ pub struct Trend {
     pub hours_to_limit: Option<f64>,
 }
 
-/// Fewest buckets a verdict rests on: with 6, a perfectly monotone series is just
-/// significant at 1 %.
-const MIN_BUCKETS: usize = 6;
+/// Fewest buckets a verdict rests on: with 8, a perfectly monotone series is significant at
+/// 0.1 %, the default level; with fewer it never could be.
+const MIN_BUCKETS: usize = 8;
 
 /// Tests `series` for a trend; `limit` (same units) adds the projected time to reach it.
 pub fn analyse(series: &Series, config: &TrendConfig, limit: Option<f64>) -> Result<Trend, Error> {
@@ -223,14 +224,16 @@ fn segmented_bucket_minima(points: &[Point], config: &TrendConfig) -> Vec<Vec<Po
         }
     }
     let minima: Vec<Point> = minima.into_iter().flatten().collect();
-    let mut moves: Vec<f64> = minima.windows(2).map(|w| (w[1].v - w[0].v).abs()).collect();
-    let typical_move = median_in_place(&mut moves);
+    // The mean, not the median: counts (goroutines) often have equal minima in a row,
+    // which would make any fall look large.
+    let moves: Vec<f64> = minima.windows(2).map(|w| (w[1].v - w[0].v).abs()).collect();
+    let typical_move = moves.iter().sum::<f64>() / moves.len().max(1) as f64;
     let mut segments: Vec<Vec<Point>> = vec![Vec::new()];
     for (i, m) in minima.iter().enumerate() {
         if i > 0 {
             let previous = minima[i - 1].v;
             let fall = previous - m.v;
-            if previous > 0.0 && fall > config.restart_drop * previous && fall > 5.0 * typical_move
+            if previous > 0.0 && fall > config.restart_drop * previous && fall > 4.0 * typical_move
             {
                 segments.push(Vec::new());
             }
@@ -242,20 +245,28 @@ fn segmented_bucket_minima(points: &[Point], config: &TrendConfig) -> Vec<Vec<Po
 
 /// The period of a sawtooth, if the series has one: the median time between drops, a
 /// drop being a fall between neighbouring samples larger than 4 times the median absolute
-/// step (a collection, not noise). `None` with fewer than three drops, or when drops are
-/// so frequent that they are just noise (more than a quarter of the steps).
+/// step (a collection, not noise). A sawtooth also climbs between its drops: other steps
+/// must go up at least twice as often as down, which tells a heap apart from a count that
+/// merely jitters (goroutines coming and going drop sharply too). `None` with fewer than
+/// three drops, or when drops are so frequent that they are just noise.
 fn sawtooth_period(points: &[Point]) -> Option<f64> {
     let mut steps: Vec<f64> = points.windows(2).map(|w| (w[1].v - w[0].v).abs()).collect();
     let typical = median_in_place(&mut steps);
     if typical.is_nan() || typical <= 0.0 {
         return None;
     }
+    let is_drop = |w: &[Point]| w[0].v - w[1].v > 4.0 * typical;
     let drops: Vec<f64> = points
         .windows(2)
-        .filter(|w| w[0].v - w[1].v > 4.0 * typical)
+        .filter(|w| is_drop(w))
         .map(|w| w[1].t)
         .collect();
-    if drops.len() < 3 || drops.len() * 4 > points.len() {
+    let rises = points.windows(2).filter(|w| w[1].v > w[0].v).count();
+    let falls = points
+        .windows(2)
+        .filter(|w| w[1].v < w[0].v && !is_drop(w))
+        .count();
+    if drops.len() < 3 || drops.len() * 4 > points.len() || rises < 2 * falls {
         return None;
     }
     let mut gaps: Vec<f64> = drops.windows(2).map(|w| w[1] - w[0]).collect();

@@ -24,10 +24,10 @@ pub struct LeakArgs {
     #[arg(long)]
     pub limit: Option<f64>,
     /// Significance level of the Mann–Kendall test.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.001)]
     pub alpha: f64,
     /// Smallest change over the window (share of the median level) that counts.
-    #[arg(long, default_value = "5%", value_parser = share)]
+    #[arg(long, default_value = "20%", value_parser = share)]
     pub min_change: f64,
     /// Growth watch: growth over --growth-windows consecutive windows that emits an event.
     #[arg(long, default_value = "40%", value_parser = growth_share)]

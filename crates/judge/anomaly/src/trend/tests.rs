@@ -73,7 +73,7 @@ fn a_gc_sawtooth_without_growth_is_stable_and_with_growing_troughs_is_growing() 
 #[test]
 fn restarts_neither_hide_a_leak_nor_make_a_shrink() {
     // A leak that a restart every 200 s brings back to its base.
-    let leaking = series(|t| 100.0 + (t % 200.0) * 0.5, 600, 2);
+    let leaking = series(|t| 100.0 + (t % 200.0), 600, 2);
     let t = analyse(&leaking, &TrendConfig::default(), None).unwrap();
     assert_eq!((t.verdict, t.restarts), (Verdict::Growing, 2), "{t:?}");
     // A steady process restarted once: its count dips to the start-up level and returns.
@@ -93,6 +93,33 @@ fn restarts_neither_hide_a_leak_nor_make_a_shrink() {
     );
     let t = analyse(&steady, &TrendConfig::default(), None).unwrap();
     assert_eq!(t.verdict, Verdict::Stable, "{t:?}");
+}
+
+#[test]
+fn jittering_counts_are_neither_restarts_nor_growth() {
+    for seed in 0..200 {
+        // Goroutines coming and going: integers from 12 to 20, often equal minima in a row.
+        let mut noise = Noise::new(seed);
+        let s = Series::new(
+            "g",
+            (0..150).map(|i| (i as f64, (16.0 + 4.0 * noise.next()).round())),
+        );
+        let t = analyse(&s, &TrendConfig::default(), None).unwrap();
+        assert_eq!(
+            (t.restarts, t.verdict),
+            (0, Verdict::Stable),
+            "seed {seed}: {t:?}"
+        );
+        // From 9 to 23, a dip of half the level happens by chance and may read as a
+        // restart, but never as growth.
+        let mut noise = Noise::new(seed);
+        let s = Series::new(
+            "g",
+            (0..150).map(|i| (i as f64, (16.0 + 7.0 * noise.next()).round())),
+        );
+        let t = analyse(&s, &TrendConfig::default(), None).unwrap();
+        assert_ne!(t.verdict, Verdict::Growing, "seed {seed}: {t:?}");
+    }
 }
 
 #[test]
