@@ -291,6 +291,21 @@ fn malformed_inputs_are_precise_errors_with_exit_code_2() {
             ],
             "missing.csv: No such file or directory".into(),
         ),
+        (
+            // Nothing listens there: an unreachable server is the user's to fix.
+            vec![
+                "leak".into(),
+                "go_goroutines".into(),
+                "--prometheus".into(),
+                format!("http://127.0.0.1:{}", {
+                    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                    l.local_addr().unwrap().port()
+                }),
+                "--retries".into(),
+                "0".into(),
+            ],
+            "cannot connect".into(),
+        ),
     ];
     for (args, expected) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -62,7 +62,15 @@ pub enum Error {
         /// Advice, already formatted (may be empty).
         hint: String,
     },
-    /// An HTTP exchange failed (connection, timeout, status) after every retry.
+    /// Nothing answered at the address, after every retry (a wrong URL or a server down).
+    #[error("{url}: {message}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+    /// An HTTP exchange failed (timeout, status) after every retry.
     #[error("{url}: {message}")]
     Http {
         /// The URL.
@@ -77,7 +85,8 @@ pub enum Error {
 
 impl Error {
     /// True when the error is the user's input (a malformed file, a PromQL error, an empty
-    /// result, an invalid setting) rather than a failure while running: the CLI exits 2.
+    /// result, an invalid setting, an address where nothing answers) rather than a failure
+    /// while running (a timeout, a server error): the CLI exits 2 for these, 1 otherwise.
     pub fn is_input(&self) -> bool {
         !matches!(self, Error::Http { .. })
     }

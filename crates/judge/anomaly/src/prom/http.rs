@@ -6,6 +6,8 @@
 use crate::Error;
 use std::time::Duration;
 
+const CANNOT_CONNECT: &str = "cannot connect";
+
 /// Connection settings shared by every request.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -122,11 +124,19 @@ impl HttpClient {
                 Err(_) => format!("no answer within {:?}", self.timeout),
             };
             if attempt >= self.retries {
-                return Err(fail(format!(
+                let message = format!(
                     "{retryable} (after {} attempt{})",
                     attempt + 1,
                     if attempt == 0 { "" } else { "s" }
-                )));
+                );
+                return Err(if retryable.starts_with(CANNOT_CONNECT) {
+                    Error::Unreachable {
+                        url: url.to_string(),
+                        message,
+                    }
+                } else {
+                    fail(message)
+                });
             }
             attempt += 1;
             tracing::debug!(url, attempt, reason = %retryable, "retrying");
@@ -145,7 +155,7 @@ impl HttpClient {
         use hyper_util::rt::TokioIo;
         let stream = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
             .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
+            .map_err(|e| format!("{CANNOT_CONNECT}: {e}"))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| e.to_string())?;
@@ -251,8 +261,15 @@ mod tests {
         let e = client
             .get(&format!("http://127.0.0.1:{port}/"))
             .await
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("after 3 attempts"), "{e}");
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Unreachable { .. }) && e.is_input(),
+            "{e}"
+        );
+        let e = e.to_string();
+        assert!(
+            e.contains("cannot connect") && e.contains("after 3 attempts"),
+            "{e}"
+        );
     }
 }
