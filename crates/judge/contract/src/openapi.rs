@@ -172,9 +172,11 @@ fn example_of(param: &Value) -> Option<Value> {
         .cloned()
 }
 
-/// Replaces `{name}` in the path with the parameter's example, or a template variable.
+/// Replaces each `{name}` placeholder in the path with the parameter's example (percent-encoded)
+/// or, without one, a template variable; adds required query parameters. Braces that are not
+/// a placeholder are percent-encoded: a raw `{{` would otherwise open a template variable.
 fn fill_path(path: &str, params: &[Value]) -> String {
-    let mut out = path.to_string();
+    let mut path_values: Vec<(&str, String)> = Vec::new();
     let mut query = Vec::new();
     for p in params {
         let (Some(name), Some(location)) = (
@@ -184,24 +186,68 @@ fn fill_path(path: &str, params: &[Value]) -> String {
             continue;
         };
         let value = match example_of(p) {
-            Some(Value::String(s)) => s,
-            Some(other) => other.to_string(),
-            None => match p.pointer("/schema/type").and_then(Value::as_str) {
-                Some("integer") | Some("number") => "{{randint 1 1000}}".into(),
-                _ => "{{seq}}".into(),
-            },
+            Some(Value::String(s)) => percent_encode(&s),
+            Some(other) => percent_encode(&other.to_string()),
+            None => template_for(p.pointer("/schema/type").and_then(Value::as_str)).into(),
         };
         match location {
-            "path" => out = out.replace(&format!("{{{name}}}"), &value),
+            "path" => path_values.push((name, value)),
             "query" if p.get("required").and_then(Value::as_bool) == Some(true) => {
-                query.push(format!("{name}={value}"))
+                query.push(format!("{}={value}", percent_encode(name)))
             }
             _ => {}
         }
     }
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find(['{', '}']) {
+        out.push_str(&rest[..open]);
+        rest = &rest[open..];
+        let placeholder = rest
+            .strip_prefix('{')
+            .and_then(|after| after.find(['{', '}']).map(|end| (after, end)))
+            .filter(|(after, end)| after.as_bytes()[*end] == b'}' && *end > 0);
+        match placeholder {
+            Some((after, end)) => {
+                let name = &after[..end];
+                // An undeclared placeholder still needs a value: a fresh one per request.
+                match path_values.iter().find(|(n, _)| *n == name) {
+                    Some((_, value)) => out.push_str(value),
+                    None => out.push_str(template_for(None)),
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(if rest.starts_with('{') { "%7B" } else { "%7D" });
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
     if !query.is_empty() {
         out.push('?');
         out.push_str(&query.join("&"));
+    }
+    out
+}
+
+fn template_for(schema_type: Option<&str>) -> &'static str {
+    match schema_type {
+        Some("integer") | Some("number") => "{{randint 1 1000}}",
+        _ => "{{seq}}",
+    }
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters, so an example value can sit in
+/// a path segment or a query value whatever it holds (`/`, `&`, `{`, spaces…).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
     }
     out
 }
@@ -289,7 +335,48 @@ paths:
             .contains("not valid YAML"));
     }
 
+    #[test]
+    fn literal_braces_and_odd_examples_stay_literal() {
+        let doc = r#"
+openapi: 3.0.3
+paths:
+  /items/{{id}/x}/{name}/{undeclared}:
+    get:
+      parameters:
+        - { name: id, in: path, schema: { type: integer } }
+        - { name: name, in: path, example: "a b/{{c}}" }
+        - { name: q, in: query, required: true, example: "x&y=z" }
+"#;
+        let text = contract_from_openapi(doc, None).unwrap();
+        assert!(
+            text.contains(
+                "path: \"/items/%7B{{randint 1 1000}}/x%7D/a%20b%2F%7B%7Bc%7D%7D/{{seq}}?q=x%26y%3Dz\""
+            ),
+            "{text}"
+        );
+        crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")).unwrap();
+    }
+
+    #[test]
+    fn the_fuzzers_unclosed_braces_load() {
+        let doc = "openapi: 3.0.3\npaths:\n  /items/{{id}:\n    get: {}\n  /a/}}{:\n    get: {}\n";
+        let text = contract_from_openapi(doc, None).unwrap();
+        crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")).unwrap();
+    }
+
     proptest! {
+        #[test]
+        fn written_contracts_load(path in "/[a-z{}/]{0,20}", example in "[ -~]{0,12}") {
+            let doc = format!(
+                "openapi: 3.0.0\npaths:\n  {path:?}:\n    get:\n      parameters: [{{ name: a, in: path, example: {example:?} }}]\n"
+            );
+            if let Ok(text) = contract_from_openapi(&doc, None) {
+                if let Err(e) = crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")) {
+                    panic!("{e}\n{text}");
+                }
+            }
+        }
+
         #[test]
         fn never_panics(text in "[a-z0-9:{}\\[\\] \n/\"'-]{0,80}") {
             let _ = contract_from_openapi(&format!("openapi: 3.0.0\n{text}"), None);
