@@ -99,6 +99,24 @@ pub(crate) struct Proxy {
     state: Mutex<State>,
 }
 
+impl Drop for Proxy {
+    /// Connections live on the relay threads, not on the runtime that owns the proxy, so
+    /// they would outlive a dropped proxy: end them as "down" does.
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if let Some(acceptor) = state.acceptor.take() {
+            acceptor.abort();
+        }
+        if let Some((_, task)) = state.adaptive.take() {
+            task.abort();
+        }
+        state.epoch += 1;
+        self.chain
+            .send_replace(Arc::new(state.toxics.chain(state.epoch, state.http)));
+        self.signals.notify();
+    }
+}
+
 impl Proxy {
     /// The proxy, not yet listening.
     pub(crate) fn new(config: &ProxyConfig, seed: u64) -> Result<Arc<Proxy>, Error> {
@@ -444,7 +462,16 @@ async fn accept_loop(
     loop {
         match listener.accept().await {
             Ok((client, _)) => {
-                tokio::spawn(conn::serve(client, chain.clone(), context.clone()));
+                let (chain, context) = (chain.clone(), context.clone());
+                match client.into_std() {
+                    Ok(client) => conn::pool::RelayPool::global().spawn(async move {
+                        // Registers the socket with the relay thread's reactor.
+                        if let Ok(client) = tokio::net::TcpStream::from_std(client) {
+                            conn::serve(client, chain, context).await;
+                        }
+                    }),
+                    Err(e) => tracing::warn!(error = %e, "cannot hand the connection over"),
+                }
             }
             Err(e) => {
                 // Out of file descriptors, typically: back off instead of spinning; the

@@ -177,8 +177,13 @@ impl Registry {
 /// A running chaos server: proxies listening, the API (if configured) serving.
 ///
 /// Every API operation is also a method here, for programs that embed the proxy. Dropping
-/// the server without [`shutdown`](ChaosServer::shutdown) leaves its tasks running until
-/// the runtime ends.
+/// the server without [`shutdown`](ChaosServer::shutdown) stops them too, a moment later:
+/// the API and listeners as their runtime next runs, the connections as their relay
+/// threads see the proxies go.
+///
+/// Connections are relayed on a pool of threads of the process's own, one per CPU, each
+/// with a single-threaded runtime; the listeners, the API and the adaptive controllers run
+/// on the caller's runtime.
 pub struct ChaosServer {
     registry: Arc<Registry>,
     api: Option<ApiHandle>,

@@ -35,10 +35,18 @@ impl ApiHandle {
         self.addr
     }
 
-    pub(crate) async fn stop(self) {
+    pub(crate) async fn stop(mut self) {
         self.task.abort();
         // Dropping the accept task drops its listener and every connection task it owns.
-        let _ = self.task.await;
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for ApiHandle {
+    /// A server dropped without `shutdown` stops its API too, which lets go of the
+    /// registry, so the proxies drop and close their connections.
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

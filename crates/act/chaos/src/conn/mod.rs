@@ -4,6 +4,7 @@
 
 mod fast;
 pub(crate) mod link;
+pub(crate) mod pool;
 pub(crate) mod signal;
 
 use crate::http::{HttpTracker, ToClient};

@@ -320,6 +320,33 @@ async fn a_disabled_proxy_is_down_and_comes_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_server_closes_its_live_connections() {
+    // Connections run on the relay threads, which outlive the server: dropping it (without
+    // shutdown, and with no API holding the proxies) must still end them.
+    let (upstream, _task) = bulk_server().await;
+    let (server, proxy) = proxy_to("dropped", &upstream.to_string()).await;
+    let mut live = echo_connection(proxy).await;
+    echo_round_trip(&mut live, b"before").await.unwrap();
+    drop(server);
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(2), live.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the live connection is closed once its server is dropped"
+    );
+    // The aborted accept loop lets go of its listener when the runtime next runs it.
+    let mut listening = true;
+    for _ in 0..100 {
+        if TcpStream::connect(proxy).await.is_err() {
+            listening = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!listening, "nothing listens after the drop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_connections_work_after_the_upstream_restarts() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream = listener.local_addr().unwrap();
