@@ -104,6 +104,11 @@ Examples:
         command: crate::cmd::breaker::BreakerCommand,
     },
     /// Run ballast end to end against a built-in service on loopback.
+    #[command(after_help = "Examples:
+  ballast demo                      # the golden contract, about 95 s
+  ballast demo --quick              # short phases, about 30 s
+  ballast demo --disable-fallback   # must fail clause 2 (exit 1)
+  ballast demo --database postgres://postgres@127.0.0.1:5432/test --redis redis://127.0.0.1:6379/")]
     Demo(DemoArgs),
     /// Print shell completions.
     Completions {
@@ -168,6 +173,13 @@ pub struct DemoShopArgs {
     /// Base URL of the inventory (in the demo, the chaos proxy in front of it).
     #[arg(long, default_value = "http://127.0.0.1:8081/")]
     pub inventory: String,
+    /// Read stock from this PostgreSQL instead of the inventory
+    /// (postgres://user@host:port/db; creates and fills the table ballast_demo_stock).
+    #[arg(long, value_name = "URL", conflicts_with = "inventory")]
+    pub database: Option<String>,
+    /// Read stock through this Redis, a cache shared by every shop (redis://host:port/).
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
     /// How long an inventory call may take before it counts as failed.
     #[arg(long, default_value = "100ms", value_parser = parse_positive_duration)]
     pub dependency_timeout: Duration,
@@ -344,6 +356,16 @@ pub struct DemoArgs {
     /// Run the shop without its fallback cache: the dependency clause must then fail.
     #[arg(long)]
     pub disable_fallback: bool,
+
+    /// The shop's dependency is this PostgreSQL (on loopback), through the chaos proxy,
+    /// instead of the bundled inventory service: postgres://user@127.0.0.1:5432/db.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+
+    /// The shop reads through this Redis (on loopback) as its shared cache, through a
+    /// second chaos proxy: redis://127.0.0.1:6379/.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
 
     /// Where to write report.html, junit.xml and verdict.json.
     #[arg(long, default_value = "ballast-demo-report", value_name = "DIR")]

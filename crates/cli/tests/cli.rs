@@ -87,6 +87,20 @@ fn bad_flags_are_one_line_errors_with_exit_code_2() {
         &["report", "merge", "/nonexistent.json", "-o", "/tmp/x.json"],
         "/nonexistent.json",
     );
+    // The demo's real dependencies: loopback only, clear about what it wanted.
+    assert_input_error(
+        &["demo", "--database", "postgres://db.example.com/shop"],
+        "not on this machine",
+    );
+    assert_input_error(
+        &["demo", "--database", "host=127.0.0.1 user=me"],
+        "--database: \"host=127.0.0.1 user=me\" is not a URL",
+    );
+    assert_input_error(&["demo", "--redis", "rediss://127.0.0.1/"], "--redis");
+    assert_input_error(
+        &["demo", "--redis", "redis://127.0.0.1:1/"],
+        "redis at redis://127.0.0.1:1/",
+    );
 }
 
 #[test]

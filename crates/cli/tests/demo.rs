@@ -78,3 +78,42 @@ fn demo_golden_without_fallback_fails_the_dependency_clause() {
         "the fault was removed"
     );
 }
+
+/// The machines have `postgres` or `root` as PostgreSQL's superuser (trust auth).
+fn database_url() -> String {
+    for user in ["postgres", "root"] {
+        let url = format!("postgres://{user}@127.0.0.1:5432/test");
+        let probe = Command::new(env!("CARGO_BIN_EXE_ballast"))
+            .args([
+                "demo",
+                "--database",
+                &url,
+                "--redis",
+                "redis://127.0.0.1:1/",
+            ])
+            .output()
+            .unwrap();
+        // The database is checked first: reaching the Redis complaint means it answered.
+        if String::from_utf8_lossy(&probe.stderr).contains("redis at") {
+            return url;
+        }
+    }
+    panic!("no PostgreSQL user works on 127.0.0.1:5432");
+}
+
+#[test]
+#[ignore = "run alone by scripts/test.sh"]
+fn demo_golden_quick_over_real_postgres_and_redis_passes_every_clause() {
+    let dir = std::env::temp_dir().join(format!("ballast-demo-db-{}", std::process::id()));
+    let url = database_url();
+    let (code, verdict, text) = demo(
+        &["--database", &url, "--redis", "redis://127.0.0.1:6379/"],
+        &dir,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    for clause in ["1.", "2.", "3.", "4."] {
+        assert_eq!(outcome(&verdict, clause), "pass", "clause {clause}\n{text}");
+    }
+    assert!(text.contains("table ballast_demo_stock"), "{text}");
+    assert!(text.contains("shared cache"), "{text}");
+}

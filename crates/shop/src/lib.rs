@@ -2,7 +2,10 @@
 //!
 //! - [`InventoryConfig`] starts the dependency: stock levels over HTTP.
 //! - [`ShopConfig`] starts the shop: `GET /v1/products/{id}`, `POST /v1/orders`,
-//!   `GET /healthz`, `GET /metrics`. Every call to the inventory goes through
+//!   `GET /healthz`, `GET /metrics`. Its stock comes from the inventory service or, with
+//!   `database`, from a table in a real PostgreSQL ([`STOCK_TABLE`], created and filled
+//!   when missing); with `redis`, read through a real Redis shared by every shop instance
+//!   (a failing Redis is skipped, not fatal). Every call to the dependency goes through
 //!   ballast-tower's fallback cache and adaptive circuit breaker (with a call timeout);
 //!   the routes go through its concurrency limit and standard HTTP metrics; a runtime probe
 //!   watches tasks and memory. `disable_fallback` leaves the cache out, to show that the
@@ -23,9 +26,11 @@
 
 mod inventory;
 mod shop;
+mod stock;
 
 pub use inventory::{Inventory, InventoryConfig};
 pub use shop::{Shop, ShopConfig};
+pub use stock::{check_dependencies, STOCK_TABLE};
 
 /// Why a demo service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +46,14 @@ pub enum Error {
     /// A layer refused its settings.
     #[error("{0}")]
     Layer(String),
+    /// A dependency (PostgreSQL, Redis) is misconfigured or cannot be reached at start.
+    #[error("{what}: {message}")]
+    Dependency {
+        /// Which one, e.g. `postgres at postgres://127.0.0.1:5432/test`.
+        what: String,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Serves `router` on `listener` until the returned handle is dropped or stopped.

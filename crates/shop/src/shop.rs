@@ -1,5 +1,6 @@
 //! The shop: product pages and orders over the inventory, through every ballast-tower layer.
 
+use crate::stock::{Stock, StockClient};
 use crate::{bind, serve, Error};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -11,12 +12,9 @@ use ballast_tower::limit::LimitConfig;
 use ballast_tower::metrics::{MetricsConfig, MetricsEndpoint, SloConfig};
 use ballast_tower::runtime::RuntimeProbeConfig;
 use prometheus_client::registry::Registry;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tower::{Layer, ServiceExt};
 
@@ -27,6 +25,12 @@ pub struct ShopConfig {
     pub bind: SocketAddr,
     /// Base URL of the inventory (in the demo: the chaos proxy in front of it).
     pub inventory: String,
+    /// Read stock from this PostgreSQL (`postgres://user@host:port/db`) instead of the
+    /// inventory service. Default: none.
+    pub database: Option<String>,
+    /// Read stock through this Redis (`redis://host:port/`), shared by every shop. Default:
+    /// none.
+    pub redis: Option<String>,
     /// How long an inventory call may take before it counts as failed. Default: 100 ms.
     pub dependency_timeout: Duration,
     /// Leave the fallback cache out (the demo's proof that its contract checks something).
@@ -38,6 +42,8 @@ impl Default for ShopConfig {
         ShopConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             inventory: "http://127.0.0.1:8081/".into(),
+            database: None,
+            redis: None,
             dependency_timeout: Duration::from_millis(100),
             disable_fallback: false,
         }
@@ -51,35 +57,7 @@ pub struct Shop {
     _probe: tokio::task::JoinHandle<()>,
 }
 
-type Stock = http::Response<String>;
-
-/// Calls the inventory over HTTP; any failure (refused, reset, non-2xx) is an error.
-#[derive(Clone)]
-struct InventoryClient {
-    base: Arc<String>,
-}
-
-impl tower::Service<u64> for InventoryClient {
-    type Response = Stock;
-    type Error = std::io::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Stock, std::io::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, id: u64) -> Self::Future {
-        let url = format!("{}stock/{id}", self.base);
-        Box::pin(async move {
-            match ballast_verify::scrape::fetch(&url).await {
-                Ok(body) => Ok(http::Response::new(body)),
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            }
-        })
-    }
-}
-
-type Guarded = Breaker<InventoryClient, HttpClassifier>;
+type Guarded = Breaker<StockClient, HttpClassifier>;
 type Cached = Fallback<Guarded, u64, Stock, fn(&u64) -> Option<u64>, HttpClassifier>;
 
 /// The inventory as the handlers see it: with or without the fallback cache.
@@ -209,14 +187,13 @@ impl ShopConfig {
         metrics.register(&mut registry);
         probe.register(&mut registry);
 
-        let base = if self.inventory.ends_with('/') {
-            self.inventory.clone()
-        } else {
-            format!("{}/", self.inventory)
-        };
-        let client = InventoryClient {
-            base: Arc::new(base),
-        };
+        let client = StockClient::connect(
+            &self.inventory,
+            self.database.as_deref(),
+            self.redis.as_deref(),
+            &mut registry,
+        )
+        .await?;
         let guarded: Guarded = breaker.http_layer().layer(client);
         let inventory = if self.disable_fallback {
             Dependency::Guarded(guarded)

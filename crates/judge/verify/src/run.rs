@@ -76,8 +76,22 @@ pub async fn verify(
     let start = Instant::now();
     let mut notes = Vec::new();
 
+    // The proxies are the service's way to its dependencies: they are up before it starts
+    // (services often connect at start-up) and go after it stops, whichever phases run.
+    let faults = match &contract.chaos {
+        Some(plan) => Some(Faults::start(plan, &phases).await?),
+        None => None,
+    };
     let spawned = match &contract.target.spawn {
-        Some(plan) => Some(Spawned::start(plan, &contract.target.base_url).await?),
+        Some(plan) => match Spawned::start(plan, &contract.target.base_url).await {
+            Ok(spawned) => Some(spawned),
+            Err(e) => {
+                if let Some(f) = faults {
+                    f.shutdown().await;
+                }
+                return Err(e);
+            }
+        },
         None => None,
     };
     // Everything after the spawn runs in an inner function so the target is stopped on
@@ -85,6 +99,7 @@ pub async fn verify(
     let outcome = run_phases(
         contract,
         &phases,
+        faults.as_ref(),
         spawned.as_ref().map(|s| s.pid),
         start,
         stop,
@@ -94,6 +109,9 @@ pub async fn verify(
     .await;
     if let Some(child) = spawned {
         child.stop().await;
+    }
+    if let Some(f) = faults {
+        f.shutdown().await;
     }
     let PhasesOutcome {
         data,
@@ -171,9 +189,11 @@ struct PhasesOutcome {
     faults: Vec<FaultRecord>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_phases(
     contract: &Contract,
     phases: &[&PhasePlan],
+    faults: Option<&Faults>,
     spawned_pid: Option<u32>,
     start: Instant,
     stop: watch::Receiver<bool>,
@@ -194,12 +214,6 @@ async fn run_phases(
         (None, None) => None,
     };
     let watch = watched.map(|w| ProcessWatch::new(w, start));
-    let faults = match &contract.chaos {
-        Some(plan) if phases.iter().any(|p| !p.chaos.is_empty()) => {
-            Some(Faults::start(plan, phases).await?)
-        }
-        _ => None,
-    };
     let mut background = Vec::new();
     if let Some(s) = &scraper {
         s.scrape_now().await;
@@ -219,7 +233,7 @@ async fn run_phases(
             }
             // Faults go in before the warm-up, so the service has met them by the time
             // the judged part starts; they come out however the phase ends.
-            let applied = match &faults {
+            let applied = match faults {
                 Some(f) if !phase.chaos.is_empty() => {
                     f.apply(phase, start, &mut out.faults).await?
                 }
@@ -236,7 +250,7 @@ async fn run_phases(
                 on_event,
             )
             .await;
-            if let Some(f) = &faults {
+            if let Some(f) = faults {
                 f.remove(&applied, start, &mut out.faults).await;
             }
             let ran = ran?;
@@ -261,9 +275,6 @@ async fn run_phases(
         Ok(())
     }
     .await;
-    if let Some(f) = faults {
-        f.shutdown().await;
-    }
     for task in background {
         task.abort();
     }

@@ -3,8 +3,13 @@
 //! loopback ports; `contracts/golden.yaml` (built into the binary) run by `verify`; the
 //! verdict table and the report. Everything started is stopped, also on Ctrl-C or failure.
 //!
+//! With `--database` (and `--redis`) the shop's dependency is a real PostgreSQL (and its
+//! shared cache a real Redis), each behind a proxy of its own; the faults stay the same.
+//!
 //! `demo serve`, `demo shop`, `demo inventory` run one service alone; `demo load` is the
 //! load engine alone.
+
+mod deps;
 
 use super::interrupted;
 use super::verify::{exit_code, run_contract, Outputs};
@@ -14,12 +19,13 @@ use anyhow::Context as _;
 use ballast_demo::{DemoServerConfig, SlowAbove, Stall};
 use ballast_load::{LoadConfig, Model, Stop};
 use ballast_verify::VerifyOptions;
+use deps::DependencyUrl;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// The demo's contract, built in so that `cargo run --release -- demo` needs no file.
-const GOLDEN: &str = include_str!("../../../../contracts/golden.yaml");
+const GOLDEN: &str = include_str!("../../../../../contracts/golden.yaml");
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -40,19 +46,43 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Some(DemoCommand::Load(a)) => return load(a).await,
         None => {}
     }
-    let inventory = ballast_shop::InventoryConfig::default()
-        .build()
+    let database = args
+        .database
+        .as_deref()
+        .map(|url| DependencyUrl::parse("--database", url, &["postgres", "postgresql"], 5432))
+        .transpose()
+        .map_err(super::InputError)?;
+    let redis = args
+        .redis
+        .as_deref()
+        .map(|url| DependencyUrl::parse("--redis", url, &["redis"], 6379))
+        .transpose()
+        .map_err(super::InputError)?;
+    // Reach them before anything starts (this also creates the stock table): a wrong URL
+    // is one clear line, not a service that never becomes ready.
+    ballast_shop::check_dependencies(args.database.as_deref(), args.redis.as_deref())
         .await
-        .context("starting the inventory service")?;
+        .map_err(|e| super::InputError(e.to_string()))?;
+    let inventory = match database {
+        Some(_) => None,
+        None => Some(
+            ballast_shop::InventoryConfig::default()
+                .build()
+                .await
+                .context("starting the inventory service")?,
+        ),
+    };
     let shop_port = free_port()?;
     let proxy_port = free_port()?;
     let mut vars = BTreeMap::new();
     vars.insert("BALLAST_DEMO_SHOP_PORT", shop_port.to_string());
     vars.insert("BALLAST_DEMO_PROXY_PORT", proxy_port.to_string());
-    vars.insert(
-        "BALLAST_DEMO_INVENTORY_PORT",
-        inventory.addr().port().to_string(),
-    );
+    if let Some(inventory) = &inventory {
+        vars.insert(
+            "BALLAST_DEMO_INVENTORY_PORT",
+            inventory.addr().port().to_string(),
+        );
+    }
     vars.insert(
         "BALLAST_DEMO_FALLBACK",
         if args.disable_fallback {
@@ -70,22 +100,53 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     vars.insert("BALLAST_DEMO_PHASE", phase.into());
     vars.insert("BALLAST_DEMO_WARMUP", warmup.into());
     let lookup = |name: &str| vars.get(name).cloned().or_else(|| std::env::var(name).ok());
-    let contract = ballast_contract::Contract::parse_with_vars(
+    let mut contract = ballast_contract::Contract::parse_with_vars(
         GOLDEN,
         "contracts/golden.yaml",
         std::path::Path::new("."),
         &lookup,
     )
     .context("the built-in contract")?;
+    let cache_port = match &redis {
+        Some(_) => Some(free_port()?),
+        None => None,
+    };
+    use_real_dependencies(
+        &mut contract,
+        database.as_ref().map(|db| (db, proxy_port)),
+        redis.as_ref().zip(cache_port),
+    )?;
 
     println!(
-        "ballast demo: the seed's golden contract table, end to end{}\n\
-         \x20 inventory  http://{}/   (the shop's dependency)\n\
-         \x20 proxy      http://127.0.0.1:{proxy_port}/   (ballast chaos, in front of the inventory)\n\
-         \x20 shop       http://127.0.0.1:{shop_port}/   (every ballast-tower layer{})\n",
-        if args.quick { " (quick)" } else { "" },
-        inventory.addr(),
-        if args.disable_fallback { ", fallback cache left out" } else { "" }
+        "ballast demo: the seed's golden contract table, end to end{}",
+        if args.quick { " (quick)" } else { "" }
+    );
+    match (&inventory, &database) {
+        (Some(inventory), _) => println!(
+            "  inventory  http://{}/   (the shop's dependency)",
+            inventory.addr()
+        ),
+        (None, Some(db)) => println!(
+            "  database   {}   (the shop's dependency: table {})",
+            db.upstream(),
+            ballast_shop::STOCK_TABLE
+        ),
+        (None, None) => {}
+    }
+    println!("  proxy      127.0.0.1:{proxy_port}   (ballast chaos, in front of the dependency)");
+    if let (Some(redis), Some(port)) = (&redis, cache_port) {
+        println!(
+            "  redis      {}   (the shops' shared cache, through the proxy on 127.0.0.1:{port})",
+            redis.upstream()
+        );
+    }
+    println!(
+        "  shop       http://127.0.0.1:{shop_port}/   (every ballast-tower layer{})\n",
+        if args.disable_fallback {
+            ", fallback cache left out"
+        } else {
+            ""
+        }
     );
     let outputs = Outputs {
         report: Some(args.report.clone()),
@@ -102,6 +163,50 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     drop(inventory);
     println!("\nreport: {}", args.report.join("report.html").display());
     Ok(exit_code(&report))
+}
+
+/// Points the built-in contract at the real dependencies: the `inventory` proxy goes to
+/// PostgreSQL and the shop reads the database through it; a second proxy, `cache`, goes to
+/// Redis. The contract's faults and clauses stay as they are.
+fn use_real_dependencies(
+    contract: &mut ballast_contract::Contract,
+    database: Option<(&DependencyUrl, u16)>,
+    redis: Option<(&DependencyUrl, u16)>,
+) -> anyhow::Result<()> {
+    let args = &mut contract
+        .target
+        .spawn
+        .as_mut()
+        .context("the built-in contract spawns the shop")?
+        .args;
+    let chaos = contract
+        .chaos
+        .as_mut()
+        .context("the built-in contract has a chaos section")?;
+    if let Some((db, proxy_port)) = database {
+        let flag = args
+            .iter()
+            .position(|a| a == "--inventory")
+            .context("the built-in contract passes --inventory")?;
+        args[flag] = "--database".into();
+        args[flag + 1] = db.via(proxy_port);
+        let proxy = chaos
+            .proxies
+            .iter_mut()
+            .find(|p| p.name == "inventory")
+            .context("the built-in contract has an inventory proxy")?;
+        proxy.upstream = db.upstream();
+    }
+    if let Some((redis, cache_port)) = redis {
+        args.push("--redis".into());
+        args.push(redis.via(cache_port));
+        chaos.proxies.push(ballast_chaos::ProxyConfig::new(
+            "cache",
+            format!("127.0.0.1:{cache_port}"),
+            redis.upstream(),
+        ));
+    }
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -124,6 +229,8 @@ async fn shop(args: DemoShopArgs) -> anyhow::Result<ExitCode> {
     let shop = ballast_shop::ShopConfig {
         bind: args.bind,
         inventory: args.inventory,
+        database: args.database,
+        redis: args.redis,
         dependency_timeout: args.dependency_timeout,
         disable_fallback: args.disable_fallback,
     }
