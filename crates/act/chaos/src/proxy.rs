@@ -177,6 +177,9 @@ impl Proxy {
             return Ok(());
         }
         let listener = bind(&state.listen)?;
+        // The relay threads start with the first proxy, not the first connection: their
+        // runtimes' descriptors are then part of what an idle proxy holds.
+        conn::pool::RelayPool::global();
         state.bound = listener.local_addr().ok();
         // As Toxiproxy does: from now on the proxy listens where it is, so a restart (down,
         // then up) gets the same port back even when port 0 was asked for.
