@@ -2,7 +2,8 @@
 //!
 //! - [`detect`]: streaming anomaly detectors behind one [`Detector`] trait (one pass in time
 //!   order, bounded memory, a score in [0, 1] per point), configured by [`DetectorConfig`]
-//!   → `build()`: `novelty` (first visits to cells of the value range) and `ewma`.
+//!   → `build()`: `novelty` (first visits to cells of the value range, its moving mean and
+//!   its change over a period; the default) and `ewma`.
 //! - [`nab`]: the Numenta Anomaly Benchmark's scoring, reproduced exactly, and a harness that
 //!   runs a detector over a NAB-format corpus and writes NAB result files.
 //! - [`baseline`]: seasonal baselines per slot of the day or week, and the SLO objective a

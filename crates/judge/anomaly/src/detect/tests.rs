@@ -142,7 +142,7 @@ fn configs_are_checked_and_read_from_json() {
     );
     assert_eq!(
         typo.unwrap_err().to_string(),
-        "d.json:3:3: unknown field `levles`, expected one of `warmup`, `levels`, `mean_levels`, `mean_window`, `compress`, `rest`"
+        "d.json:3:3: unknown field `levles`, expected one of `warmup`, `levels`, `mean_levels`, `mean_window`, `compress`, `rest`, `min_step`, `habituation`, `habituation_span`, `season_levels`, `season_correlation`, `season_min_lag`"
     );
     let bad: DetectorConfig = serde_json::from_str(r#"{"kind": "ewma", "alpha": 2}"#).unwrap();
     assert!(bad

@@ -2,20 +2,34 @@
 //! been here before?**
 //!
 //! The value range seen during a warm-up defines a grid of cells; each point falls in one,
-//! and a point in a cell never visited before is news. Two channels watch the series: the
-//! value itself, and its mean over a short window (which turns a change in the density of
-//! spikes or in the level of a noisy series into a new cell). The grid is linear inside the
-//! warm-up range and logarithmic beyond it (`asinh`), so values far outside it share wide
-//! cells: a second spike of a size already seen is not news again, a bigger one is.
+//! and a point in a cell never visited before is news. Three channels watch the series: the
+//! value itself; its mean over a short window (which turns a change in the density of spikes
+//! or in the level of a noisy series into a new cell); and, when the warm-up repeats itself,
+//! the change from one period ago ([`season`]: a missing daily jump is news although each
+//! value is ordinary). Grids are linear inside the warm-up range and logarithmic beyond it
+//! (`asinh`), so values far outside it share wide cells: a second spike of a size already
+//! seen is not news again, a bigger one is.
+//!
+//! Two filters keep drift from paging: a first visit to a cell next to a known one counts
+//! only when the series *jumped* there (a step at least 1.5 times the warm-up's 75th
+//! percentile step; creeping into it is drift), and the detector **habituates**: each alert
+//! scores `s / (1 + 0.5·r)`, where `r` counts recent alerts (decaying over one warm-up), so
+//! a series that keeps finding new cells is trusted less. After an alert the detector rests
+//! (outputs 0) for 12 % of the warm-up, so one incident is one alert, not one per point.
 //!
 //! Why this and not a prediction error: on NAB, scoring "first visit to a state" beat
 //! residual tests (EWMA, EVT tails), higher-order context models and ART-style prototype
 //! matching that we measured; it is also O(1) per point with a few kilobytes per series.
-//! After an alert the detector rests (outputs 0) for a tenth of the warm-up, so one
-//! incident is one alert, not one per point.
+
+mod channel;
+mod season;
+#[cfg(test)]
+mod tests;
 
 use super::Detector;
 use crate::Error;
+use channel::Channel;
+use season::Season;
 use serde::{Deserialize, Serialize};
 
 /// Settings of the novelty detector.
@@ -34,8 +48,26 @@ pub struct NoveltyConfig {
     /// How fast cells widen beyond the warm-up range (`asinh(z·c)/asinh(c)`; near 0 is
     /// linear). Default: 1.
     pub compress: f64,
-    /// Quiet period after an alert, as a share of the warm-up. Default: 0.1.
+    /// Quiet period after an alert, as a share of the warm-up. Default: 0.12.
     pub rest: f64,
+    /// A first visit to a value cell next to a known one is news only when the step to it
+    /// is at least this many times the warm-up's 75th-percentile step; 0 counts every
+    /// one. Default: 1.5.
+    pub min_step: f64,
+    /// How much recent alerts damp the next: scores are divided by `1 + habituation·r`,
+    /// `r` the alerts so far, each decaying with a time constant of `habituation_span`
+    /// warm-ups; 0 turns it off. Default: 0.5.
+    pub habituation: f64,
+    /// See `habituation`. Default: 1.
+    pub habituation_span: f64,
+    /// Cells across the warm-up range of the change over a period. Default: 9.
+    pub season_levels: f64,
+    /// The autocorrelation at the period the warm-up needs for the seasonal channel to
+    /// run; above 1 turns it off. Default: 0.7.
+    pub season_correlation: f64,
+    /// The shortest period looked for, in points (shorter lags correlate in any smooth
+    /// series). Default: 24.
+    pub season_min_lag: usize,
 }
 
 impl Default for NoveltyConfig {
@@ -46,7 +78,13 @@ impl Default for NoveltyConfig {
             mean_levels: 3.0,
             mean_window: 120,
             compress: 1.0,
-            rest: 0.1,
+            rest: 0.12,
+            min_step: 1.5,
+            habituation: 0.5,
+            habituation_span: 1.0,
+            season_levels: 9.0,
+            season_correlation: 0.7,
+            season_min_lag: 24,
         }
     }
 }
@@ -60,7 +98,11 @@ impl NoveltyConfig {
                 self.warmup
             ));
         }
-        for (name, v) in [("levels", self.levels), ("mean_levels", self.mean_levels)] {
+        for (name, v) in [
+            ("levels", self.levels),
+            ("mean_levels", self.mean_levels),
+            ("season_levels", self.season_levels),
+        ] {
             if !(1.0..=1000.0).contains(&v) {
                 return bad(format!("{name} must be between 1 and 1000, got {v}"));
             }
@@ -77,181 +119,58 @@ impl NoveltyConfig {
                 self.compress
             ));
         }
-        if !(0.0..=10.0).contains(&self.rest) {
-            return bad(format!("rest must be between 0 and 10, got {}", self.rest));
+        for (name, v) in [
+            ("rest", self.rest),
+            ("min_step", self.min_step),
+            ("habituation", self.habituation),
+        ] {
+            if !(0.0..=10.0).contains(&v) {
+                return bad(format!("{name} must be between 0 and 10, got {v}"));
+            }
+        }
+        if !(self.habituation_span > 0.0 && self.habituation_span <= 100.0) {
+            return bad(format!(
+                "habituation_span must be in (0, 100], got {}",
+                self.habituation_span
+            ));
+        }
+        if !(-1.0..=2.0).contains(&self.season_correlation) {
+            return bad(format!(
+                "season_correlation must be between -1 and 2, got {}",
+                self.season_correlation
+            ));
+        }
+        if !(1..=season::MAX_PERIOD).contains(&self.season_min_lag) {
+            return bad(format!(
+                "season_min_lag must be between 1 and {}, got {}",
+                season::MAX_PERIOD,
+                self.season_min_lag
+            ));
         }
         Ok(())
     }
 }
 
-/// Cells are `i32`s; this many either side of the warm-up centre are tracked exactly (a
-/// bitset), and farther ones fold into the outermost. With `asinh` compression a value
-/// would need to be ~e^250 warm-up ranges away to get there.
-const HALF_SPAN: i32 = 4096;
-
-/// One channel: its grid, the cells visited, and (for the mean) its window.
-#[derive(Debug, Clone)]
-struct Channel {
-    levels: f64,
-    compress: f64,
-    /// The weight of a first visit here: the value channel outranks the mean channel.
-    base: f64,
-    window: usize,
-    recent: std::collections::VecDeque<f64>,
-    sum: f64,
-    pushed: usize,
-    centre: f64,
-    half_range: f64,
-    visited: Vec<u64>,
-    warm: Vec<f64>,
-    /// Where cells -TABLE..=TABLE start, in value space: finding a cell is then a binary
-    /// search instead of an `asinh`.
-    edges: Vec<f64>,
-    /// Whether the grid is fixed (after a warm-up that gave the channel features).
-    ready: bool,
-}
-
-/// Cells either side of the centre whose edges are tabulated (some 6,000 half-ranges with the
-/// defaults); cells farther out are computed.
-const TABLE: i32 = 64;
-
-impl Channel {
-    fn new(levels: f64, compress: f64, base: f64, window: usize) -> Self {
-        Channel {
-            levels,
-            compress,
-            base,
-            window: window.max(1),
-            recent: std::collections::VecDeque::with_capacity(window.max(1) + 1),
-            sum: 0.0,
-            pushed: 0,
-            centre: 0.0,
-            half_range: 1.0,
-            visited: vec![0; (2 * HALF_SPAN as usize) / 64],
-            warm: Vec::new(),
-            edges: Vec::new(),
-            ready: false,
-        }
-    }
-
-    /// The channel's view of the next value: itself, or the mean of the window once the
-    /// window is full (a mean of the first few points would stretch the grid).
-    fn feature(&mut self, value: f64) -> Option<f64> {
-        if self.window == 1 {
-            return Some(value);
-        }
-        self.recent.push_back(value);
-        self.sum += value;
-        if self.recent.len() > self.window {
-            self.sum -= self.recent.pop_front().unwrap_or(0.0);
-        }
-        // Re-add now and then, so rounding in the running sum cannot drift.
-        self.pushed += 1;
-        if self.pushed % 4096 == 0 {
-            self.sum = self.recent.iter().sum();
-        }
-        (self.recent.len() == self.window).then(|| self.sum / self.window as f64)
-    }
-
-    /// Fixes the grid from the warm-up's features and marks them visited.
-    fn fit(&mut self) {
-        let warm = std::mem::take(&mut self.warm);
-        let lo = warm.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = warm.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if !(lo.is_finite() && hi.is_finite()) {
-            // No feature during the warm-up (a window longer than it): the channel stays
-            // silent rather than guess a grid.
-            return;
-        }
-        self.ready = true;
-        self.centre = lo / 2.0 + hi / 2.0;
-        // A flat warm-up has no range: use a sliver of its level, so that leaving the flat
-        // line is news.
-        self.half_range = if hi > lo {
-            (hi / 2.0 - lo / 2.0).max(f64::MIN_POSITIVE)
-        } else {
-            lo.abs().max(1.0) / 2.0
-        };
-        self.edges = (-TABLE..=TABLE).map(|k| self.edge(k)).collect();
-        for f in warm {
-            let cell = self.cell_fast(f);
-            self.visit(cell);
-        }
-    }
-
-    fn cell(&self, f: f64) -> i32 {
-        let z = (f - self.centre) / self.half_range;
-        let scaled = (z * self.compress).asinh() / self.compress.asinh() * self.levels / 2.0;
-        if scaled.is_nan() {
-            return 0;
-        }
-        scaled
-            .floor()
-            .clamp(-f64::from(HALF_SPAN), f64::from(HALF_SPAN - 1)) as i32
-    }
-
-    /// The value where cell `k` starts (the inverse of the formula in [`cell`](Self::cell)).
-    fn edge(&self, k: i32) -> f64 {
-        let scaled = f64::from(k) * 2.0 / self.levels * self.compress.asinh();
-        self.centre + scaled.sinh() / self.compress * self.half_range
-    }
-
-    /// The cell of `f`, as [`cell`](Self::cell) computes it, found in the table of edges
-    /// near the centre. The table's edges are rounded, so a value within a hair of one
-    /// takes the formula: the answer is exactly the formula's either way.
-    fn cell_fast(&self, f: f64) -> i32 {
-        let (Some(&lo), Some(&hi)) = (self.edges.first(), self.edges.last()) else {
-            return self.cell(f);
-        };
-        if !(f > lo && f < hi) {
-            return self.cell(f);
-        }
-        let i = self.edges.partition_point(|&e| e <= f);
-        let (below, above) = (self.edges[i - 1], self.edges[i]);
-        let hair = 1e-9 * (above - below);
-        if f - below <= hair || above - f <= hair {
-            return self.cell(f);
-        }
-        i as i32 - 1 - TABLE
-    }
-
-    fn is_visited(&self, cell: i32) -> bool {
-        let i = (cell + HALF_SPAN) as usize;
-        self.visited[i / 64] & (1u64 << (i % 64)) != 0
-    }
-
-    /// Marks `cell` visited; true when it was new.
-    fn visit(&mut self, cell: i32) -> bool {
-        let new = !self.is_visited(cell);
-        let i = (cell + HALF_SPAN) as usize;
-        self.visited[i / 64] |= 1u64 << (i % 64);
-        new
-    }
-
-    /// Cells from `cell` to the nearest visited one (looking at most 64 away).
-    fn distance_to_known(&self, cell: i32) -> i32 {
-        for d in 1..=64 {
-            let near = [cell - d, cell + d];
-            if near
-                .iter()
-                .any(|&c| (-HALF_SPAN..HALF_SPAN).contains(&c) && self.is_visited(c))
-            {
-                return d;
-            }
-        }
-        64
-    }
-}
-
-/// The novelty detector's state: two channels of a few hundred bytes each, and the
-/// warm-up's features until the grids are fixed.
+/// The novelty detector's state: two channels of a few hundred bytes each, the seasonal
+/// one when the warm-up has a period, and the warm-up's features until the grids are fixed.
 #[derive(Debug, Clone)]
 pub struct Novelty {
+    config: NoveltyConfig,
     warmup: usize,
     rest: usize,
     seen: usize,
     since_alert: usize,
+    /// The value channel first, then the mean channel (when on).
     channels: Vec<Channel>,
+    season: Option<Season>,
+    /// The last value (for the step to the next one).
+    last: Option<f64>,
+    /// Steps during the warm-up, then (empty) the typical step they give.
+    steps: Vec<f64>,
+    typical_step: f64,
+    /// Recent alerts, decaying by `decay` a point.
+    recent_alerts: f64,
+    decay: f64,
 }
 
 impl Novelty {
@@ -275,12 +194,52 @@ impl Novelty {
             c.warm.reserve_exact(warmup);
         }
         Novelty {
+            config: config.clone(),
             warmup,
             rest: (warmup as f64 * config.rest).round() as usize,
             seen: 0,
             since_alert: usize::MAX,
             channels,
+            season: None,
+            last: None,
+            steps: Vec::with_capacity(warmup),
+            typical_step: 0.0,
+            recent_alerts: 0.0,
+            decay: (-1.0 / (config.habituation_span * warmup as f64)).exp(),
         }
+    }
+
+    /// At the end of the warm-up: the typical step, and the seasonal channel if the
+    /// warm-up has a period. Called before the channels fit (the value channel's warm-up
+    /// features are the values themselves).
+    fn fit(&mut self) {
+        let mut steps = std::mem::take(&mut self.steps);
+        steps.sort_by(f64::total_cmp);
+        self.typical_step = steps
+            .get((steps.len() as f64 * 0.75) as usize)
+            .copied()
+            .unwrap_or(0.0);
+        if self.config.season_correlation <= 1.0 {
+            let channel = Channel::new(self.config.season_levels, self.config.compress, 0.4, 1);
+            self.season = Season::fit(
+                &self.channels[0].warm,
+                self.config.season_min_lag,
+                self.config.season_correlation,
+                channel,
+            );
+        }
+    }
+
+    /// Whether a step of `step` is a jump (rather than drift) for this series.
+    fn is_jump(&self, step: f64) -> bool {
+        let z = if self.typical_step > 0.0 {
+            step / self.typical_step
+        } else if step == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        };
+        z >= self.config.min_step
     }
 }
 
@@ -291,57 +250,72 @@ impl Detector for Novelty {
         }
         // Keep arithmetic finite for values near f64::MAX.
         let value = value.clamp(-1e300, 1e300);
+        let step = self.last.replace(value).map(|last| (value - last).abs());
         self.seen += 1;
         let warming = self.seen <= self.warmup;
-        let mut score: f64 = 0.0;
-        for channel in &mut self.channels {
-            let f = channel.feature(value);
-            if warming {
+        if warming {
+            self.steps.extend(step);
+            for channel in &mut self.channels {
+                let f = channel.feature(value);
                 channel.warm.extend(f);
-                if self.seen == self.warmup {
+            }
+            if self.seen == self.warmup {
+                self.fit();
+                for channel in &mut self.channels {
                     channel.fit();
                 }
-                continue;
             }
+            return 0.0;
+        }
+        let (mut score, mut news) = match &mut self.season {
+            Some(season) => season.score(value),
+            None => (0.0, false),
+        };
+        let jump = self.is_jump(step.unwrap_or(0.0));
+        for (i, channel) in self.channels.iter_mut().enumerate() {
+            let f = channel.feature(value);
             let (Some(f), true) = (f, channel.ready) else {
                 continue;
             };
-            let cell = channel.cell_fast(f);
-            if !channel.is_visited(cell) {
-                // Farther from anything seen scores higher: 1 cell away gives the base.
-                let d = f64::from(channel.distance_to_known(cell));
-                score = score.max(channel.base + 0.4 * (1.0 - 1.0 / d));
-                channel.visit(cell);
+            // Farther from anything seen scores higher: 1 cell away gives the base. Creeping
+            // into the value cell next door is drift: visited, but not news.
+            if let Some(d) = channel.first_visit(f) {
+                news |= i == 0;
+                if i > 0 || d > 1 || jump {
+                    score = score.max(channel.base + 0.4 * (1.0 - 1.0 / f64::from(d)));
+                }
             }
         }
-        if warming {
-            return 0.0;
+        if news {
+            // A value in a new cell (or a new change from a period ago) is no reference for
+            // the change one period later.
+            if let Some(season) = &mut self.season {
+                season.mark_news();
+            }
         }
         self.since_alert = self.since_alert.saturating_add(1);
+        self.recent_alerts *= self.decay;
         let resting = self.since_alert <= self.rest;
         if score > 0.0 {
             // A new cell while resting extends the rest: the incident is still going on.
             self.since_alert = 0;
         }
-        if resting {
-            0.0
-        } else {
-            score
+        if resting || score == 0.0 {
+            return 0.0;
         }
+        let damped = score / (1.0 + self.config.habituation * self.recent_alerts);
+        self.recent_alerts += 1.0;
+        damped
     }
 
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
+            + self.steps.capacity() * 8
             + self
                 .channels
                 .iter()
-                .map(|c| {
-                    std::mem::size_of::<Channel>()
-                        + c.visited.len() * 8
-                        + c.recent.capacity() * 8
-                        + c.warm.capacity() * 8
-                        + c.edges.capacity() * 8
-                })
+                .map(Channel::memory_bytes)
                 .sum::<usize>()
+            + self.season.as_ref().map_or(0, Season::memory_bytes)
     }
 }
