@@ -92,8 +92,9 @@ fn nab_prints_the_scoreboard_writes_results_and_reproduces_the_reference() {
     let numenta = &scores["numenta"];
     assert_eq!(numenta["standard"]["threshold"], 0.543099145074);
     assert!((numenta["reward_low_FN_rate"]["score"].as_f64().unwrap() - 76.82).abs() < 0.01);
+    // The bar: above ARTime's 77.0 on the standard profile, through the CLI too.
     assert!(
-        scores["novelty"]["standard"]["score"].as_f64().unwrap() > 73.0,
+        scores["novelty"]["standard"]["score"].as_f64().unwrap() > 77.0,
         "{scores}"
     );
     // NAB's layout: DIR/<detector>/<category>/<detector>_<file>.csv.
