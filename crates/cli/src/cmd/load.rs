@@ -34,8 +34,16 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let report = test.run(interrupted(), |p| progress.update(p)).await?;
     progress.finish();
     print!("{}", report.summary());
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
+    write_and_exit(&report, args.json.as_deref())
+}
+
+/// Writes the JSON report when asked; 130 when Ctrl-C cut the run short.
+pub(super) fn write_and_exit(
+    report: &ballast_load::Report,
+    json: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    if let Some(path) = json {
+        write_json(path, report)?;
         eprintln!("wrote {}", path.display());
     }
     Ok(if report.interrupted {

@@ -14,7 +14,7 @@ mod deps;
 use super::interrupted;
 use super::verify::{exit_code, run_contract, Outputs};
 use crate::cli::{DemoArgs, DemoCommand, DemoLoadArgs, DemoServeArgs, DemoShopArgs};
-use crate::output::{write_json, LiveProgress};
+use crate::output::LiveProgress;
 use anyhow::Context as _;
 use ballast_demo::{DemoServerConfig, SlowAbove, Stall};
 use ballast_load::{LoadConfig, Model, Stop};
@@ -293,15 +293,7 @@ async fn load(args: DemoLoadArgs) -> anyhow::Result<ExitCode> {
          A closed-loop tool would have reported the second figure.",
         report.late, report.latency_ms.p99, report.service_ms.p99
     );
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
-        eprintln!("wrote {}", path.display());
-    }
-    Ok(if report.interrupted {
-        ExitCode::from(130)
-    } else {
-        ExitCode::SUCCESS
-    })
+    super::load::write_and_exit(&report, args.json.as_deref())
 }
 
 /// `ballast demo serve`: the built-in service alone, until Ctrl-C or SIGTERM.
