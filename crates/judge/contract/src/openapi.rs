@@ -120,8 +120,19 @@ pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String
     if names.is_empty() {
         return Err("paths: no GET, POST, PUT, PATCH or DELETE operations found".into());
     }
+    // The title also goes into a comment, where a line break would end the comment.
+    let comment_title: String = title
+        .chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
     Ok(format!(
-        "# A starting contract for {title}, written by `ballast contract init --from-openapi`.\n\
+        "# A starting contract for {comment_title}, written by `ballast contract init --from-openapi`.\n\
          # Adjust rates, durations and thresholds to your service; see docs/contract.md.\n\
          name: {}\n\
          target:\n  base_url: {}\n  timeout: 2s\n\
@@ -355,6 +366,19 @@ paths:
             "{text}"
         );
         crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")).unwrap();
+    }
+
+    #[test]
+    fn a_title_with_line_breaks_stays_in_its_comment() {
+        let doc = "openapi: 3.0.3\ninfo: { title: \"NU-\\r\\r\\tLL\\u2028x\\n\" }\npaths: { /a: { get: {} } }\n";
+        let text = contract_from_openapi(doc, None).unwrap();
+        assert!(
+            text.starts_with("# A starting contract for NU-   LL x ,"),
+            "{text}"
+        );
+        let contract =
+            crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")).unwrap();
+        assert_eq!(contract.name, "NU-\r\r\tLL\u{2028}x\n");
     }
 
     #[test]
