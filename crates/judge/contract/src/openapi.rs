@@ -98,7 +98,11 @@ pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String
                     requests,
                     "    headers: {{ Content-Type: application/json }}"
                 );
-                let _ = writeln!(requests, "    body: {{ json: {} }}", example);
+                let _ = writeln!(
+                    requests,
+                    "    body: {{ json: {} }}",
+                    literal_dollars(&example)
+                );
             }
             let mut expect: Vec<u16> = op
                 .get("responses")
@@ -166,8 +170,15 @@ fn sanitize(text: &str) -> String {
 }
 
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
+/// A YAML double-quoted string (JSON's escapes are YAML's) that the contract loader's
+/// `${VAR}` expansion leaves alone.
 fn quote(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+    literal_dollars(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()))
+}
+
+/// `$${` is the contract's literal `${`.
+fn literal_dollars(text: &str) -> String {
+    text.replace("${", "$${")
 }
 
 fn example_of(param: &Value) -> Option<Value> {
@@ -379,6 +390,24 @@ paths:
         let contract =
             crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")).unwrap();
         assert_eq!(contract.name, "NU-\r\r\tLL\u{2028}x\n");
+    }
+
+    #[test]
+    fn dollar_braces_are_not_environment_variables() {
+        let doc = r#"
+openapi: 3.0.3
+info: { title: "a ${HOME} b" }
+paths:
+  /a/${id}:
+    post:
+      parameters: [{ name: id, in: path }]
+      requestBody: { content: { application/json: { example: { k: "${X}" } } } }
+"#;
+        let text = contract_from_openapi(doc, None).unwrap();
+        let contract =
+            crate::Contract::parse(&text, "init.yaml", std::path::Path::new(".")).unwrap();
+        assert_eq!(contract.name, "a ${HOME} b");
+        assert!(text.contains("path: \"/a/$${{seq}}\""), "{text}");
     }
 
     #[test]
