@@ -30,6 +30,7 @@
 mod error;
 mod histogram;
 mod rate;
+pub mod stats;
 mod timeline;
 mod units;
 

@@ -353,48 +353,7 @@ pub fn mann_kendall(segments: &[Vec<Point>]) -> MannKendall {
     }
 }
 
-/// P(Z > z) for a standard normal Z.
-pub(crate) fn normal_tail(z: f64) -> f64 {
-    0.5 * erfc(z / std::f64::consts::SQRT_2)
-}
-
-/// Complementary error function (Numerical Recipes' `erfcc`, fractional error < 1.2e-7).
-pub(crate) fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
-}
-
-pub(crate) fn median_in_place(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mid = values.len() / 2;
-    let (_, m, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
-    let upper = *m;
-    if values.len() % 2 == 1 {
-        upper
-    } else {
-        let lower = values[..mid]
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        (lower + upper) / 2.0
-    }
-}
+pub(crate) use ballast_core::stats::{median_in_place, normal_tail};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -31,17 +31,12 @@ pub fn theil_sen_slope(ys: &[f64]) -> f64 {
     median(&mut slopes)
 }
 
+/// The median; 0 for no values (no slope to speak of).
 pub(crate) fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
-    values.sort_by(|a, b| a.total_cmp(b));
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
+    ballast_core::stats::median_in_place(values)
 }
 
 /// Theil–Sen slope and Mann–Kendall significance of `ys`.
@@ -90,29 +85,9 @@ pub fn trend(ys: &[f64]) -> Trend {
     }
 }
 
-/// Standard normal CDF through the complementary error function.
+/// Standard normal CDF.
 fn normal_cdf(z: f64) -> f64 {
-    0.5 * erfc(-z / std::f64::consts::SQRT_2)
-}
-
-/// erfc with fractional error below 1.2e-7 (Numerical Recipes' Chebyshev fit).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let r = t * poly.exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
+    ballast_core::stats::normal_tail(-z)
 }
 
 #[cfg(test)]
