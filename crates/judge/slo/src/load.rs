@@ -469,21 +469,29 @@ fn openslo(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
     }
 }
 
+/// A metric source's `type` (default Prometheus) is the one we read; else an error at `path`.
+fn is_prometheus(r: &mut Reader<'_>, source: &Value, path: &str) -> bool {
+    let kind = source
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("Prometheus");
+    if kind != "Prometheus" {
+        r.error(
+            &format!("{path}.type"),
+            format!("only Prometheus sources are supported, got {kind:?}"),
+        );
+        return false;
+    }
+    true
+}
+
 fn openslo_sli(r: &mut Reader<'_>, ind: &Value, path: &str, objective: &Value) -> Option<Sli> {
     if let Some(threshold) = ind.get("thresholdMetric") {
         // Good while the metric compares with the objective's value as `op` says, judged
         // over time: the error ratio is the share of the window it did not.
         let tpath = join(path, "thresholdMetric");
         let source = threshold.get("metricSource").cloned().unwrap_or_default();
-        let kind = source
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("Prometheus");
-        if kind != "Prometheus" {
-            r.error(
-                &format!("{tpath}.metricSource.type"),
-                format!("only Prometheus sources are supported, got {kind:?}"),
-            );
+        if !is_prometheus(r, &source, &format!("{tpath}.metricSource")) {
             return None;
         }
         let query = r.text(
@@ -517,15 +525,7 @@ fn openslo_sli(r: &mut Reader<'_>, ind: &Value, path: &str, objective: &Value) -
     let rpath = join(path, "ratioMetric");
     let query = |r: &mut Reader<'_>, which: &str| -> Option<String> {
         let source = ratio.get(which)?.get("metricSource")?;
-        let kind = source
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("Prometheus");
-        if kind != "Prometheus" {
-            r.error(
-                &format!("{rpath}.{which}.metricSource.type"),
-                format!("only Prometheus sources are supported, got {kind:?}"),
-            );
+        if !is_prometheus(r, source, &format!("{rpath}.{which}.metricSource")) {
             return None;
         }
         r.query(
