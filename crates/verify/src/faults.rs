@@ -30,7 +30,7 @@ impl Faults {
         match &plan.api {
             None => {
                 let config = ChaosConfig {
-                    proxies: plan.proxies.clone(),
+                    proxies: plan.proxies.iter().map(proxy_config).collect(),
                     ..Default::default()
                 };
                 let server = config
@@ -211,4 +211,11 @@ impl Faults {
             s.shutdown().await;
         }
     }
+}
+
+/// The chaos proxy's configuration for a contract's proxy.
+fn proxy_config(plan: &ballast_contract::ProxyPlan) -> ballast_chaos::ProxyConfig {
+    let mut config = ballast_chaos::ProxyConfig::new(&plan.name, &plan.listen, &plan.upstream);
+    config.http = plan.http;
+    config
 }

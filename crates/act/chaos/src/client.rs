@@ -156,7 +156,7 @@ impl ApiClient {
         let value = self
             .call(Method::POST, &path, Some(&toxic.to_json()))
             .await?;
-        Toxic::from_json(&value, false)
+        Toxic::from_json(&value, false).map_err(Error::from)
     }
 
     /// `DELETE /proxies/{proxy}/toxics/{name}`.

@@ -67,11 +67,16 @@ pub enum Error {
         /// The toxic's name.
         toxic: String,
     },
-    /// An address could not be bound (a proxy's `listen`, or the API).
-    #[error("listen tcp {addr}: {source}")]
+    /// An address could not be bound (a proxy's `listen`, or the API). The text is Go's
+    /// `net.Listen` error, which Toxiproxy answers with and its clients compare:
+    /// `listen tcp 127.0.0.1:3310: bind: address already in use`.
+    #[error("{}", bind_text(addr, op, source))]
     Bind {
-        /// The address asked for.
+        /// The address, as Go prints it: resolved (IPv4 first) when the system call failed,
+        /// the host asked for when the lookup did.
         addr: String,
+        /// What failed: `lookup`, or the system call (`socket`, `bind`, `listen`, ...).
+        op: &'static str,
         /// The underlying error.
         source: std::io::Error,
     },
@@ -99,6 +104,29 @@ pub enum Error {
         /// The `error` field of the body.
         message: String,
     },
+}
+
+/// Go's wording: `listen tcp ADDR: OP: reason` for a failed system call, `listen tcp:
+/// lookup HOST: reason` for a failed lookup, the reason being the C library's text with a
+/// lower-case first letter (Go's errno table) and without Rust's `(os error N)`.
+fn bind_text(addr: &str, op: &str, source: &std::io::Error) -> String {
+    let text = source.to_string();
+    let text = match source.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .unwrap_or(&text)
+            .to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    let reason = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    match op {
+        "lookup" => format!("listen tcp: lookup {addr}: {reason}"),
+        _ => format!("listen tcp {addr}: {op}: {reason}"),
+    }
 }
 
 impl Error {
@@ -146,6 +174,23 @@ impl Error {
     }
 }
 
+/// A toxic the shared model refused keeps its Toxiproxy status and wording.
+impl From<ballast_spec::Error> for Error {
+    fn from(error: ballast_spec::Error) -> Self {
+        use ballast_spec::Error as Spec;
+        match error {
+            Spec::BadRequestBody(message) => Error::BadRequestBody(message),
+            Spec::InvalidStream { got } => Error::InvalidStream { got },
+            Spec::InvalidToxicType { got } => Error::InvalidToxicType { got },
+            Spec::InvalidConfig { field, message } => Error::InvalidConfig { field, message },
+            Spec::InvalidUrl { input, reason } => Error::InvalidConfig {
+                field: input,
+                message: reason,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +214,51 @@ mod tests {
             Error::InvalidStream { got: "up".into() }.api_message(),
             "stream was invalid, can be either upstream or downstream"
         );
+    }
+
+    #[test]
+    fn bind_errors_read_like_gos() {
+        let in_use = Error::Bind {
+            addr: "127.0.0.1:3310".into(),
+            op: "bind",
+            source: std::io::Error::from_raw_os_error(98),
+        };
+        assert_eq!(
+            (in_use.status(), in_use.api_message()),
+            (
+                500,
+                "listen tcp 127.0.0.1:3310: bind: address already in use".into()
+            )
+        );
+        let lookup = Error::Bind {
+            addr: "nowhere.invalid".into(),
+            op: "lookup",
+            source: std::io::Error::other("No such host"),
+        };
+        assert_eq!(
+            lookup.to_string(),
+            "listen tcp: lookup nowhere.invalid: no such host"
+        );
+    }
+
+    #[test]
+    fn toxic_errors_have_toxiproxys_statuses() {
+        use serde_json::json;
+        let cases = [
+            (json!({"type": "latency", "stream": "sideways"}), "stream was invalid"),
+            (json!({"type": "nope"}), "invalid toxic type"),
+            (json!({}), "invalid toxic type"),
+            (json!({"type": 3}), "bad request body: type"),
+            (json!({"type": "latency", "toxicity": 2}), "toxicity"),
+            (json!({"type": "latency", "toxicity": "x"}), "toxicity"),
+            (json!({"type": "latency", "name": "a/b"}), "toxic name"),
+            (json!({"type": "http_delay", "stream": "downstream"}), "stream"),
+            (json!([1]), "expected a toxic object"),
+        ];
+        for (body, needle) in cases {
+            let err = Error::from(crate::Toxic::from_json(&body, false).unwrap_err());
+            assert_eq!(err.status(), 400, "{body}");
+            assert!(err.api_message().contains(needle), "{body}: {}", err.api_message());
+        }
     }
 }

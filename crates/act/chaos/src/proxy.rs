@@ -433,28 +433,54 @@ fn adaptive_names(mode: AdaptiveMode) -> [&'static str; 2] {
     }
 }
 
+/// The address a listen string binds, IPv4 first as Go's `net.Listen` picks it: Toxiproxy
+/// clients expect `localhost:3310` to show as `127.0.0.1:3310`, wherever the resolver puts
+/// `::1`.
 fn resolve(listen: &str) -> std::io::Result<SocketAddr> {
-    listen.to_socket_addrs()?.next().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
-    })
+    let addrs: Vec<SocketAddr> = listen.to_socket_addrs()?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
+        })
 }
 
 fn bind(listen: &str) -> Result<TcpListener, Error> {
-    let bind_error = |source| Error::Bind {
-        addr: listen.to_string(),
+    let addr = resolve(listen).map_err(|source| Error::Bind {
+        addr: host_of(listen).to_string(),
+        op: "lookup",
         source,
+    })?;
+    bind_addr(addr)
+}
+
+/// Binds and listens, naming the system call that failed as Go's error does.
+pub(crate) fn bind_addr(addr: SocketAddr) -> Result<TcpListener, Error> {
+    let fail = |op| {
+        move |source| Error::Bind {
+            addr: addr.to_string(),
+            op,
+            source,
+        }
     };
-    let addr = resolve(listen).map_err(bind_error)?;
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {
         TcpSocket::new_v6()
     }
-    .map_err(bind_error)?;
+    .map_err(fail("socket"))?;
     // A restarted proxy must get its port back while old connections sit in TIME_WAIT.
-    socket.set_reuseaddr(true).map_err(bind_error)?;
-    socket.bind(addr).map_err(bind_error)?;
-    socket.listen(BACKLOG).map_err(bind_error)
+    socket.set_reuseaddr(true).map_err(fail("setsockopt"))?;
+    socket.bind(addr).map_err(fail("bind"))?;
+    socket.listen(BACKLOG).map_err(fail("listen"))
+}
+
+fn host_of(listen: &str) -> &str {
+    let host = listen.rsplit_once(':').map_or(listen, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 async fn accept_loop(

@@ -245,7 +245,7 @@ pub async fn run(command: ChaosCommand) -> anyhow::Result<ExitCode> {
             if let Some(stream) = stream {
                 body["stream"] = Value::String(stream);
             }
-            let toxic = Toxic::from_json(&body, true).map_err(input)?;
+            let toxic = Toxic::from_json(&body, true).map_err(|e| input(e.into()))?;
             let added = client
                 .client()?
                 .add_toxic(&proxy, &toxic)

@@ -43,8 +43,8 @@ pub use error::{render as render_diagnostics, Diagnostic, Error};
 pub use model::*;
 pub use openapi::contract_from_openapi;
 pub use plan::{
-    AbortPlan, ChaosPlan, ClausePlan, Contract, PhasePlan, ReadyPlan, SloPlan, SpawnPlan,
-    TargetPlan,
+    AbortPlan, ChaosPlan, ClausePlan, Contract, PhasePlan, ProxyPlan, ReadyPlan, SloPlan,
+    SpawnPlan, TargetPlan,
 };
 
 /// The JSON Schema of the contract file, for editors (`ballast contract schema`).

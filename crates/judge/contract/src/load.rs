@@ -7,8 +7,8 @@ use crate::model::*;
 use crate::plan::*;
 use crate::yaml::{self, Node, NodeKind, Position};
 use ballast_core::{parse_duration, RateSpec};
-use ballast_load::template::{CsvTable, Template};
-use ballast_load::{RequestTemplate, TemplateBody};
+use ballast_spec::template::{CsvTable, Template};
+use ballast_spec::{RequestTemplate, TemplateBody};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::time::Duration;
@@ -342,7 +342,7 @@ impl Contract {
 
 fn check_target(c: &mut Checker<'_>, t: &TargetSpec, base_dir: &Path) -> Option<TargetPlan> {
     let mut ok = true;
-    match ballast_load::Target::parse(&t.base_url) {
+    match ballast_spec::Target::parse(&t.base_url) {
         Ok(parsed) if parsed.path_and_query.contains('?') => {
             c.error(
                 "target.base_url",
@@ -361,7 +361,7 @@ fn check_target(c: &mut Checker<'_>, t: &TargetSpec, base_dir: &Path) -> Option<
         }
     }
     if let Some(metrics) = &t.metrics {
-        if let Err(e) = ballast_load::Target::parse(metrics) {
+        if let Err(e) = ballast_spec::Target::parse(metrics) {
             c.error(
                 "target.metrics",
                 format!("expected the URL of a Prometheus /metrics page; {e}"),
@@ -587,7 +587,7 @@ enum Proxies {
 fn check_chaos_setup(c: &mut Checker<'_>, s: &ChaosSetupSpec) -> Option<ChaosPlan> {
     let mut ok = true;
     if let Some(api) = &s.api {
-        if let Err(e) = ballast_load::Target::parse(api) {
+        if let Err(e) = ballast_spec::Target::parse(api) {
             c.error(
                 "chaos.api",
                 format!("expected the URL of a chaos API, e.g. http://127.0.0.1:8474; {e}"),
@@ -623,7 +623,7 @@ fn check_chaos_setup(c: &mut Checker<'_>, s: &ChaosSetupSpec) -> Option<ChaosPla
             }
         }
         let mut config =
-            ballast_chaos::ProxyConfig::new(p.name.clone(), p.listen.clone(), p.upstream.clone());
+            crate::plan::ProxyPlan::new(p.name.clone(), p.listen.clone(), p.upstream.clone());
         config.http = p.http;
         proxies.push(config);
     }
@@ -795,7 +795,7 @@ fn check_phases(
             if let Some(t) = chaos.toxicity {
                 json["toxicity"] = serde_json::json!(t);
             }
-            match ballast_chaos::Toxic::from_json(&json, true) {
+            match ballast_spec::Toxic::from_json(&json, true) {
                 Ok(toxic) => toxics.push((chaos.proxy.clone(), toxic)),
                 Err(e) => c.error(&format!("{cpath}.attributes"), e.to_string()),
             }

@@ -47,7 +47,7 @@ pub fn contract_from_openapi(doc: &str, base_url: Option<&str>) -> Result<String
     if base.contains('?') {
         return Err("servers[0].url has a query; a base URL cannot (pass --base-url)".into());
     }
-    if let Err(e) = ballast_load::Target::parse(base) {
+    if let Err(e) = ballast_spec::Target::parse(base) {
         return Err(format!(
             "servers[0].url: {e}; pass --base-url to choose the service's address"
         ));
@@ -208,14 +208,14 @@ fn fill_path(path: &str, params: &[Value]) -> String {
             continue;
         };
         let value = match example_of(p) {
-            Some(Value::String(s)) => percent_encode(&s),
-            Some(other) => percent_encode(&other.to_string()),
+            Some(Value::String(s)) => ballast_spec::encode_component(&s),
+            Some(other) => ballast_spec::encode_component(&other.to_string()),
             None => template_for(p.pointer("/schema/type").and_then(Value::as_str)).into(),
         };
         match location {
             "path" => path_values.push((name, value)),
             "query" if p.get("required").and_then(Value::as_bool) == Some(true) => {
-                query.push(format!("{}={value}", percent_encode(name)))
+                query.push(format!("{}={value}", ballast_spec::encode_component(name)))
             }
             _ => {}
         }
@@ -262,18 +262,6 @@ fn template_for(schema_type: Option<&str>) -> &'static str {
 
 /// Percent-encodes all but RFC 3986's unreserved characters, so an example value can sit in
 /// a path segment or a query value whatever it holds (`/`, `&`, `{`, spaces…).
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(byte as char);
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
 fn body_example(op: &Value) -> Option<String> {
     let media = op.pointer("/requestBody/content")?.as_object()?;
     let json = media

@@ -3,7 +3,7 @@
 use crate::expr::Expr;
 use crate::model::{ChaosSpec, ContractFile, ProcessSpec, Severity, SliSpec};
 use ballast_core::RateSpec;
-use ballast_load::RequestTemplate;
+use ballast_spec::RequestTemplate;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -90,7 +90,7 @@ pub struct PhasePlan {
     /// Faults during the phase, as written.
     pub chaos: Vec<ChaosSpec>,
     /// The same faults, checked: (proxy, toxic).
-    pub toxics: Vec<(String, ballast_chaos::Toxic)>,
+    pub toxics: Vec<(String, ballast_spec::Toxic)>,
     /// The automatic stop, if any.
     pub abort_when: Option<AbortPlan>,
 }
@@ -114,7 +114,37 @@ pub struct ChaosPlan {
     /// Token for `api`.
     pub token: Option<String>,
     /// Proxies to create.
-    pub proxies: Vec<ballast_chaos::ProxyConfig>,
+    pub proxies: Vec<ProxyPlan>,
+}
+
+/// One proxy of a run: `verify` starts it (or creates it on a running API) as a chaos
+/// proxy from `listen` to `upstream`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyPlan {
+    /// Unique name; phases' faults name it.
+    pub name: String,
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// `host:port` each client is connected to.
+    pub upstream: String,
+    /// Parse every connection as HTTP/1.1 (for HTTP toxics).
+    pub http: bool,
+}
+
+impl ProxyPlan {
+    /// A plain TCP proxy.
+    pub fn new(
+        name: impl Into<String>,
+        listen: impl Into<String>,
+        upstream: impl Into<String>,
+    ) -> Self {
+        ProxyPlan {
+            name: name.into(),
+            listen: listen.into(),
+            upstream: upstream.into(),
+            http: false,
+        }
+    }
 }
 
 impl PhasePlan {

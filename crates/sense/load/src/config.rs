@@ -1,10 +1,11 @@
 //! What a load run is: data first, checked by [`LoadConfig::build`].
 
-use crate::mix::{Mix, RequestTemplate};
+use crate::mix::Mix;
 use crate::request::PreparedRequest;
-use crate::target::Target;
 use crate::{Error, LoadTest};
 use ballast_core::RateSpec;
+use ballast_spec::RequestTemplate;
+use ballast_spec::Target;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;

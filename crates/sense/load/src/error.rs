@@ -55,3 +55,17 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] ballast_core::Error),
 }
+
+impl From<ballast_spec::Error> for Error {
+    fn from(error: ballast_spec::Error) -> Self {
+        match error {
+            ballast_spec::Error::InvalidUrl { input, reason } => {
+                Error::InvalidUrl { input, reason }
+            }
+            other => Error::InvalidConfig {
+                field: "request",
+                message: other.to_string(),
+            },
+        }
+    }
+}

@@ -37,16 +37,14 @@ mod report;
 mod request;
 mod run;
 mod schedule;
-mod target;
-pub mod template;
 
+pub use ballast_spec::Target;
+pub use ballast_spec::{template, RequestTemplate, TemplateBody};
 pub use client::ErrorKind;
 pub use config::{LoadConfig, Model, Shard, Stop};
 pub use error::Error;
-pub use mix::{RequestTemplate, TemplateBody};
 pub use report::{Mode, Percentiles, Report, RequestStats, HISTOGRAM_ENCODING, SCHEMA};
 pub use run::{LoadTest, Progress};
-pub use target::Target;
 
 /// Entry points for the fuzz targets in `fuzz/`: the parsers of outside input that are
 /// not otherwise public. Not part of the stable API.

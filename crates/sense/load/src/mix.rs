@@ -1,50 +1,11 @@
 //! A weighted mix of request templates, and what counts as a good response for each.
 
 use crate::request::PreparedRequest;
-use crate::target::Target;
-use crate::template::{CsvTable, RenderContext, Rng, Template};
 use crate::Error;
-use serde::{Deserialize, Serialize};
+use ballast_spec::template::{CsvTable, RenderContext, Rng, Template};
+use ballast_spec::Target;
+use ballast_spec::{RequestTemplate, TemplateBody};
 use std::sync::Arc;
-
-/// A named request in a mix (a contract's `requests:` entry).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RequestTemplate {
-    /// Name, used for per-request results.
-    pub name: String,
-    /// Share of the traffic relative to the others (≥ 1).
-    pub weight: u32,
-    /// HTTP method.
-    pub method: String,
-    /// Path and query on the base URL; a [`Template`].
-    pub path: String,
-    /// Headers; values are [`Template`]s.
-    #[serde(default)]
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    #[serde(default)]
-    pub body: TemplateBody,
-    /// Statuses that count as success. Default: 200–399.
-    #[serde(default)]
-    pub expect: Option<Vec<u16>>,
-    /// Rows for `{{csv.COLUMN}}`.
-    #[serde(skip)]
-    pub csv: Option<Arc<CsvTable>>,
-}
-
-/// A request body.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TemplateBody {
-    /// No body.
-    #[default]
-    None,
-    /// Text with template variables.
-    Text(String),
-    /// Bytes sent as they are.
-    Bytes(Vec<u8>),
-}
 
 /// Which statuses are good.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! The request every worker sends, validated and encoded once.
 
-use crate::target::Target;
 use crate::Error;
+use ballast_spec::Target;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 

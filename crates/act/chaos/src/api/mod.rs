@@ -1,6 +1,7 @@
 //! The HTTP API, compatible with Toxiproxy's: same paths, methods, JSON shapes, status
 //! codes and `{"error", "status"}` bodies. Plus `/metrics` and bearer-token auth.
 
+mod request_id;
 pub(crate) mod routes;
 
 use crate::server::Registry;
@@ -53,24 +54,29 @@ impl Drop for ApiHandle {
 struct ApiState {
     registry: Arc<Registry>,
     token: Option<String>,
+    ids: request_id::RequestIds,
 }
+
+/// ballast's own version, on every response: `/version` answers Toxiproxy's API level
+/// alone, since clients parse it as a plain version.
+const BALLAST_VERSION_HEADER: &str = "x-ballast-version";
 
 pub(crate) async fn start(
     addr: SocketAddr,
     token: Option<String>,
     registry: Arc<Registry>,
 ) -> Result<ApiHandle, Error> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+    let listener = crate::proxy::bind_addr(addr)?;
     let addr = listener.local_addr().map_err(|source| Error::Bind {
         addr: addr.to_string(),
+        op: "getsockname",
         source,
     })?;
-    let state = Arc::new(ApiState { registry, token });
+    let state = Arc::new(ApiState {
+        registry,
+        token,
+        ids: request_id::RequestIds::new(),
+    });
     tracing::info!(%addr, "chaos API listening");
     Ok(ApiHandle {
         addr,
@@ -107,6 +113,19 @@ async fn serve(listener: TcpListener, state: Arc<ApiState>) {
 }
 
 async fn handle(request: Request<Incoming>, state: &ApiState) -> ApiResponse {
+    let mut response = answer(request, state).await;
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&state.ids.next()) {
+        headers.insert(request_id::HEADER, id);
+    }
+    headers.insert(
+        BALLAST_VERSION_HEADER,
+        HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+    );
+    response
+}
+
+async fn answer(request: Request<Incoming>, state: &ApiState) -> ApiResponse {
     if let Some(token) = &state.token {
         if !authorized(request.headers().get(header::AUTHORIZATION), token) {
             let mut response = error(401, "missing or wrong bearer token");
@@ -155,10 +174,14 @@ fn authorized(header: Option<&HeaderValue>, token: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `{"error": message, "status": status}` with that status, as Toxiproxy answers.
+/// `{"error": message, "status": status}` with that status, as Toxiproxy answers: compact,
+/// `error` first, and a final newline (Go's `http.Error` adds one). The content type stays
+/// `application/json`, where `http.Error` turns Toxiproxy's into `text/plain`.
 pub(crate) fn error(status: u16, message: &str) -> ApiResponse {
     let body = serde_json::json!({"error": message, "status": status});
-    json(status, &body)
+    let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
+    bytes.push(b'\n');
+    respond(status, "application/json", Bytes::from(bytes))
 }
 
 pub(crate) fn error_for(e: &Error) -> ApiResponse {

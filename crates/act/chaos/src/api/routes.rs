@@ -11,9 +11,10 @@ use bytes::Bytes;
 use http::Method;
 use serde_json::{json, Map, Value};
 
-/// The version `/version` reports: the Toxiproxy API level this speaks, with ours as
-/// build metadata (which version comparisons ignore).
-pub(crate) const VERSION: &str = concat!("2.12.0+ballast.", env!("CARGO_PKG_VERSION"));
+/// The version `/version` reports: the Toxiproxy API level this speaks, as a plain version.
+/// Clients compare it to pick request forms, and some cannot parse build metadata
+/// (`2.12.0+ballast.0.1.0`) and fall back to older ones; ours is in `X-Ballast-Version`.
+pub(crate) const VERSION: &str = "2.12.0";
 
 /// An API call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +270,13 @@ pub(crate) async fn dispatch(route: Route, body: &Bytes, registry: &Registry) ->
 
 async fn run(route: Route, body: &Bytes, registry: &Registry) -> Result<ApiResponse, Error> {
     Ok(match route {
-        Route::Version => json(200, &json!({ "version": VERSION })),
+        // Toxiproxy writes this body by hand: the space, the newline and the content type
+        // are its, and clients that compare the body byte for byte see the same.
+        Route::Version => respond(
+            200,
+            "application/json;charset=utf-8",
+            Bytes::from(format!("{{\"version\": \"{VERSION}\"}}\n")),
+        ),
         Route::Metrics => respond(
             200,
             "text/plain; version=0.0.4; charset=utf-8",

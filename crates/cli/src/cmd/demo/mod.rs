@@ -200,7 +200,7 @@ fn use_real_dependencies(
     if let Some((redis, cache_port)) = redis {
         args.push("--redis".into());
         args.push(redis.via(cache_port));
-        chaos.proxies.push(ballast_chaos::ProxyConfig::new(
+        chaos.proxies.push(ballast_contract::ProxyPlan::new(
             "cache",
             format!("127.0.0.1:{cache_port}"),
             redis.upstream(),

@@ -1,7 +1,7 @@
-//! The URL under load, checked once and turned into what the clients need.
+//! An HTTP target: one parsed, validated `http://` or `https://` URL (the `url` crate's
+//! parser, so every engine reads a URL the same way).
 
 use crate::Error;
-use http::uri::{Scheme, Uri};
 
 /// A parsed, validated `http://` or `https://` target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,59 +23,83 @@ pub struct Target {
 impl Target {
     /// Parses `url`, which must be absolute `http://` or `https://` with a host.
     pub fn parse(url: &str) -> Result<Self, Error> {
+        let parsed = parse_http_url(url)?;
         let fail = |reason: &str| Error::InvalidUrl {
             input: url.to_string(),
             reason: reason.to_string(),
         };
-        let uri: Uri = url.parse().map_err(|e| {
-            fail(&format!(
-                "not a valid URL ({e}); expected e.g. http://127.0.0.1:8080/path"
-            ))
-        })?;
-        let tls = match uri.scheme() {
-            Some(s) if *s == Scheme::HTTP => false,
-            Some(s) if *s == Scheme::HTTPS => true,
-            Some(other) => {
-                return Err(fail(&format!(
-                    "scheme {other:?} is not supported; expected http:// or https://"
-                )))
-            }
-            None => return Err(fail("missing scheme; expected http:// or https://")),
-        };
-        let authority = uri
-            .authority()
-            .ok_or_else(|| fail("missing host; expected e.g. http://127.0.0.1:8080/"))?;
-        if authority.as_str().contains('@') {
+        if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(fail(
                 "user info in URLs is not supported; send credentials with -H 'Authorization: ...'",
             ));
         }
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        if host.is_empty() {
-            return Err(fail("missing host; expected e.g. http://127.0.0.1:8080/"));
-        }
-        let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let tls = parsed.scheme() == "https";
+        let host = match parsed.host() {
+            Some(url::Host::Ipv6(v6)) => v6.to_string(),
+            Some(host) => host.to_string(),
+            None => return Err(fail("missing host; expected e.g. http://127.0.0.1:8080/")),
+        };
+        let port = parsed
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
         if port == 0 {
             return Err(fail("port 0 cannot be connected to"));
         }
-        let path_and_query = uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .filter(|p| !p.is_empty())
-            .unwrap_or("/")
-            .to_string();
+        let authority = match parsed.port() {
+            Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or_default()),
+            None => parsed.host_str().unwrap_or_default().to_string(),
+        };
+        let mut path_and_query = parsed.path().to_string();
+        if let Some(query) = parsed.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(query);
+        }
+        if path_and_query.is_empty() {
+            path_and_query.push('/');
+        }
         Ok(Target {
             url: url.to_string(),
             tls,
-            host: host.to_string(),
+            host,
             port,
-            authority: authority.as_str().to_string(),
+            authority,
             path_and_query,
         })
     }
+}
+
+/// Parses an absolute `http://` or `https://` URL with a host, with an error that says
+/// what was expected. Every URL ballast is given goes through here.
+pub fn parse_http_url(text: &str) -> Result<url::Url, Error> {
+    let fail = |reason: String| Error::InvalidUrl {
+        input: text.to_string(),
+        reason,
+    };
+    let parsed = url::Url::parse(text).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => fail(
+            "not a valid URL (missing scheme); expected e.g. http://127.0.0.1:8080/path".into(),
+        ),
+        url::ParseError::EmptyHost => {
+            fail("missing host: not a valid URL; expected e.g. http://127.0.0.1:8080/".into())
+        }
+        other => fail(format!(
+            "not a valid URL ({other}); expected e.g. http://127.0.0.1:8080/path"
+        )),
+    })?;
+    match parsed.scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(fail(format!(
+                "scheme \"{other}\" is not supported; expected http:// or https://"
+            )))
+        }
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(fail(
+            "missing host: not a valid URL; expected e.g. http://127.0.0.1:8080/".into(),
+        ));
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]

@@ -155,30 +155,31 @@ pub struct CsvTable {
 impl CsvTable {
     /// Parses CSV text (RFC 4180 quoting; the first line names the columns).
     pub fn parse(text: &str) -> Result<Arc<CsvTable>, String> {
-        let mut records = parse_records(text)?;
-        if records.is_empty() {
-            return Err(
-                "the CSV file is empty; expected a header line and at least one row".into(),
-            );
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let mut records = reader.records();
+        let columns: Vec<String> = match records.next() {
+            None => {
+                return Err(
+                    "the CSV file is empty; expected a header line and at least one row".into(),
+                )
+            }
+            Some(header) => header
+                .map_err(|e| describe(&e))?
+                .iter()
+                .map(str::to_string)
+                .collect(),
+        };
+        let mut rows = Vec::new();
+        for record in records {
+            let record = record.map_err(|e| describe(&e))?;
+            rows.push(record.iter().map(str::to_string).collect::<Vec<_>>());
         }
-        let columns = records.remove(0);
-        if records.is_empty() {
+        if rows.is_empty() {
             return Err("the CSV file has a header but no rows".into());
         }
-        for (i, row) in records.iter().enumerate() {
-            if row.len() != columns.len() {
-                return Err(format!(
-                    "CSV row {} has {} fields; the header has {}",
-                    i + 2,
-                    row.len(),
-                    columns.len()
-                ));
-            }
-        }
-        Ok(Arc::new(CsvTable {
-            columns,
-            rows: records,
-        }))
+        Ok(Arc::new(CsvTable { columns, rows }))
     }
 
     /// Column names.
@@ -194,49 +195,22 @@ impl CsvTable {
     }
 }
 
-fn parse_records(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => {
-                if c == '\n' {
-                    line += 1;
-                }
-                field.push(c);
-            }
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                line += 1;
-                record.push(std::mem::take(&mut field));
-                if !(record.len() == 1 && record[0].is_empty()) {
-                    records.push(std::mem::take(&mut record));
-                } else {
-                    record.clear();
-                }
-            }
-            (false, c) => field.push(c),
+/// The csv crate's error, in the words a contract author needs: which line, what is wrong.
+fn describe(error: &csv::Error) -> String {
+    let line = error.position().map(|p| p.line());
+    match (error.kind(), line) {
+        (
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            },
+            Some(line),
+        ) => format!("CSV line {line} has {len} fields; the header has {expected_len}"),
+        (csv::ErrorKind::Utf8 { .. }, Some(line)) => {
+            format!("CSV line {line} is not UTF-8 text")
         }
+        (_, Some(line)) => format!("CSV line {line}: {error}"),
+        (_, None) => format!("CSV: {error}"),
     }
-    if quoted {
-        return Err(format!("unterminated quoted field (line {line})"));
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    Ok(records)
 }
 
 #[cfg(test)]
@@ -275,7 +249,7 @@ mod tests {
             .contains("low bound"));
         assert!(CsvTable::parse("a,b\n1\n")
             .unwrap_err()
-            .contains("row 2 has 1 fields"));
+            .contains("line 2 has 1 fields"));
         assert!(CsvTable::parse("a\n").unwrap_err().contains("no rows"));
     }
 
