@@ -245,20 +245,30 @@ mod tests {
     fn toxic_errors_have_toxiproxys_statuses() {
         use serde_json::json;
         let cases = [
-            (json!({"type": "latency", "stream": "sideways"}), "stream was invalid"),
+            (
+                json!({"type": "latency", "stream": "sideways"}),
+                "stream was invalid",
+            ),
             (json!({"type": "nope"}), "invalid toxic type"),
             (json!({}), "invalid toxic type"),
             (json!({"type": 3}), "bad request body: type"),
             (json!({"type": "latency", "toxicity": 2}), "toxicity"),
             (json!({"type": "latency", "toxicity": "x"}), "toxicity"),
             (json!({"type": "latency", "name": "a/b"}), "toxic name"),
-            (json!({"type": "http_delay", "stream": "downstream"}), "stream"),
+            (
+                json!({"type": "http_delay", "stream": "downstream"}),
+                "stream",
+            ),
             (json!([1]), "expected a toxic object"),
         ];
         for (body, needle) in cases {
             let err = Error::from(crate::Toxic::from_json(&body, false).unwrap_err());
             assert_eq!(err.status(), 400, "{body}");
-            assert!(err.api_message().contains(needle), "{body}: {}", err.api_message());
+            assert!(
+                err.api_message().contains(needle),
+                "{body}: {}",
+                err.api_message()
+            );
         }
     }
 }

@@ -8,7 +8,7 @@
 //! - [`ChaosServer`] adds and removes proxies and toxics programmatically (what the
 //!   Toxiproxy-compatible HTTP API does too), renders `/metrics`, and shuts down.
 //! - Toxics ([`ToxicKind`]): Toxiproxy's `latency`, `bandwidth`, `slow_close`, `timeout`,
-//!   `reset_peer`, `slicer`, `limit_data`, with `toxicity` and `stream`; plus
+//!   `reset_peer`, `slicer`, `limit_data`, `noop`, with `toxicity` and `stream`; plus
 //!   `http_delay` and `http_abort`, which act on whole HTTP/1.1 requests matched by
 //!   method, path prefix and headers. Changes reach live connections without dropping
 //!   them.
@@ -80,7 +80,7 @@ pub use error::Error;
 pub use proxy::{ProxyInfo, ProxyUpdate};
 pub use server::ChaosServer;
 pub use toxic::{
-    Bandwidth, HttpAbort, HttpDelay, Latency, LimitData, RequestMatch, ResetPeer, Slicer,
+    Bandwidth, HttpAbort, HttpDelay, Latency, LimitData, Noop, RequestMatch, ResetPeer, Slicer,
     SlowClose, Stream, Timeout, Toxic, ToxicKind,
 };
 

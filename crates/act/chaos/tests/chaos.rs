@@ -8,4 +8,5 @@ mod chaos {
     pub mod redis;
     pub mod support;
     pub mod tcp;
+    pub mod toxiproxy;
 }

@@ -453,6 +453,9 @@ fn step(toxic: &mut LinkToxic, kind: &ToxicKind, piece: Item, out: &mut Vec<Item
             due: due + a.delay,
             end: End::Close,
         }),
+        // Toxiproxy's noop exists to exercise the toxic path: the connection leaves the
+        // plain relay for it, and the bytes come out as they went in.
+        (ToxicKind::Noop(_), piece) => out.push(piece),
         // Closes wait for the data before them; everything else passes unchanged.
         (
             ToxicKind::Latency(_) | ToxicKind::Bandwidth(_) | ToxicKind::Slicer(_),
