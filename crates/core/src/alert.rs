@@ -1,14 +1,13 @@
-//! Alerts in Alertmanager's shape, sent with its v2 API (`POST /api/v2/alerts`), so that
-//! anomalies travel the same path as Prometheus' own alerts (and the healing loop's input).
+//! Alerts in Alertmanager's shape (its v2 API, `POST /api/v2/alerts`), so that what
+//! ballast judges anomalous travels the same path as Prometheus' own alerts, and the
+//! healing loop reads both alike. Sending them is `ballast-http`'s job.
 
-use crate::prom::http::HttpClient;
 use crate::series::format_timestamp;
-use crate::Error;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One alert, as Alertmanager's API takes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// Identity: `alertname`, `series`, and any configured labels.
@@ -34,26 +33,6 @@ pub fn valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Posts alerts to an Alertmanager at `base` (e.g. `http://127.0.0.1:9093`).
-pub async fn send(client: &HttpClient, base: &str, alerts: &[Alert]) -> Result<(), Error> {
-    if alerts.is_empty() {
-        return Ok(());
-    }
-    let url = format!("{}/api/v2/alerts", base.trim_end_matches('/'));
-    let body = serde_json::to_vec(alerts).map_err(|e| Error::Http {
-        url: url.clone(),
-        message: format!("cannot encode the alerts: {e}"),
-    })?;
-    let response = client.post(&url, "application/json", body).await?;
-    if response.status / 100 != 2 {
-        return Err(Error::Http {
-            url,
-            message: format!("status {}: {}", response.status, response.body.trim()),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

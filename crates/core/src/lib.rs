@@ -27,9 +27,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alert;
 mod error;
 mod histogram;
 mod rate;
+pub mod series;
+pub mod source;
 pub mod stats;
 mod timeline;
 mod units;
@@ -37,5 +40,7 @@ mod units;
 pub use error::Error;
 pub use histogram::LatencyHistogram;
 pub use rate::{Rate, RateSpec};
+pub use series::{Point, Series};
+pub use source::{SeriesSource, SourceError};
 pub use timeline::TimelinePoint;
 pub use units::{duration_text, format_duration, parse_duration};

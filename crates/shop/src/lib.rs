@@ -18,7 +18,8 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let inventory = InventoryConfig::default().build().await?;
 //! let shop = ShopConfig { inventory: inventory.url(), ..Default::default() }.build().await?;
-//! let page = ballast_verify::scrape::fetch(&format!("{}v1/products/7", shop.url())).await?;
+//! let client = ballast_http::ClientConfig::default().build()?;
+//! let page = client.get_text(&format!("{}v1/products/7", shop.url()).parse()?).await?;
 //! assert!(page.contains("\"stock\""));
 //! # Ok(()) }
 //! ```

@@ -61,7 +61,7 @@ pub(crate) struct StockClient {
 
 #[derive(Clone)]
 enum Source {
-    Inventory(Arc<String>),
+    Inventory(Arc<Inventory>),
     Postgres(Arc<Postgres>),
 }
 
@@ -80,11 +80,7 @@ impl StockClient {
                 postgres.prepare_table().await?;
                 Source::Postgres(Arc::new(postgres))
             }
-            None => Source::Inventory(Arc::new(if inventory.ends_with('/') {
-                inventory.to_string()
-            } else {
-                format!("{inventory}/")
-            })),
+            None => Source::Inventory(Arc::new(Inventory::new(inventory)?)),
         };
         let shared = match redis {
             Some(url) => {
@@ -110,12 +106,7 @@ impl StockClient {
             }
         }
         let answer = match &self.source {
-            Source::Inventory(base) => {
-                let url = format!("{base}stock/{id}");
-                ballast_verify::scrape::fetch(&url)
-                    .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))?
-            }
+            Source::Inventory(inventory) => inventory.stock(id).await?,
             Source::Postgres(postgres) => postgres.stock(id).await.map(|s| body(id, s))?,
         };
         if let Some(shared) = &self.shared {
@@ -136,6 +127,53 @@ impl tower::Service<u64> for StockClient {
 
     fn call(&mut self, id: u64) -> Self::Future {
         Box::pin(self.clone().lookup(id))
+    }
+}
+
+/// The inventory service over HTTP, through a pool of kept-alive connections (a service
+/// under a surge must not pay a TCP handshake per lookup).
+struct Inventory {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Inventory {
+    fn new(base: &str) -> Result<Inventory, Error> {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .connect_timeout(Duration::from_secs(2))
+            // The breaker's call timeout is the one that matters; this only bounds a
+            // lookup nobody waits for any more.
+            .timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| Error::Dependency {
+                what: "inventory client".into(),
+                message: e.to_string(),
+            })?;
+        let base = base.trim_end_matches('/').to_string();
+        reqwest::Url::parse(&base).map_err(|e| Error::Dependency {
+            what: format!("--inventory {base}"),
+            message: format!("{e}; expected a URL like http://127.0.0.1:8081"),
+        })?;
+        Ok(Inventory { client, base })
+    }
+
+    async fn stock(&self, id: u64) -> Result<String, std::io::Error> {
+        let response = self
+            .client
+            .get(format!("{}/stock/{id}", self.base))
+            .send()
+            .await
+            .map_err(std::io::Error::other)?;
+        let status = response.status();
+        let text = response.text().await.map_err(std::io::Error::other)?;
+        if !status.is_success() {
+            return Err(std::io::Error::other(format!(
+                "inventory answered {status}"
+            )));
+        }
+        Ok(text)
     }
 }
 

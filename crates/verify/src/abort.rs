@@ -1,9 +1,9 @@
 //! `abort_when`: the steady state of a chaos phase, judged on each completed second of
 //! live measurements; broken for long enough, it stops the experiment.
 
-use crate::scrape::Scraper;
 use ballast_contract::expr::{Aggregate, Fact, FactKind, Facts, LatencyStat};
 use ballast_contract::AbortPlan;
+use ballast_http::scrape::Scraper;
 use ballast_load::Progress;
 use std::cell::RefCell;
 use tokio::sync::watch;

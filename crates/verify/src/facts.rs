@@ -2,11 +2,11 @@
 //! metrics and the watched process, each cut to the window of the phase asked about.
 
 use crate::process::ProcessSample;
-use crate::scrape::Sample;
 use ballast_contract::expr::{
     Aggregate, Fact, FactKind, Facts, LatencyStat, ProcessFact, StatusSel,
 };
 use ballast_core::LatencyHistogram;
+use ballast_http::scrape::Sample;
 use ballast_load::Report;
 use std::collections::BTreeMap;
 

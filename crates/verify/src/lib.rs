@@ -24,7 +24,6 @@ mod faults;
 pub mod process;
 mod report;
 mod run;
-pub mod scrape;
 mod spawn;
 
 pub use report::{

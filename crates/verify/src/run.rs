@@ -6,12 +6,12 @@ use crate::facts::{PhaseResult, RunData};
 use crate::faults::Faults;
 use crate::process::{ProcessWatch, Watched};
 use crate::report::{ClauseVerdict, FaultRecord, Outcome, PhaseRecord, VerifyReport, SCHEMA};
-use crate::scrape::Scraper;
 use crate::spawn::Spawned;
 use crate::Error;
 use ballast_contract::expr::{Expr, Facts};
 use ballast_contract::{Contract, PhasePlan, Severity};
 use ballast_core::RateSpec;
+use ballast_http::scrape::Scraper;
 use ballast_load::{LoadConfig, Model, Progress, Report, Stop};
 use std::collections::BTreeSet;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -204,7 +204,9 @@ async fn run_phases(
         .target
         .metrics
         .as_ref()
-        .map(|url| Scraper::new(url, start));
+        .map(|url| Scraper::new(url, start))
+        .transpose()
+        .map_err(|e| Error::Scrape(e.to_string()))?;
     let watched = match (spawned_pid, &contract.target.process) {
         (Some(pid), _) => Some(Watched::Pid(pid)),
         (None, Some(p)) => p

@@ -89,9 +89,21 @@ impl Spawned {
 
 async fn probe(plan: &SpawnPlan, base_url: &str) -> bool {
     match (&plan.ready.http, plan.ready.tcp) {
-        (Some(path), _) => crate::scrape::fetch(&format!("{base_url}{path}"))
-            .await
-            .is_ok(),
+        (Some(path), _) => {
+            let Ok(url) = ballast_spec::parse_http_url(&format!("{base_url}{path}")) else {
+                return false;
+            };
+            let client = ballast_http::ClientConfig {
+                timeout: std::time::Duration::from_secs(2),
+                retries: 0,
+                ..Default::default()
+            }
+            .build();
+            match client {
+                Ok(client) => client.get_text(&url).await.is_ok(),
+                Err(_) => false,
+            }
+        }
         (None, Some(port)) => tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok(),

@@ -4,12 +4,11 @@
 
 use super::InputError;
 use ballast_anomaly::baseline::{Baseline, BaselineConfig, Direction, Seasonality};
-use ballast_anomaly::input::csv::read_series;
-use ballast_anomaly::prom::{PromClient, PromConfig};
+use ballast_anomaly::input::csv::{read_series_with, Duplicates, RowPolicy, Unordered};
 use ballast_anomaly::Series;
-use ballast_core::parse_duration;
+use ballast_http::{PromClient, PromConfig};
 use clap::{Args, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -30,15 +29,69 @@ pub struct SourceArgs {
     /// not needed).
     #[arg(long, value_name = "FILE")]
     pub csv: Vec<PathBuf>,
-    /// File holding a bearer token for the server (or set BALLAST_PROMETHEUS_TOKEN).
-    #[arg(long, value_name = "FILE")]
-    pub bearer_token_file: Option<PathBuf>,
-    /// Per request.
-    #[arg(long, default_value = "30s", value_parser = positive_duration)]
-    pub timeout: Duration,
-    /// Extra attempts after a connection failure, timeout, 429 or 5xx.
-    #[arg(long, default_value_t = 3)]
-    pub retries: u32,
+    #[command(flatten)]
+    pub peer: super::peer::PeerArgs,
+    #[command(flatten)]
+    pub rows: RowArgs,
+}
+
+/// What to do with CSV rows out of time order and with repeated timestamps.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct RowArgs {
+    /// A CSV row earlier than the row before it. error: stop, naming the file, line and
+    /// timestamps; keep: use the rows in file order; sort: sort by time (stable); drop: drop
+    /// every row earlier than the last one kept.
+    #[arg(long, value_enum, default_value = "error", value_name = "MODE")]
+    pub unordered: UnorderedArg,
+    /// CSV rows with the same timestamp (after --unordered). error: stop, naming both
+    /// lines; keep: all of them; first, last: only the first or last in file order.
+    #[arg(long, value_enum, default_value = "error", value_name = "MODE")]
+    pub duplicates: DuplicatesArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum UnorderedArg {
+    Error,
+    Keep,
+    Sort,
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DuplicatesArg {
+    Error,
+    Keep,
+    First,
+    Last,
+}
+
+impl RowArgs {
+    fn policy(self) -> RowPolicy {
+        RowPolicy {
+            unordered: match self.unordered {
+                UnorderedArg::Error => Unordered::Error,
+                UnorderedArg::Keep => Unordered::Keep,
+                UnorderedArg::Sort => Unordered::Sort,
+                UnorderedArg::Drop => Unordered::Drop,
+            },
+            duplicates: match self.duplicates {
+                DuplicatesArg::Error => Duplicates::Error,
+                DuplicatesArg::Keep => Duplicates::Keep,
+                DuplicatesArg::First => Duplicates::First,
+                DuplicatesArg::Last => Duplicates::Last,
+            },
+        }
+    }
+
+    /// Reads a CSV series under these rules; what they changed goes to stderr, so a
+    /// sorted or thinned series never passes for the file as written.
+    pub fn read(self, path: &Path) -> anyhow::Result<Series> {
+        let (series, report) = read_series_with(path, self.policy())?;
+        if let Some(summary) = report.summary() {
+            eprintln!("{}: {summary}", path.display());
+        }
+        Ok(series)
+    }
 }
 
 impl SourceArgs {
@@ -46,22 +99,15 @@ impl SourceArgs {
         let Some(url) = &self.prometheus else {
             return Ok(None);
         };
-        let token = match &self.bearer_token_file {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| InputError(format!("{}: {e}", path.display())))?
-                    .trim()
-                    .to_string(),
-            ),
-            None => std::env::var("BALLAST_PROMETHEUS_TOKEN").ok(),
-        };
         let config = PromConfig {
-            bearer_token: token,
-            timeout: self.timeout,
-            retries: self.retries,
+            http: self.peer.client_config()?,
             ..PromConfig::new(url.clone())
         };
-        Ok(Some(config.build()?))
+        Ok(Some(
+            config
+                .build()
+                .map_err(|e| InputError(format!("--prometheus: {e}")))?,
+        ))
     }
 
     /// The series: every CSV file, or every series of every query over the last `window`.
@@ -99,7 +145,7 @@ impl SourceArgs {
                     .into());
                 }
                 for path in &self.csv {
-                    out.push((path.display().to_string(), read_series(path)?));
+                    out.push((path.display().to_string(), self.rows.read(path)?));
                 }
             }
         }
@@ -107,13 +153,7 @@ impl SourceArgs {
     }
 }
 
-fn positive_duration(s: &str) -> Result<Duration, String> {
-    match parse_duration(s) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("expected a duration above zero".into()),
-        Err(e) => Err(e.to_string()),
-    }
-}
+use super::peer::positive_duration;
 
 fn share(s: &str) -> Result<f64, String> {
     let t = s.trim();

@@ -6,6 +6,7 @@ pub mod chaos;
 mod contract;
 mod demo;
 mod load;
+mod peer;
 mod report;
 pub mod slo;
 mod verify;
@@ -38,8 +39,15 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                         | ballast_slo::Error::Contract(_)
                         | ballast_slo::Error::Read { .. }
                         | ballast_slo::Error::Unsupported(_)
+                        | ballast_slo::Error::Source(
+                            ballast_core::SourceError::Input(_)
+                                | ballast_core::SourceError::NoData(_)
+                        )
                 )
             )
+            || cause
+                .downcast_ref::<ballast_http::Error>()
+                .is_some_and(ballast_http::Error::is_input)
             || matches!(
                 cause.downcast_ref::<ballast_verify::Error>(),
                 Some(ballast_verify::Error::Usage(_))

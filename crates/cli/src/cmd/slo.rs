@@ -49,9 +49,11 @@ pub enum SloCommand {
         /// Spec files.
         #[arg(required = true)]
         specs: Vec<PathBuf>,
-        /// Server with Prometheus' query API, e.g. http://127.0.0.1:9090.
+        /// Server with Prometheus' query API, e.g. http://127.0.0.1:9090 (https:// too).
         #[arg(long, value_name = "URL")]
         prometheus: String,
+        #[command(flatten)]
+        peer: super::peer::PeerArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -182,18 +184,25 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
         SloCommand::Status {
             specs,
             prometheus,
+            peer,
             json,
             watch,
             interval,
             count,
         } => {
             let slos = load_all(&specs)?;
+            let source = ballast_http::PromConfig {
+                http: peer.client_config()?,
+                ..ballast_http::PromConfig::new(prometheus.as_str())
+            }
+            .build()
+            .map_err(|e| InputError(format!("--prometheus: {e}")))?;
             let rounds = if watch { count.max(1) } else { 1 };
             for round in 0..rounds {
                 if round > 0 {
                     tokio::time::sleep(interval).await;
                 }
-                let statuses = ballast_slo::status::status(&prometheus, &slos).await?;
+                let statuses = ballast_slo::status::status(&source, &slos).await?;
                 if json {
                     println!("{}", serde_json::to_string(&statuses)?);
                     continue;
@@ -246,7 +255,8 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
                 })?;
             let contract_path = contract.unwrap_or_else(|| PathBuf::from(&report.source));
             let slos = load_file(Path::new(&contract_path))?;
-            let spends = ballast_slo::verify_report::spend(&report, &slos).map_err(InputError)?;
+            let phases = phase_traffic(&report);
+            let spends = ballast_slo::verify_report::spend(&phases, &slos).map_err(InputError)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&spends)?);
             } else {
@@ -266,4 +276,40 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A verify result's traffic, in the shape the SLO judge reads.
+fn phase_traffic(
+    report: &ballast_verify::VerifyReport,
+) -> Vec<ballast_slo::verify_report::PhaseTraffic> {
+    use ballast_slo::verify_report::{PhaseTraffic, Traffic};
+    report
+        .phases
+        .iter()
+        .map(|phase| {
+            let r = &phase.report;
+            PhaseTraffic {
+                name: phase.name.clone(),
+                all: Traffic {
+                    requests: r.requests,
+                    failures: r.failures,
+                    errors: r.errors,
+                    histogram: r.histogram.clone(),
+                },
+                by_request: r
+                    .by_request
+                    .iter()
+                    .map(|(name, s)| {
+                        let traffic = Traffic {
+                            requests: s.requests,
+                            failures: s.failures,
+                            errors: s.errors,
+                            histogram: s.histogram.clone(),
+                        };
+                        (name.clone(), traffic)
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }

@@ -42,42 +42,10 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The server rejected a query (a PromQL error): not worth retrying.
-    #[error("{server}: query {query:?} failed: {message}")]
-    Query {
-        /// The server.
-        server: String,
-        /// The PromQL.
-        query: String,
-        /// The server's error type and message.
-        message: String,
-    },
-    /// A query succeeded but returned nothing to work on.
-    #[error("{server}: query {query:?} returned no data{hint}")]
-    NoData {
-        /// The server.
-        server: String,
-        /// The PromQL.
-        query: String,
-        /// Advice, already formatted (may be empty).
-        hint: String,
-    },
-    /// Nothing answered at the address, after every retry (a wrong URL or a server down).
-    #[error("{url}: {message}")]
-    Unreachable {
-        /// The URL.
-        url: String,
-        /// What happened.
-        message: String,
-    },
-    /// An HTTP exchange failed (timeout, status) after every retry.
-    #[error("{url}: {message}")]
-    Http {
-        /// The URL.
-        url: String,
-        /// What happened.
-        message: String,
-    },
+    /// The series source (a Prometheus-compatible server) gave no series: nothing matched,
+    /// the query or address was wrong, or the server failed.
+    #[error(transparent)]
+    Source(#[from] ballast_core::SourceError),
     /// There is too little data to decide (a trend over three points, a baseline over an hour).
     #[error("{0}")]
     TooLittleData(String),
@@ -88,6 +56,6 @@ impl Error {
     /// result, an invalid setting, an address where nothing answers) rather than a failure
     /// while running (a timeout, a server error): the CLI exits 2 for these, 1 otherwise.
     pub fn is_input(&self) -> bool {
-        !matches!(self, Error::Http { .. })
+        !matches!(self, Error::Source(ballast_core::SourceError::Failed(_)))
     }
 }

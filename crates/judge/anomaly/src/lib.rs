@@ -10,9 +10,9 @@
 //!   series' history supports.
 //! - [`trend`] and [`growth`]: leaks as trends (Theil–Sen slope, Mann–Kendall test, robust to
 //!   GC sawtooth and restarts) and the heap-growth watch.
-//! - [`prom`]: a client of the Prometheus query API (Prometheus, VictoriaMetrics): chunked
-//!   range queries, retries, bearer tokens, precise errors. [`watch`] runs detectors live on
-//!   it and [`alert`] sends anomalies to Alertmanager.
+//! - [`watch`]: detectors run live on the series a [`SeriesSource`](ballast_core::SeriesSource)
+//!   hands in (`ballast-http`'s Prometheus client, in the CLI), each anomaly also an
+//!   Alertmanager-shaped alert. The engine opens no socket of its own.
 //! - [`input`]: CSV series and NAB corpora, with errors naming file, line and field.
 //!
 //! ```
@@ -41,15 +41,14 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod alert;
 pub mod baseline;
 pub mod detect;
 mod error;
 pub mod growth;
 pub mod input;
 pub mod nab;
-pub mod prom;
-pub mod series;
+/// Series and timestamps: the shared model of `ballast-core`.
+pub use ballast_core::series;
 pub mod trend;
 pub mod watch;
 

@@ -1,13 +1,14 @@
 //! Live anomaly detection (`ballast anomaly watch`): every step, the new samples of each
 //! query's series go through that series' own streaming detector; a score at or above the
-//! threshold is an alert, printed and optionally sent to an Alertmanager.
+//! threshold is an anomaly, and [`Watcher::alerts`] gives it Alertmanager's shape for the
+//! caller to send. The series come from a [`SeriesSource`] the caller hands in.
 
-use crate::alert::{self, rfc3339, Alert};
 use crate::detect::{Detector, DetectorConfig};
-use crate::prom::PromClient;
 use crate::series::format_timestamp;
 use crate::Error;
+use ballast_core::alert::{self, rfc3339, Alert};
 use ballast_core::duration_text;
+use ballast_core::source::{SeriesSource, SourceError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -83,14 +84,14 @@ impl WatchConfig {
             }
         }
         if let Some(url) = &self.alertmanager {
-            crate::prom::http::Url::parse(url)
-                .map_err(|m| Error::Config(format!("alertmanager url {url:?}: {m}")))?;
+            ballast_spec::parse_http_url(url)
+                .map_err(|e| Error::Config(format!("alertmanager: {e}")))?;
         }
         self.detector.validate()
     }
 
     /// Checks the settings; nothing is queried until [`Watcher::start`].
-    pub fn build(&self, client: PromClient) -> Result<Watcher, Error> {
+    pub fn build(&self) -> Result<Watcher, Error> {
         self.validate()?;
         let threshold = self
             .threshold
@@ -98,7 +99,6 @@ impl WatchConfig {
         Ok(Watcher {
             config: self.clone(),
             threshold,
-            client,
             series: BTreeMap::new(),
             evaluated_until: None,
         })
@@ -143,7 +143,6 @@ struct Watched {
 pub struct Watcher {
     config: WatchConfig,
     threshold: f64,
-    client: PromClient,
     series: BTreeMap<String, Watched>,
     evaluated_until: Option<f64>,
 }
@@ -161,15 +160,14 @@ impl Watcher {
 
     /// Reads the history (server time minus `history` to now) into fresh detectors. A query
     /// that returns nothing is an error: a watch of nothing would stay silent forever.
-    pub async fn start(&mut self) -> Result<usize, Error> {
-        let now = self.client.now().await?;
+    pub async fn start(&mut self, source: &dyn SeriesSource) -> Result<usize, Error> {
+        let now = source.now().await?;
         let step = self.config.step.as_secs_f64();
         let end = (now / step).floor() * step;
         let start = end - self.config.history.as_secs_f64();
         let mut points = 0;
         for (i, query) in self.config.queries.clone().iter().enumerate() {
-            for s in self
-                .client
+            for s in source
                 .query_range(query, start, end, self.config.step)
                 .await?
             {
@@ -198,8 +196,8 @@ impl Watcher {
 
     /// Reads the samples since the last evaluation, scores them in time order and returns
     /// the anomalies; with an Alertmanager, sends them there too.
-    pub async fn evaluate(&mut self) -> Result<Vec<Anomaly>, Error> {
-        let now = self.client.now().await?;
+    pub async fn evaluate(&mut self, source: &dyn SeriesSource) -> Result<Vec<Anomaly>, Error> {
+        let now = source.now().await?;
         let step = self.config.step.as_secs_f64();
         let end = (now / step).floor() * step;
         let start = self.evaluated_until.map_or(end, |t| t + step);
@@ -208,15 +206,14 @@ impl Watcher {
         }
         let mut found = Vec::new();
         for (i, query) in self.config.queries.clone().iter().enumerate() {
-            let series = match self
-                .client
+            let series = match source
                 .query_range(query, start, end, self.config.step)
                 .await
             {
                 Ok(s) => s,
                 // Nothing new this step (a scrape missed, a target away) is not an error.
-                Err(Error::NoData { .. }) => continue,
-                Err(e) => return Err(e),
+                Err(SourceError::NoData(_)) => continue,
+                Err(e) => return Err(e.into()),
             };
             let threshold = self.threshold;
             for s in series {
@@ -240,11 +237,17 @@ impl Watcher {
             }
         }
         self.evaluated_until = Some(end);
-        if let Some(url) = &self.config.alertmanager {
-            let alerts: Vec<Alert> = found.iter().map(|a| self.alert(a)).collect();
-            alert::send(&self.client.http(), url, &alerts).await?;
-        }
         Ok(found)
+    }
+
+    /// Where [`alerts`](Watcher::alerts) are to go, as configured.
+    pub fn alertmanager(&self) -> Option<&str> {
+        self.config.alertmanager.as_deref()
+    }
+
+    /// The anomalies as Alertmanager alerts, with the configured labels.
+    pub fn alerts(&self, anomalies: &[Anomaly]) -> Vec<Alert> {
+        anomalies.iter().map(|a| self.alert(a)).collect()
     }
 
     fn alert(&self, a: &Anomaly) -> Alert {

@@ -21,7 +21,10 @@ pub enum Error {
     /// A valid SLO that this operation cannot handle.
     #[error("{0}")]
     Unsupported(String),
-    /// A query to Prometheus failed.
+    /// A query's answer cannot be used (several series where one was expected).
     #[error("{0}")]
     Query(String),
+    /// The query server gave no answer: the query or address was wrong, or it failed.
+    #[error(transparent)]
+    Source(#[from] ballast_core::SourceError),
 }

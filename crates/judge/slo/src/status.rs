@@ -1,11 +1,13 @@
 //! `ballast slo status`: an SLO's state now, from a live Prometheus or VictoriaMetrics
-//! (any server with Prometheus' HTTP query API). The error ratios are queried directly,
-//! so the status does not depend on the recording rules being loaded.
+//! (any server with Prometheus' HTTP query API), handed in as a [`SeriesSource`]. The
+//! error ratios are queried directly, so the status does not depend on the recording
+//! rules being loaded.
 
 use crate::budget::Budget;
 use crate::model::Slo;
-use crate::promql::{error_ratio, url_encode, window};
+use crate::promql::{error_ratio, window};
 use crate::Error;
+use ballast_core::SeriesSource;
 use serde::Serialize;
 
 /// One window's burn.
@@ -42,8 +44,8 @@ pub struct Status {
     pub firing: Vec<String>,
 }
 
-/// Queries `server` (e.g. `http://127.0.0.1:9090`) for each SLO.
-pub async fn status(server: &str, slos: &[Slo]) -> Result<Vec<Status>, Error> {
+/// Queries `server` for each SLO.
+pub async fn status(server: &dyn SeriesSource, slos: &[Slo]) -> Result<Vec<Status>, Error> {
     let mut out = Vec::new();
     for slo in slos {
         let Some(budget) = Budget::new(slo.objective, slo.window) else {
@@ -106,81 +108,68 @@ pub async fn status(server: &str, slos: &[Slo]) -> Result<Vec<Status>, Error> {
 }
 
 /// Runs an instant query and returns the single value (`None` for an empty or NaN result).
-pub async fn query_scalar(server: &str, promql: &str) -> Result<Option<f64>, Error> {
-    let url = format!(
-        "{}/api/v1/query?query={}",
-        server.trim_end_matches('/'),
-        url_encode(promql)
-    );
-    let body = ballast_verify::scrape::fetch(&url)
-        .await
-        .map_err(|e| Error::Query(e.to_string()))?;
-    parse_query_response(&body).map_err(|e| Error::Query(format!("{server}: {e}")))
-}
-
-/// Reads an instant-query response: `{"status":"success","data":{"resultType":"vector",
-/// "result":[{"value":[t,"0.01"]}]}}` (or a scalar).
-pub fn parse_query_response(body: &str) -> Result<Option<f64>, String> {
-    let v: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
-    if v.get("status").and_then(|s| s.as_str()) != Some("success") {
-        return Err(format!(
-            "query failed: {}",
-            v.get("error")
-                .and_then(|e| e.as_str())
-                .unwrap_or("no error message")
-        ));
+pub async fn query_scalar(server: &dyn SeriesSource, promql: &str) -> Result<Option<f64>, Error> {
+    let values = server.instant(promql).await?;
+    if values.len() > 1 {
+        return Err(Error::Query(format!(
+            "query \"{promql}\": expected one series, got {}; aggregate the SLI queries with sum()",
+            values.len()
+        )));
     }
-    let data = v.get("data").ok_or("no data in the response")?;
-    let value = match data.get("resultType").and_then(|t| t.as_str()) {
-        Some("vector") => {
-            let results = data
-                .get("result")
-                .and_then(|r| r.as_array())
-                .ok_or("vector without results")?;
-            if results.len() > 1 {
-                return Err(format!(
-                    "expected one series, got {}; aggregate the SLI queries with sum()",
-                    results.len()
-                ));
-            }
-            match results.first() {
-                None => return Ok(None),
-                Some(r) => r.get("value").cloned().ok_or("a series without a value")?,
-            }
-        }
-        Some("scalar") => data
-            .get("result")
-            .cloned()
-            .ok_or("scalar without a value")?,
-        other => return Err(format!("unexpected result type {other:?}")),
-    };
-    let text = value
-        .get(1)
-        .and_then(|v| v.as_str())
-        .ok_or("expected [time, \"value\"]")?;
-    let number: f64 = text
-        .parse()
-        .map_err(|_| format!("not a number: {text:?}"))?;
-    Ok(number.is_finite().then_some(number))
+    Ok(values.first().map(|(_, v)| *v))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ballast_core::source::{SourceError, SourceFuture};
+    use ballast_core::Series;
 
-    #[test]
-    fn reads_recorded_responses() {
-        let ok = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000.1,"0.0125"]}]}}"#;
-        assert_eq!(parse_query_response(ok), Ok(Some(0.0125)));
-        let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
-        assert_eq!(parse_query_response(empty), Ok(None));
-        let nan = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}}"#;
-        assert_eq!(parse_query_response(nan), Ok(None));
-        let bad = r#"{"status":"error","errorType":"bad_data","error":"parse error at char 5"}"#;
-        assert!(parse_query_response(bad)
-            .unwrap_err()
-            .contains("parse error at char 5"));
-        let many = r#"{"status":"success","data":{"resultType":"vector","result":[{"value":[1,"1"]},{"value":[1,"2"]}]}}"#;
-        assert!(parse_query_response(many).unwrap_err().contains("sum()"));
+    /// Answers instant queries from a table, as a server would have.
+    struct Recorded(Vec<(&'static str, Result<Vec<(String, f64)>, SourceError>)>);
+
+    impl SeriesSource for Recorded {
+        fn now(&self) -> SourceFuture<'_, f64> {
+            Box::pin(async { Ok(0.0) })
+        }
+        fn instant<'a>(&'a self, query: &'a str) -> SourceFuture<'a, Vec<(String, f64)>> {
+            let answer = self
+                .0
+                .iter()
+                .find(|(q, _)| *q == query)
+                .map(|(_, a)| a.clone())
+                .unwrap_or(Ok(Vec::new()));
+            Box::pin(async move { answer })
+        }
+        fn query_range<'a>(
+            &'a self,
+            _: &'a str,
+            _: f64,
+            _: f64,
+            _: std::time::Duration,
+        ) -> SourceFuture<'a, Vec<Series>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn one_value_none_or_an_error_naming_the_query() {
+        let source = Recorded(vec![
+            ("one", Ok(vec![("{}".into(), 0.0125)])),
+            ("many", Ok(vec![("a".into(), 1.0), ("b".into(), 2.0)])),
+            (
+                "bad",
+                Err(SourceError::Input("parse error at char 5".into())),
+            ),
+        ]);
+        assert_eq!(query_scalar(&source, "one").await.unwrap(), Some(0.0125));
+        assert_eq!(query_scalar(&source, "empty").await.unwrap(), None);
+        let many = query_scalar(&source, "many").await.unwrap_err().to_string();
+        assert!(
+            many.contains("sum()") && many.contains("\"many\""),
+            "{many}"
+        );
+        let bad = query_scalar(&source, "bad").await.unwrap_err().to_string();
+        assert!(bad.contains("parse error at char 5"), "{bad}");
     }
 }

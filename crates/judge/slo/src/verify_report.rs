@@ -4,8 +4,33 @@
 use crate::budget::Budget;
 use crate::model::{Sli, Slo};
 use ballast_core::LatencyHistogram;
-use ballast_verify::VerifyReport;
 use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A verify run's traffic in one phase, as its result file holds it (the CLI reads the
+/// file; this crate only judges).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PhaseTraffic {
+    /// Phase name.
+    pub name: String,
+    /// Every request of the phase.
+    pub all: Traffic,
+    /// Each named request.
+    pub by_request: BTreeMap<String, Traffic>,
+}
+
+/// Counts of one stream of requests.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Traffic {
+    /// Requests sent.
+    pub requests: u64,
+    /// Requests that failed (error or unexpected status).
+    pub failures: u64,
+    /// Requests that got no response.
+    pub errors: u64,
+    /// Latencies of the answered ones, in `ballast-core`'s portable encoding.
+    pub histogram: String,
+}
 
 /// One SLO against a verify run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,15 +51,15 @@ pub struct RunSpend {
     pub exhausted_after_hours: Option<f64>,
 }
 
-/// Spend of each verify-measured SLO in `slos` over the phases of `report`.
-pub fn spend(report: &VerifyReport, slos: &[Slo]) -> Result<Vec<RunSpend>, String> {
+/// Spend of each verify-measured SLO in `slos` over a run's phases.
+pub fn spend(phases: &[PhaseTraffic], slos: &[Slo]) -> Result<Vec<RunSpend>, String> {
     let mut out = Vec::new();
     for slo in slos {
         let budget = Budget::new(slo.objective, slo.window)
             .ok_or_else(|| format!("{}: bad objective", slo.name))?;
         let (mut total, mut bad) = (0u64, 0u64);
-        for phase in &report.phases {
-            let r = &phase.report;
+        for phase in phases {
+            let r = &phase.all;
             match &slo.sli {
                 Sli::VerifyAvailability { request: None } => {
                     total += r.requests;
@@ -43,7 +68,7 @@ pub fn spend(report: &VerifyReport, slos: &[Slo]) -> Result<Vec<RunSpend>, Strin
                 Sli::VerifyAvailability {
                     request: Some(name),
                 } => {
-                    if let Some(s) = r.by_request.get(name) {
+                    if let Some(s) = phase.by_request.get(name) {
                         total += s.requests;
                         bad += s.failures;
                     }
@@ -51,7 +76,7 @@ pub fn spend(report: &VerifyReport, slos: &[Slo]) -> Result<Vec<RunSpend>, Strin
                 Sli::VerifyLatency { threshold, request } => {
                     let (histogram, requests, failures) = match request {
                         None => (&r.histogram, r.requests, r.errors),
-                        Some(name) => match r.by_request.get(name) {
+                        Some(name) => match phase.by_request.get(name) {
                             Some(s) => (&s.histogram, s.requests, s.errors),
                             None => continue,
                         },

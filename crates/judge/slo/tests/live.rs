@@ -52,10 +52,21 @@ fn demo_slo() -> Slo {
     }
 }
 
+/// GETs `url` once; the body of a 2xx answer.
+async fn fetch(url: &str) -> Result<String, ballast_http::Error> {
+    let client = ballast_http::ClientConfig {
+        timeout: Duration::from_secs(5),
+        retries: 0,
+        ..Default::default()
+    }
+    .build()?;
+    client.get_text(&url.parse().expect("a test URL")).await
+}
+
 async fn wait_ready(url: &str, deadline: Duration) {
     let start = Instant::now();
     while start.elapsed() < deadline {
-        if ballast_verify::scrape::fetch(url).await.is_ok() {
+        if fetch(url).await.is_ok() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -134,7 +145,7 @@ async fn burn_is_seen_by_prometheus_alerts_and_by_status_on_prometheus_and_victo
     let url = demo.url();
     let load = tokio::spawn(async move {
         for _ in 0..1200 {
-            let _ = ballast_verify::scrape::fetch(&url).await;
+            let _ = fetch(&url).await;
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
@@ -144,7 +155,7 @@ async fn burn_is_seen_by_prometheus_alerts_and_by_status_on_prometheus_and_victo
     let mut fired = false;
     while start.elapsed() < Duration::from_secs(90) && !fired {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        if let Ok(body) = ballast_verify::scrape::fetch(&format!("{prom}/api/v1/alerts")).await {
+        if let Ok(body) = fetch(&format!("{prom}/api/v1/alerts")).await {
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             fired = v["data"]["alerts"].as_array().unwrap().iter().any(|a| {
                 a["labels"]["severity"] == "page"
@@ -159,7 +170,10 @@ async fn burn_is_seen_by_prometheus_alerts_and_by_status_on_prometheus_and_victo
     );
 
     for server in [&prom, &vm] {
-        let statuses = ballast_slo::status::status(server, std::slice::from_ref(&slo))
+        let source = ballast_http::PromConfig::new(server.as_str())
+            .build()
+            .unwrap();
+        let statuses = ballast_slo::status::status(&source, std::slice::from_ref(&slo))
             .await
             .unwrap();
         let s = &statuses[0];

@@ -1,6 +1,7 @@
 //! The target's Prometheus metrics: the text exposition format parsed, and a scraper
-//! that samples it every second during a run.
+//! that samples it every second during a run over one kept-alive connection.
 
+use crate::client::{Client, ClientConfig};
 use crate::Error;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -140,28 +141,42 @@ fn parse_labels(mut s: &str) -> Result<(Labels, &str), String> {
 /// Scrapes a metrics URL; samples are kept for the whole run.
 #[derive(Clone)]
 pub struct Scraper {
-    url: String,
+    client: Client,
+    url: url::Url,
     start: Instant,
     samples: Arc<Mutex<Vec<Sample>>>,
     failures: Arc<Mutex<Vec<String>>>,
 }
 
 impl Scraper {
-    /// A scraper of `url` whose sample times count from `start`.
-    pub fn new(url: &str, start: Instant) -> Self {
-        Scraper {
-            url: url.to_string(),
+    /// A scraper of `url` whose sample times count from `start`. A scrape is one attempt
+    /// within 5 s: a slow target shows as a missed second, not as a late one.
+    pub fn new(url: &str, start: Instant) -> Result<Self, Error> {
+        let client = ClientConfig {
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            retries: 0,
+            ..ClientConfig::default()
+        }
+        .build()?;
+        Ok(Scraper {
+            client,
+            url: ballast_spec::parse_http_url(url)?,
             start,
             samples: Default::default(),
             failures: Default::default(),
-        }
+        })
     }
 
     /// Scrapes once now; a failure is remembered (and reported), not fatal.
     pub async fn scrape_now(&self) {
         let t = self.start.elapsed().as_secs_f64();
-        match fetch(&self.url).await.and_then(|text| {
-            parse_exposition(&text).map_err(|e| Error::Scrape(format!("{}: {e}", self.url)))
+        let page = self.client.get_text(&self.url).await;
+        match page.and_then(|text| {
+            parse_exposition(&text).map_err(|message| Error::Format {
+                url: self.url.to_string(),
+                message,
+            })
         }) {
             Ok(series) => self
                 .samples
@@ -203,60 +218,6 @@ impl Scraper {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
-}
-
-/// GETs `url` (plain HTTP) and returns the body as text; fails on non-2xx answers.
-pub async fn fetch(url: &str) -> Result<String, Error> {
-    use http_body_util::{BodyExt, Empty};
-    use hyper_util::rt::TokioIo;
-    let fail = |m: String| Error::Scrape(format!("{url}: {m}"));
-    let target = ballast_load::Target::parse(url).map_err(|e| fail(e.to_string()))?;
-    if target.tls {
-        return Err(fail(
-            "https metrics endpoints are not supported yet; expose /metrics over http".into(),
-        ));
-    }
-    let connect = tokio::net::TcpStream::connect((target.host.as_str(), target.port));
-    let stream = tokio::time::timeout(Duration::from_secs(2), connect)
-        .await
-        .map_err(|_| fail("connect timed out".into()))?
-        .map_err(|e| fail(e.to_string()))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    let request = http::Request::get(target.path_and_query.as_str())
-        .header(http::header::HOST, target.authority.as_str())
-        .header(http::header::CONNECTION, "close")
-        .body(Empty::<bytes::Bytes>::new())
-        .map_err(|e| fail(e.to_string()))?;
-    let exchange = async {
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .to_bytes();
-        Ok::<_, Error>((status, body))
-    };
-    // The connection is driven here, not on a task of its own: when the caller gives up
-    // (drops this future, e.g. on its own timeout), the socket closes with it instead of
-    // lingering until the peer answers. With `Connection: close` it ends after the answer.
-    let driven = async {
-        let (result, _closed) = tokio::join!(exchange, conn);
-        result
-    };
-    let (status, body) = tokio::time::timeout(Duration::from_secs(5), driven)
-        .await
-        .map_err(|_| fail("no answer within 5s".into()))??;
-    if !status.is_success() {
-        return Err(fail(format!("status {status}")));
-    }
-    String::from_utf8(body.to_vec()).map_err(|_| fail("the page is not UTF-8 text".into()))
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! The query client against a scripted server: retries after a 503 with backoff, the
 //! bearer token on every request, no retry on a PromQL error.
 
-use ballast_anomaly::prom::PromConfig;
-use ballast_anomaly::Error;
+use ballast_http::{Auth, ClientConfig, Error, PromConfig};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,8 +45,11 @@ const BAD: &str = r#"{"status":"error","errorType":"bad_data","error":"1:3: pars
 async fn retries_a_503_with_backoff_and_sends_the_token_every_time() {
     let (url, seen) = scripted(vec![(503, "{}"), (503, "{}"), (200, OK)]).await;
     let client = PromConfig {
-        bearer_token: Some("s3cret".into()),
-        backoff: Duration::from_millis(100),
+        http: ClientConfig {
+            auth: Some(Auth::Bearer("s3cret".into())),
+            backoff: Duration::from_millis(100),
+            ..ClientConfig::default()
+        },
         ..PromConfig::new(url)
     }
     .build()
@@ -95,8 +97,11 @@ async fn a_promql_error_is_not_retried_and_says_what_the_server_said() {
 async fn gives_up_after_the_retries_with_the_last_status() {
     let (url, _) = scripted(vec![(503, "{}"), (503, "{}")]).await;
     let client = PromConfig {
-        retries: 1,
-        backoff: Duration::from_millis(10),
+        http: ClientConfig {
+            retries: 1,
+            backoff: Duration::from_millis(10),
+            ..ClientConfig::default()
+        },
         ..PromConfig::new(url)
     }
     .build()

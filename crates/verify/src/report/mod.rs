@@ -10,9 +10,9 @@ pub use html::render_html;
 pub use junit::render_junit;
 pub use terminal::render_table;
 
-use crate::scrape::Sample;
 use ballast_contract::expr::{Evaluation, Expr, FactKind};
 use ballast_contract::{ClausePlan, Contract, Severity};
+use ballast_http::scrape::Sample;
 use ballast_load::Report;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

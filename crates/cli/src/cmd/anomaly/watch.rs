@@ -1,7 +1,7 @@
 //! `ballast anomaly`: live watch, offline scoring, and the NAB benchmark.
 
 use super::nab;
-use super::{positive_duration, read_series, SourceArgs};
+use super::{positive_duration, RowArgs, SourceArgs};
 use crate::cmd::{interrupted, InputError};
 use anyhow::Context as _;
 use ballast_anomaly::watch::WatchConfig;
@@ -25,15 +25,22 @@ pub enum AnomalyCommand {
         files: Vec<PathBuf>,
         #[command(flatten)]
         detector: DetectorArgs,
+        #[command(flatten)]
+        rows: RowArgs,
         /// Print every point's score as CSV instead of the anomalies.
         #[arg(long)]
         all: bool,
     },
     /// Run detectors over a NAB-format corpus and score them exactly as NAB does.
-    #[command(after_help = "Example:
-  ballast anomaly nab ../shared/data/nab/data --windows ../shared/data/nab/combined_windows.json \\
-      --profiles ../shared/data/nab/profiles.json --out results --json scores.json
-  ballast anomaly nab DATA --windows W --score-results ../shared/data/nab/reference/numenta")]
+    #[command(
+        after_help = "Examples (BALLAST_NAB_DIR: a NAB checkout, holding data/ and combined_windows.json):
+  ballast anomaly nab $BALLAST_NAB_DIR/data --windows $BALLAST_NAB_DIR/combined_windows.json \\
+      --profiles $BALLAST_NAB_DIR/profiles.json --out results --json scores.json
+  ballast anomaly nab $BALLAST_NAB_DIR/data --windows $BALLAST_NAB_DIR/combined_windows.json \\
+      --score-results $BALLAST_NAB_DIR/reference/numenta
+
+Rows are scored in file order, as NAB does, even where a file's timestamps step back or repeat."
+    )]
     Nab(nab::NabArgs),
 }
 
@@ -76,9 +83,8 @@ pub struct WatchArgs {
     /// Server with Prometheus' query API.
     #[arg(long, value_name = "URL")]
     pub prometheus: String,
-    /// File holding a bearer token (or set BALLAST_PROMETHEUS_TOKEN).
-    #[arg(long, value_name = "FILE")]
-    pub bearer_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub peer: crate::cmd::peer::PeerArgs,
     /// Evaluation interval and query resolution.
     #[arg(long, default_value = "1m", value_parser = positive_duration)]
     pub step: Duration,
@@ -107,6 +113,7 @@ pub async fn anomaly(command: AnomalyCommand) -> anyhow::Result<ExitCode> {
         AnomalyCommand::Score {
             files,
             detector,
+            rows,
             all,
         } => {
             let config = detector.config()?;
@@ -114,7 +121,7 @@ pub async fn anomaly(command: AnomalyCommand) -> anyhow::Result<ExitCode> {
                 .threshold
                 .unwrap_or_else(|| config.recommended_threshold());
             for path in &files {
-                let series = read_series(path)?;
+                let series = rows.read(path)?;
                 let mut d = config.build()?;
                 if all {
                     println!("timestamp,value,anomaly_score");
@@ -143,9 +150,11 @@ async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let source = SourceArgs {
         prometheus: Some(args.prometheus.clone()),
         csv: vec![],
-        bearer_token_file: args.bearer_token_file.clone(),
-        timeout: Duration::from_secs(30),
-        retries: 3,
+        peer: args.peer.clone(),
+        rows: RowArgs {
+            unordered: super::UnorderedArg::Error,
+            duplicates: super::DuplicatesArg::Error,
+        },
     };
     let client = source.client()?.expect("a server was given");
     let mut labels = std::collections::BTreeMap::new();
@@ -164,8 +173,22 @@ async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         labels,
         ..WatchConfig::new(args.queries.clone())
     };
-    let mut watcher = config.build(client)?;
-    let learned = watcher.start().await?;
+    let mut watcher = config.build()?;
+    let learned = watcher.start(&client).await?;
+    let alertmanager = match watcher.alertmanager() {
+        Some(url) => Some((
+            ballast_spec::parse_http_url(url)
+                .map_err(|e| InputError(format!("--alertmanager: {e}")))?,
+            // The query server's credentials stay with the query server.
+            ballast_http::ClientConfig {
+                timeout: args.peer.timeout,
+                retries: args.peer.retries,
+                ..Default::default()
+            }
+            .build()?,
+        )),
+        None => None,
+    };
     eprintln!(
         "watching {} series ({learned} points of history), every {}, threshold {:.3}",
         watcher.series_count(),
@@ -184,12 +207,18 @@ async fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             _ = tokio::time::sleep(if round == 0 { Duration::ZERO } else { args.step }) => {}
         }
         round += 1;
-        for a in watcher.evaluate().await.context("evaluating")? {
+        let anomalies = watcher.evaluate(&client).await.context("evaluating")?;
+        for a in &anomalies {
             if args.json {
-                println!("{}", serde_json::to_string(&a)?);
+                println!("{}", serde_json::to_string(a)?);
             } else {
                 println!("{a}");
             }
+        }
+        if let Some((url, http)) = &alertmanager {
+            ballast_http::alertmanager::post_alerts(http, url, &watcher.alerts(&anomalies))
+                .await
+                .context("sending the anomalies to Alertmanager")?;
         }
     }
     Ok(ExitCode::SUCCESS)

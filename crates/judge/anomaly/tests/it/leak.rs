@@ -9,9 +9,9 @@
 //! `leak_recorded` were made so).
 
 use crate::servers::{self, TempDir};
-use ballast_anomaly::prom::PromConfig;
 use ballast_anomaly::series::format_timestamp;
 use ballast_anomaly::trend::{analyse, TrendConfig, Verdict};
+use ballast_http::PromConfig;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

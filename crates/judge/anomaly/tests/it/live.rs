@@ -8,9 +8,10 @@
 use crate::servers::{self, TempDir};
 use ballast_anomaly::baseline::{Baseline, BaselineConfig, Seasonality};
 use ballast_anomaly::detect::ewma::EwmaConfig;
-use ballast_anomaly::prom::PromConfig;
 use ballast_anomaly::watch::WatchConfig;
-use ballast_anomaly::{DetectorConfig, Error};
+use ballast_anomaly::DetectorConfig;
+use ballast_http::Error;
+use ballast_http::PromConfig;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const METRIC: &str = "ballast_test_p99_seconds";
@@ -144,8 +145,8 @@ async fn a_live_watch_sends_the_anomaly_to_alertmanager() {
     config.alertmanager = Some(am.url.clone());
     config.labels.insert("team".into(), "shop".into());
     let client = PromConfig::new(vm.url.clone()).build().unwrap();
-    let mut watcher = config.build(client).unwrap();
-    let learned = watcher.start().await.unwrap();
+    let mut watcher = config.build().unwrap();
+    let learned = watcher.start(&client).await.unwrap();
     assert!(learned >= 100, "learned only {learned} points");
 
     // The next step brings a spike: ten times the usual depth.
@@ -162,8 +163,16 @@ async fn a_live_watch_sends_the_anomaly_to_alertmanager() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let anomalies = watcher.evaluate().await.unwrap();
+    let anomalies = watcher.evaluate(&client).await.unwrap();
     assert_eq!(anomalies.len(), 1, "{anomalies:?}");
+    let alertmanager = watcher.alertmanager().unwrap().parse().unwrap();
+    ballast_http::alertmanager::post_alerts(
+        servers::http().client(),
+        &alertmanager,
+        &watcher.alerts(&anomalies),
+    )
+    .await
+    .unwrap();
     assert_eq!(anomalies[0].value, 400.0);
     assert_eq!(anomalies[0].time, spike_at);
 

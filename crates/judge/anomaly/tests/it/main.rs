@@ -1,6 +1,5 @@
 //! Integration tests of ballast-anomaly, one binary (links once).
 
-mod client;
 mod corpus;
 mod leak;
 mod leak_recorded;

@@ -1,7 +1,7 @@
 //! Real servers on loopback for the live tests: Prometheus, VictoriaMetrics, Alertmanager,
 //! each on a free port with its own temporary storage, killed when dropped.
 
-use ballast_anomaly::prom::http::HttpClient;
+use ballast_http::{Client, ClientConfig, Request};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -16,13 +16,54 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn http() -> HttpClient {
-    HttpClient {
-        timeout: Duration::from_secs(10),
-        retries: 0,
-        backoff: Duration::from_millis(100),
-        bearer_token: None,
+/// An answer: status and body text.
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// The tests' own client: no retries, so a server not ready yet shows at once.
+pub struct Http(Client);
+
+impl Http {
+    pub async fn get(&self, url: &str) -> Result<Reply, ballast_http::Error> {
+        let r = self.0.get(&url.parse().expect("a test URL")).await?;
+        Ok(Reply {
+            status: r.status,
+            body: r.text(),
+        })
     }
+
+    pub async fn post(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Reply, ballast_http::Error> {
+        let request = Request::new(http::Method::POST, url.parse().expect("a test URL"))
+            .body(content_type, body);
+        let r = self.0.send(request).await?;
+        Ok(Reply {
+            status: r.status,
+            body: r.text(),
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.0
+    }
+}
+
+pub fn http() -> Http {
+    Http(
+        ClientConfig {
+            timeout: Duration::from_secs(10),
+            retries: 0,
+            ..ClientConfig::default()
+        }
+        .build()
+        .unwrap(),
+    )
 }
 
 /// A temporary folder removed on drop.

@@ -1,15 +1,16 @@
-//! Live input: a client of the Prometheus HTTP query API (`/api/v1/query_range`,
-//! `/api/v1/query`), which VictoriaMetrics serves too. Long ranges are split into chunks
-//! below the server's points-per-series limit and stitched back together.
+//! Prometheus' HTTP query API (`/api/v1/query_range`, `/api/v1/query`), which
+//! VictoriaMetrics serves too. Long ranges are split into chunks below the server's
+//! points-per-series limit and stitched back together.
 
-pub mod http;
 mod response;
 
 pub use response::{parse_instant_response, parse_range_response};
 
-use crate::series::{format_timestamp, Series};
+use crate::client::{Client, ClientConfig};
 use crate::Error;
-use ballast_core::duration_text;
+use ballast_core::series::{format_timestamp, Series};
+use ballast_core::source::{SeriesSource, SourceError, SourceFuture};
+use ballast_spec::encode_component;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,36 +19,18 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromConfig {
-    /// Base URL of the server, e.g. `http://127.0.0.1:9090` (VictoriaMetrics: `:8428`).
+    /// Base URL of the server, e.g. `http://127.0.0.1:9090` (VictoriaMetrics: `:8428`);
+    /// `https://` works, with `http.ca_file` for a private CA.
     pub url: String,
-    /// Sent as `Authorization: Bearer <token>`. Default: none.
+    /// Timeouts, retries, credentials, TLS. Default: [`ClientConfig::default`].
     #[serde(default)]
-    pub bearer_token: Option<String>,
-    /// Per request, retries excluded. Default: 30s.
-    #[serde(default = "default_timeout", with = "duration_text")]
-    pub timeout: Duration,
-    /// Extra attempts after a failure worth retrying (connection, timeout, 429, 5xx).
-    /// Default: 3.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
-    /// Wait before the first retry, doubling after each. Default: 250ms.
-    #[serde(default = "default_backoff", with = "duration_text")]
-    pub backoff: Duration,
+    pub http: ClientConfig,
     /// Points per series per request; longer ranges are split. Prometheus refuses more
     /// than 11,000. Default: 10,000.
     #[serde(default = "default_max_points")]
     pub max_points_per_request: usize,
 }
 
-fn default_timeout() -> Duration {
-    Duration::from_secs(30)
-}
-fn default_retries() -> u32 {
-    3
-}
-fn default_backoff() -> Duration {
-    Duration::from_millis(250)
-}
 fn default_max_points() -> usize {
     10_000
 }
@@ -57,35 +40,24 @@ impl PromConfig {
     pub fn new(url: impl Into<String>) -> Self {
         PromConfig {
             url: url.into(),
-            bearer_token: None,
-            timeout: default_timeout(),
-            retries: default_retries(),
-            backoff: default_backoff(),
+            http: ClientConfig::default(),
             max_points_per_request: default_max_points(),
         }
     }
 
     /// Checks the settings and returns the client. Nothing connects yet.
     pub fn build(&self) -> Result<PromClient, Error> {
-        http::Url::parse(&self.url)
-            .map_err(|m| Error::Config(format!("prometheus url {:?}: {m}", self.url)))?;
-        if self.timeout.is_zero() {
-            return Err(Error::Config("prometheus timeout must be above 0".into()));
-        }
+        let base = ballast_spec::parse_http_url(&self.url)?;
         if !(2..=11_000).contains(&self.max_points_per_request) {
-            return Err(Error::Config(format!(
-                "max_points_per_request must be between 2 and 11000, got {}",
-                self.max_points_per_request
-            )));
+            return Err(Error::Config {
+                field: "max_points_per_request".into(),
+                message: format!("expected 2 to 11000, got {}", self.max_points_per_request),
+            });
         }
         Ok(PromClient {
-            base: self.url.trim_end_matches('/').to_string(),
-            http: http::HttpClient {
-                timeout: self.timeout,
-                retries: self.retries,
-                backoff: self.backoff,
-                bearer_token: self.bearer_token.clone(),
-            },
+            base,
+            shown: self.url.trim_end_matches('/').to_string(),
+            http: self.http.build()?,
             max_points: self.max_points_per_request,
         })
     }
@@ -94,23 +66,34 @@ impl PromConfig {
 /// A query client for one server.
 #[derive(Debug, Clone)]
 pub struct PromClient {
-    base: String,
-    http: http::HttpClient,
+    base: url::Url,
+    shown: String,
+    http: Client,
     max_points: usize,
 }
 
 impl PromClient {
-    /// The server's base URL.
+    /// The server's base URL, as given.
     pub fn url(&self) -> &str {
-        &self.base
+        &self.shown
     }
 
-    /// The HTTP settings (timeout, retries, token), for other requests to the same network.
-    pub fn http(&self) -> http::HttpClient {
-        let mut client = self.http.clone();
-        // The token is the query server's; never send it elsewhere.
-        client.bearer_token = None;
-        client
+    /// `base` + `path` + `?query` with each value percent-encoded.
+    fn endpoint(&self, path: &str, params: &[(&str, String)]) -> url::Url {
+        let mut url = self.base.clone();
+        let prefix = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{prefix}{path}"));
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_component(v)))
+            .collect();
+        url.set_query(Some(&query.join("&")));
+        url
+    }
+
+    async fn get_json(&self, url: &url::Url) -> Result<(u16, String), Error> {
+        let response = self.http.get(url).await?;
+        Ok((response.status, response.text()))
     }
 
     /// Every series `query` returns over `[start, end]` (Unix seconds) at `step`, in time
@@ -124,14 +107,20 @@ impl PromClient {
     ) -> Result<Vec<Series>, Error> {
         let step_s = step.as_secs_f64();
         if step_s <= 0.0 {
-            return Err(Error::Config("the query step must be above 0".into()));
+            return Err(Error::Config {
+                field: "step".into(),
+                message: "expected a step above 0".into(),
+            });
         }
         if end < start {
-            return Err(Error::Config(format!(
-                "the range ends ({}) before it starts ({})",
-                format_timestamp(end),
-                format_timestamp(start)
-            )));
+            return Err(Error::Config {
+                field: "range".into(),
+                message: format!(
+                    "the range ends ({}) before it starts ({})",
+                    format_timestamp(end),
+                    format_timestamp(start)
+                ),
+            });
         }
         // Each chunk holds at most max_points steps; the next one starts a step later, so
         // no timestamp is asked twice.
@@ -140,17 +129,18 @@ impl PromClient {
         let mut from = start;
         while from <= end {
             let to = (from + span).min(end);
-            let url = format!(
-                "{}/api/v1/query_range?query={}&start={}&end={}&step={}",
-                self.base,
-                http::url_encode(query),
-                from,
-                to,
-                step_s
+            let url = self.endpoint(
+                "/api/v1/query_range",
+                &[
+                    ("query", query.to_string()),
+                    ("start", from.to_string()),
+                    ("end", to.to_string()),
+                    ("step", step_s.to_string()),
+                ],
             );
-            let response = self.http.get(&url).await?;
-            let series = parse_range_response(&response.body)
-                .map_err(|m| self.query_error(query, response.status, m))?;
+            let (status, body) = self.get_json(&url).await?;
+            let series =
+                parse_range_response(&body).map_err(|m| self.query_error(query, status, m))?;
             for s in series {
                 let entry = merged.entry(s.name.clone()).or_insert_with(|| Series {
                     name: s.name.clone(),
@@ -167,7 +157,7 @@ impl PromClient {
         }
         if merged.values().all(|s| s.points.is_empty()) {
             return Err(Error::NoData {
-                server: self.base.clone(),
+                server: self.shown.clone(),
                 query: query.to_string(),
                 hint: format!(
                     " between {} and {} UTC (check the metric name and labels, and that the server holds that range)",
@@ -184,24 +174,20 @@ impl PromClient {
 
     /// The value of each series `query` returns at `time` (now when `None`).
     pub async fn query(&self, query: &str, time: Option<f64>) -> Result<Vec<(String, f64)>, Error> {
-        let mut url = format!(
-            "{}/api/v1/query?query={}",
-            self.base,
-            http::url_encode(query)
-        );
+        let mut params = vec![("query", query.to_string())];
         if let Some(t) = time {
-            url.push_str(&format!("&time={t}"));
+            params.push(("time", t.to_string()));
         }
-        let response = self.http.get(&url).await?;
-        parse_instant_response(&response.body)
-            .map_err(|m| self.query_error(query, response.status, m))
+        let url = self.endpoint("/api/v1/query", &params);
+        let (status, body) = self.get_json(&url).await?;
+        parse_instant_response(&body).map_err(|m| self.query_error(query, status, m))
     }
 
     /// The server's clock, as the time of an instant query of `time()`.
     pub async fn now(&self) -> Result<f64, Error> {
         let values = self.query("time()", None).await?;
         values.first().map(|v| v.1).ok_or_else(|| Error::NoData {
-            server: self.base.clone(),
+            server: self.shown.clone(),
             query: "time()".into(),
             hint: String::new(),
         })
@@ -209,7 +195,7 @@ impl PromClient {
 
     fn query_error(&self, query: &str, status: u16, message: String) -> Error {
         Error::Query {
-            server: self.base.clone(),
+            server: self.shown.clone(),
             query: query.to_string(),
             message: if status == 200 {
                 message
@@ -217,5 +203,43 @@ impl PromClient {
                 format!("HTTP {status}: {message}")
             },
         }
+    }
+}
+
+/// Judges read series through [`SeriesSource`]; the errors keep their kind (nothing
+/// matched, the user's input, a failure while running).
+impl SeriesSource for PromClient {
+    fn now(&self) -> SourceFuture<'_, f64> {
+        Box::pin(async move { PromClient::now(self).await.map_err(source_error) })
+    }
+
+    fn instant<'a>(&'a self, query: &'a str) -> SourceFuture<'a, Vec<(String, f64)>> {
+        Box::pin(async move {
+            PromClient::query(self, query, None)
+                .await
+                .map_err(source_error)
+        })
+    }
+
+    fn query_range<'a>(
+        &'a self,
+        query: &'a str,
+        start: f64,
+        end: f64,
+        step: Duration,
+    ) -> SourceFuture<'a, Vec<Series>> {
+        Box::pin(async move {
+            PromClient::query_range(self, query, start, end, step)
+                .await
+                .map_err(source_error)
+        })
+    }
+}
+
+fn source_error(e: Error) -> SourceError {
+    match e {
+        Error::NoData { .. } => SourceError::NoData(e.to_string()),
+        e if e.is_input() => SourceError::Input(e.to_string()),
+        e => SourceError::Failed(e.to_string()),
     }
 }

@@ -1,7 +1,7 @@
 //! Reading the query API's JSON answers. Errors say what the server said (its
 //! `errorType` and `error`) or what was malformed.
 
-use crate::series::{Point, Series};
+use ballast_core::series::{Point, Series};
 use serde_json::Value;
 
 /// Reads a `query_range` answer: one [`Series`] per result, named `metric{labels}`.
