@@ -9,10 +9,17 @@
 //! "2 threads" runs two threads calling clones of the same layer at once (one breaker, one
 //! limit, one metrics store, shared), and reports the time per call each thread sees.
 //! Allocations are counted by a global allocator over 100,000 calls and printed first; they
-//! include what building the request costs, so read them against the bare row.
+//! include what building the request costs, so read them against the bare row (the gRPC rows
+//! against the bare gRPC row, whose inner service makes a trailers map per call). That the
+//! layers themselves allocate nothing is asserted by `crates/act/tower/tests/allocations.rs`.
+//!
+//! The gRPC rows read each response body to its end: the status comes in the trailers, so
+//! the layer judges the call at the trailers frame (the longer of tonic's two paths; an
+//! error from a unary handler comes trailers-only and is judged at the head).
 
 use ballast_tower::breaker::{BreakerConfig, HttpClassifier};
 use ballast_tower::fallback::FallbackConfig;
+use ballast_tower::grpc::GrpcClassifier;
 use ballast_tower::limit::{LimitConfig, LimitKind};
 use ballast_tower::metrics::{MetricsConfig, RouteTemplate, SloConfig};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -67,6 +74,50 @@ impl Service<Request> for Bare {
     }
 }
 
+/// A gRPC answer: one message, then `grpc-status: 0` in the trailers.
+struct GrpcBody {
+    message: Option<bytes::Bytes>,
+    trailers: Option<http::HeaderMap>,
+}
+
+impl http_body::Body for GrpcBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        Poll::Ready(if let Some(message) = self.message.take() {
+            Some(Ok(http_body::Frame::data(message)))
+        } else {
+            self.trailers
+                .take()
+                .map(|t| Ok(http_body::Frame::trailers(t)))
+        })
+    }
+}
+
+/// The bare gRPC service: OK at once, the status in the trailers.
+#[derive(Clone)]
+struct BareGrpc;
+
+impl Service<Request> for BareGrpc {
+    type Response = http::Response<GrpcBody>;
+    type Error = std::convert::Infallible;
+    type Future = Ready<Result<Self::Response, Self::Error>>;
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+    fn call(&mut self, _: Request) -> Self::Future {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        ready(Ok(http::Response::new(GrpcBody {
+            message: Some(bytes::Bytes::from_static(b"\0\0\0\0\x02\x08\x01")),
+            trailers: Some(trailers),
+        })))
+    }
+}
+
 fn request() -> Request {
     http::Request::new(())
 }
@@ -90,11 +141,29 @@ fn call<S: Service<Request>>(service: &mut S, req: Request) {
     }
 }
 
-/// The layers measured, each with the request it is called with.
+/// One gRPC call: the response, then its body read to the end.
+#[inline]
+fn call_grpc<S, B>(service: &mut S, req: Request)
+where
+    S: Service<Request, Response = http::Response<B>>,
+    B: http_body::Body,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(service.poll_ready(&mut cx).is_ready());
+    let future = pin!(service.call(req));
+    let Poll::Ready(Ok(response)) = future.poll(&mut cx) else {
+        unreachable!("every layer's success path is immediate");
+    };
+    let mut body = pin!(response.into_body());
+    while let Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
+        black_box(frame.is_ok());
+    }
+}
+
 /// Builds the request a layer is called with.
 type MakeRequest = fn() -> Request;
 
-const LAYERS: [(&str, MakeRequest); 11] = [
+const LAYERS: [(&str, MakeRequest); 14] = [
     ("bare", request),
     ("bare + 2 clock reads", request),
     ("bare (request with route)", request_with_route),
@@ -106,7 +175,14 @@ const LAYERS: [(&str, MakeRequest); 11] = [
     ("limit (gradient2)", request),
     ("fallback (hit key)", request),
     ("budget.allows_optional()", request),
+    ("bare gRPC (status in trailers)", grpc_request),
+    ("grpc breaker (status in trailers)", grpc_request),
+    ("grpc metrics+slo (status in trailers)", grpc_request),
 ];
+
+fn grpc_request() -> Request {
+    http::Request::post("/shop.Orders/Get").body(()).unwrap()
+}
 
 fn print_allocations() {
     println!("\nallocations per call (100,000 calls; the request's own are in the bare rows):");
@@ -120,7 +196,7 @@ fn print_allocations() {
             caller(make());
         }
         let per_call = (ALLOCATIONS.load(Relaxed) - before) as f64 / 100_000.0;
-        println!("  {name:<34} {per_call:.3}");
+        println!("  {name:<38} {per_call:.3}");
     }
 }
 
@@ -148,7 +224,7 @@ fn print_best_of() {
             let elapsed = two_threads(name, CALLS, make);
             best_two = best_two.min(elapsed.as_nanos() as f64 / CALLS as f64);
         }
-        println!("  {name:<34} {best_one:>8.1} | {best_two:>8.1}");
+        println!("  {name:<38} {best_one:>8.1} | {best_two:>8.1}");
     }
     println!();
 }
@@ -205,6 +281,18 @@ fn fallback_key(_: &Request) -> Option<u8> {
 
 /// Two callers sharing one layer's state (one breaker, one limit, ...).
 fn shared_pair(name: &str) -> (Caller, Caller) {
+    fn grpc_pair<S, B>(service: S) -> (Caller, Caller)
+    where
+        S: Service<Request, Response = http::Response<B>> + Clone + Send + 'static,
+        B: http_body::Body,
+    {
+        let mut a = service.clone();
+        let mut b = service;
+        (
+            Box::new(move |r| call_grpc(&mut a, r)),
+            Box::new(move |r| call_grpc(&mut b, r)),
+        )
+    }
     fn pair<S: Service<Request> + Clone + Send + 'static>(service: S) -> (Caller, Caller) {
         let mut a = service.clone();
         let mut b = service;
@@ -299,6 +387,24 @@ fn shared_pair(name: &str) -> (Caller, Caller) {
                 }),
             )
         }
+        "bare gRPC (status in trailers)" => grpc_pair(BareGrpc),
+        "grpc breaker (status in trailers)" => grpc_pair(
+            BreakerConfig::default()
+                .build()
+                .unwrap()
+                .grpc_layer(GrpcClassifier::default())
+                .layer(BareGrpc),
+        ),
+        "grpc metrics+slo (status in trailers)" => grpc_pair(
+            MetricsConfig {
+                slos: vec![SloConfig::new("api", Duration::from_millis(300), 0.999)],
+                ..Default::default()
+            }
+            .build()
+            .unwrap()
+            .grpc_layer(GrpcClassifier::default())
+            .layer(BareGrpc),
+        ),
         other => unreachable!("no layer named {other}"),
     }
 }

@@ -15,6 +15,9 @@
 //! - [`metrics`]: request duration histogram, request and error counters labelled by method,
 //!   route template and status class; SLO good/total counters; a `/metrics` endpoint; the
 //!   error-budget [`Budget`](metrics::Budget) a service checks before optional work.
+//! - [`grpc`]: gRPC calls judged by `grpc-status` (from the headers, or the trailers at the
+//!   end of the stream) for the breaker and the metrics, with a configurable set of failure
+//!   codes.
 //! - [`runtime`]: tokio and process gauges with a trend test that raises
 //!   `task_leak_suspected` on sustained growth.
 //!
@@ -69,6 +72,7 @@ mod clock;
 mod duration_text;
 mod error;
 pub mod fallback;
+pub mod grpc;
 pub mod limit;
 mod local;
 pub mod metrics;

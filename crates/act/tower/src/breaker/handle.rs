@@ -3,11 +3,13 @@
 
 use super::config::{BreakerConfig, Mode};
 use super::event::Event;
+use super::grpc::GrpcBreakerLayer;
 use super::learn::{Snapshot, TripThresholds};
 use super::service::{BreakerLayer, HttpClassifier};
 use super::shared::Shared;
 use super::state::State;
 use super::window::Counts;
+use crate::grpc::GrpcClassifier;
 use crate::{Clock, Error};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -74,6 +76,13 @@ impl BreakerHandle {
     /// A layer for HTTP services: 5xx and errors fail, anything else succeeds.
     pub fn http_layer(&self) -> BreakerLayer<HttpClassifier> {
         self.layer(HttpClassifier)
+    }
+
+    /// A layer for gRPC clients (a tonic `Channel`): judges each call by its `grpc-status`,
+    /// from the response headers or, at the end of the stream, from the trailers, failing
+    /// the codes in `classifier` and every transport or protocol error (see [`crate::grpc`]).
+    pub fn grpc_layer(&self, classifier: GrpcClassifier) -> GrpcBreakerLayer {
+        GrpcBreakerLayer::new(self.shared.clone(), classifier)
     }
 
     /// The breaker's name.

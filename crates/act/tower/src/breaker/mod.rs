@@ -1,7 +1,8 @@
 //! The adaptive circuit breaker (seed 4.2 "circuit sandbox", 5.1).
 //!
 //! [`BreakerConfig`] → [`build`](BreakerConfig::build) → [`BreakerHandle`] (steer, watch,
-//! roll back) → [`BreakerLayer`] (one per classifier) → [`Breaker`] around a service.
+//! roll back) → [`BreakerLayer`] (one per classifier) → [`Breaker`] around a service;
+//! for gRPC clients [`BreakerHandle::grpc_layer`] → [`GrpcBreaker`], judged by `grpc-status`.
 //!
 //! - **Window** (`window.rs`): a ring of time buckets of atomics counting successes,
 //!   failures, timeouts, slow calls and a coarse latency histogram.
@@ -12,6 +13,7 @@
 
 mod config;
 mod event;
+mod grpc;
 mod handle;
 mod learn;
 pub mod replay;
@@ -25,6 +27,7 @@ pub(crate) mod window;
 
 pub use config::{BreakerConfig, LearnedThresholds, Mode, StaticThresholds, Thresholds};
 pub use event::{Event, Transition};
+pub use grpc::{GrpcBody, GrpcBreaker, GrpcBreakerLayer, GrpcResponseFuture};
 pub use handle::{BreakerHandle, BreakerStats};
 pub use learn::{RollbackReason, Snapshot, TripThresholds};
 pub use service::{

@@ -97,12 +97,7 @@ impl<S, C: Clone> Layer<S> for BreakerLayer<C> {
     type Service = Breaker<S, C>;
 
     fn layer(&self, inner: S) -> Breaker<S, C> {
-        Breaker {
-            inner,
-            shared: self.shared.clone(),
-            classify: self.classify.clone(),
-            reserved: None,
-        }
+        Breaker::new(inner, self.shared.clone(), self.classify.clone())
     }
 }
 
@@ -119,13 +114,28 @@ pub struct Permit {
 }
 
 impl Permit {
-    fn finish(mut self, outcome: Outcome, started_ns: u64) {
+    pub(super) fn finish(mut self, outcome: Outcome, started_ns: u64) {
         if let Admission::Call { probe } = self.admission {
             let shared = &self.local.shared;
             let now = shared.clock.now_nanos();
             shared.complete(probe, outcome, now.saturating_sub(started_ns), now);
         }
         self.admission = Admission::Pass; // nothing left to release
+    }
+
+    /// A call its caller gave up on before it ended (a gRPC body dropped unread): counted
+    /// with `outcome`, but a probe that did not fail does not vouch for the dependency; its
+    /// slot is given back for another probe instead.
+    pub(super) fn abandon(self, outcome: Outcome, started_ns: u64) {
+        match self.admission {
+            Admission::Call { probe: Some(_) } if outcome == Outcome::Success => {
+                let shared = &self.local.shared;
+                let now = shared.clock.now_nanos();
+                shared.complete(None, outcome, now.saturating_sub(started_ns), now);
+                // Dropping the permit gives the probe slot back.
+            }
+            _ => self.finish(outcome, started_ns),
+        }
     }
 }
 
@@ -142,25 +152,33 @@ impl Drop for Permit {
 
 /// A service behind a circuit breaker.
 pub struct Breaker<S, C> {
-    inner: S,
-    shared: Arc<Shared>,
-    classify: C,
+    pub(super) inner: S,
+    pub(super) shared: Arc<Shared>,
+    pub(super) classify: C,
     reserved: Option<Permit>,
 }
 
 impl<S: Clone, C: Clone> Clone for Breaker<S, C> {
     fn clone(&self) -> Self {
         // A clone reserves for itself: permits are not shared.
-        Breaker {
-            inner: self.inner.clone(),
-            shared: self.shared.clone(),
-            classify: self.classify.clone(),
-            reserved: None,
-        }
+        Breaker::new(
+            self.inner.clone(),
+            self.shared.clone(),
+            self.classify.clone(),
+        )
     }
 }
 
 impl<S, C> Breaker<S, C> {
+    pub(super) fn new(inner: S, shared: Arc<Shared>, classify: C) -> Self {
+        Breaker {
+            inner,
+            shared,
+            classify,
+            reserved: None,
+        }
+    }
+
     fn reserve(&mut self) -> &Permit {
         if self.reserved.is_none() {
             let clock = &self.shared.clock;
@@ -172,19 +190,13 @@ impl<S, C> Breaker<S, C> {
         }
         self.reserved.as_ref().expect("just reserved")
     }
-}
 
-impl<S, C, Request> Service<Request> for Breaker<S, C>
-where
-    S: Service<Request>,
-    S::Error: Into<BoxError>,
-    C: Classify<S::Response, S::Error> + Clone,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = ResponseFuture<S::Future, C>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    /// Admission for the next call, then the inner service's readiness.
+    pub(super) fn poll_admit<Request>(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>>
+    where
+        S: Service<Request>,
+        S::Error: Into<BoxError>,
+    {
         // A refusal is not kept across polls: a caller that polls ahead (a pool, a buffer)
         // must not be refused later for what the breaker thought earlier.
         if self
@@ -207,11 +219,34 @@ where
         }
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    /// The permit of the next call; `None` if it is refused (and counted so).
+    pub(super) fn admitted(&mut self) -> Option<Permit> {
         self.reserve();
         let permit = self.reserved.take().expect("reserved above");
         if permit.admission == Admission::Reject {
             self.shared.count_refusal();
+            return None;
+        }
+        Some(permit)
+    }
+}
+
+impl<S, C, Request> Service<Request> for Breaker<S, C>
+where
+    S: Service<Request>,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, S::Error> + Clone,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, C>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.poll_admit::<Request>(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let Some(permit) = self.admitted() else {
             return ResponseFuture {
                 future: None,
                 timeout: None,
@@ -219,7 +254,7 @@ where
                 classify: self.classify.clone(),
                 started_ns: 0,
             };
-        }
+        };
         let timeout = self.shared.call_timeout.map(tokio::time::sleep);
         let started_ns = self.shared.clock.now_nanos();
         ResponseFuture {

@@ -181,7 +181,7 @@ pub(crate) fn encode_slos(
         ),
         (
             "ballast_slo_good",
-            "Requests meeting the SLO (no 5xx or error, within its latency)",
+            "Requests meeting the SLO (no 5xx, error or gRPC failure, within its latency)",
             |s: &SloStatus| s.good,
         ),
     ] {

@@ -23,7 +23,8 @@ pub struct MetricsConfig {
 }
 
 /// One SLO: a request is *good* when it is answered without a 5xx or an error within
-/// `latency`.
+/// `latency` (a gRPC call: without a failure code, a transport or protocol error, see
+/// [`crate::grpc`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SloConfig {

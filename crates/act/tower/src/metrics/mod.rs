@@ -7,15 +7,22 @@
 //! [`HttpMetrics::register`] exposes them in Prometheus text through a `prometheus-client`
 //! [`Registry`](prometheus_client::registry::Registry); [`MetricsEndpoint`] serves it at
 //! `/metrics`. [`Budget`] turns optional work off while an SLO's budget burns too fast.
+//!
+//! gRPC services use [`HttpMetrics::grpc_layer`] instead: each call lands in
+//! `grpc_request_duration_seconds` (and `grpc_requests_total`, `grpc_request_errors_total`)
+//! labelled by route (the method's path) and `grpc_code`, recorded when its `grpc-status`
+//! is known (see [`crate::grpc`]), and in the SLOs as good unless it failed or was slow.
 
 mod budget;
 mod config;
 mod endpoint;
+mod grpc;
 mod service;
 mod store;
 
 pub use budget::{Budget, SloStatus};
 pub use config::{MetricsConfig, SloConfig};
 pub use endpoint::MetricsEndpoint;
+pub use grpc::{GrpcBody, GrpcMetricsLayer, GrpcMetricsService, GrpcResponseFuture};
 pub use service::{MetricsLayer, MetricsService, ResponseFuture};
 pub use store::{HttpMetrics, RouteTemplate};

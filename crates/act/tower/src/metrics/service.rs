@@ -88,7 +88,7 @@ where
 
 thread_local! {
     /// This thread's references to the metrics stores it records into (see `crate::local`).
-    static LOCALS: Cache<Store> = const { RefCell::new([None, None, None, None]) };
+    pub(super) static LOCALS: Cache<Store> = const { RefCell::new([None, None, None, None]) };
 }
 
 pin_project_lite::pin_project! {

@@ -63,10 +63,41 @@ impl Series {
             sum_ns: AtomicU64::new(0),
         }
     }
+
+    #[inline]
+    fn record(&self, bounds_ns: &[u64], latency_ns: u64) {
+        let bucket = bounds_ns.partition_point(|&bound| bound < latency_ns);
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(latency_ns, Relaxed);
+    }
+
+    fn add_to(&self, counts: &mut [u64], sum_ns: &mut u64) {
+        for (total, bucket) in counts.iter_mut().zip(self.buckets.iter()) {
+            *total += bucket.load(Relaxed);
+        }
+        *sum_ns = sum_ns.wrapping_add(self.sum_ns.load(Relaxed));
+    }
+
+    fn requests(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
+    }
 }
 
 /// Series per shard: one per method and status class.
 const PER_SHARD: usize = METHODS.len() * CLASSES.len();
+
+/// gRPC series per shard: one per code a call can end with (17 codes and `error`).
+const GRPC_PER_SHARD: usize = crate::grpc::LABELS;
+
+/// One gRPC code's histogram, and how many of its calls failed (whether a code fails is
+/// the classifier's say, and a non-200 answer fails whatever code it maps to).
+struct GrpcRow {
+    series: Series,
+    failed: AtomicU64,
+}
+
+/// A gRPC series added up: bucket counts, calls, sum in seconds, failed calls.
+type Totals = (Vec<u64>, u64, f64, u64);
 
 /// Everything recorded for one route template.
 pub(crate) struct RouteSeries {
@@ -74,6 +105,9 @@ pub(crate) struct RouteSeries {
     bounds_ns: Arc<[u64]>,
     /// `shards` copies of the `PER_SHARD` series, one after the other.
     series: Box<[Series]>,
+    /// `shards` copies of the `GRPC_PER_SHARD` gRPC series, made when the route's first
+    /// gRPC call ends (a route served over HTTP only never pays for them).
+    grpc: OnceLock<Box<[GrpcRow]>>,
     pub(crate) slos: Box<[Arc<SloState>]>,
 }
 
@@ -86,6 +120,7 @@ impl RouteSeries {
             route: route.into(),
             bounds_ns,
             series,
+            grpc: OnceLock::new(),
             slos,
         }
     }
@@ -94,11 +129,31 @@ impl RouteSeries {
     #[inline]
     pub(crate) fn record(&self, method: usize, class: usize, latency_ns: u64, now_ns: u64) {
         let shard = crate::shard::this_thread() * PER_SHARD;
-        let series = &self.series[shard + method * CLASSES.len() + class];
-        let bucket = self.bounds_ns.partition_point(|&bound| bound < latency_ns);
-        series.buckets[bucket].fetch_add(1, Relaxed);
-        series.sum_ns.fetch_add(latency_ns, Relaxed);
-        let failed = class >= 4;
+        self.series[shard + method * CLASSES.len() + class].record(&self.bounds_ns, latency_ns);
+        self.record_slos(class >= 4, latency_ns, now_ns);
+    }
+
+    /// Counts one gRPC call that ended with `code` (`0..=16`, or `error`).
+    #[inline]
+    pub(crate) fn record_grpc(&self, code: u8, failed: bool, latency_ns: u64, now_ns: u64) {
+        let rows = self.grpc.get_or_init(|| {
+            (0..GRPC_PER_SHARD * crate::shard::count())
+                .map(|_| GrpcRow {
+                    series: Series::new(self.bounds_ns.len()),
+                    failed: AtomicU64::new(0),
+                })
+                .collect()
+        });
+        let row = &rows[crate::shard::this_thread() * GRPC_PER_SHARD + usize::from(code)];
+        row.series.record(&self.bounds_ns, latency_ns);
+        if failed {
+            row.failed.fetch_add(1, Relaxed);
+        }
+        self.record_slos(failed, latency_ns, now_ns);
+    }
+
+    #[inline]
+    fn record_slos(&self, failed: bool, latency_ns: u64, now_ns: u64) {
         for slo in self.slos.iter() {
             slo.record(!failed && latency_ns <= slo.latency_ns, now_ns);
         }
@@ -109,20 +164,29 @@ impl RouteSeries {
         let mut counts = vec![0; self.bounds_ns.len() + 1];
         let mut sum_ns = 0u64;
         for series in self.series.iter().skip(i).step_by(PER_SHARD) {
-            for (total, bucket) in counts.iter_mut().zip(series.buckets.iter()) {
-                *total += bucket.load(Relaxed);
-            }
-            sum_ns = sum_ns.wrapping_add(series.sum_ns.load(Relaxed));
+            series.add_to(&mut counts, &mut sum_ns);
         }
         (counts, sum_ns)
     }
 
+    /// gRPC series `code` added up over the shards (`None` if the route had no gRPC call).
+    fn grpc_totals(&self, code: usize) -> Option<Totals> {
+        let rows = self.grpc.get()?;
+        let mut counts = vec![0; self.bounds_ns.len() + 1];
+        let (mut sum_ns, mut failed) = (0u64, 0u64);
+        for row in rows.iter().skip(code).step_by(GRPC_PER_SHARD) {
+            row.series.add_to(&mut counts, &mut sum_ns);
+            failed += row.failed.load(Relaxed);
+        }
+        let total = counts.iter().sum();
+        Some((counts, total, sum_ns as f64 / 1e9, failed))
+    }
+
     fn requests(&self) -> u64 {
-        self.series
-            .iter()
-            .flat_map(|s| s.buckets.iter())
-            .map(|b| b.load(Relaxed))
-            .sum()
+        let grpc = self.grpc.get().map_or(0, |rows| {
+            rows.iter().map(|row| row.series.requests()).sum::<u64>()
+        });
+        self.series.iter().map(Series::requests).sum::<u64>() + grpc
     }
 }
 
@@ -269,12 +333,14 @@ impl HttpMetrics {
     }
 
     /// Adds `http_request_duration_seconds`, `http_requests_total`,
-    /// `http_request_errors_total` and the `ballast_slo_*` series.
+    /// `http_request_errors_total`, their gRPC counterparts `grpc_request_duration_seconds`,
+    /// `grpc_requests_total` and `grpc_request_errors_total` (once a gRPC call was
+    /// recorded) and the `ballast_slo_*` series.
     pub fn register(&self, registry: &mut Registry) {
         registry.register_collector(Box::new(MetricsCollector(self.clone())));
     }
 
-    /// Requests recorded on `route` so far (every method and status).
+    /// Requests recorded on `route` so far (every method and status, gRPC calls included).
     pub fn requests(&self, route: &str) -> u64 {
         self.store
             .find(route)
@@ -361,8 +427,67 @@ impl Collector for MetricsCollector {
             e.encode_family(&labels)?
                 .encode_counter::<NoLabelSet, _, u64>(total, None)?;
         }
+        encode_grpc(&routes, &bounds, &mut encoder)?;
         super::budget::encode_slos(&store.slos, store.clock.now_nanos(), &mut encoder)
     }
+}
+
+/// The gRPC families, labelled `route` and `grpc_code`; absent while no gRPC call ended.
+fn encode_grpc(
+    routes: &[&RouteSeries],
+    bounds: &[f64],
+    encoder: &mut DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    let mut rows = Vec::new();
+    for route in routes {
+        for code in 0..GRPC_PER_SHARD {
+            match route.grpc_totals(code) {
+                Some(totals) if totals.1 > 0 => rows.push((
+                    [
+                        ("route", route.route.as_ref()),
+                        ("grpc_code", crate::grpc::label(code as u8)),
+                    ],
+                    totals,
+                )),
+                _ => {}
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut e = encoder.encode_descriptor(
+        "grpc_request_duration_seconds",
+        "Time to complete gRPC calls (to the end of the response stream)",
+        None,
+        MetricType::Histogram,
+    )?;
+    for (labels, (counts, total, sum, _)) in &rows {
+        let buckets: Vec<(f64, u64)> = bounds.iter().copied().zip(counts.iter().copied()).collect();
+        e.encode_family(labels)?
+            .encode_histogram::<NoLabelSet>(*sum, *total, &buckets, None)?;
+    }
+    let mut e = encoder.encode_descriptor(
+        "grpc_requests",
+        "gRPC calls completed, by the code they ended with",
+        None,
+        MetricType::Counter,
+    )?;
+    for (labels, (_, total, _, _)) in &rows {
+        e.encode_family(labels)?
+            .encode_counter::<NoLabelSet, _, u64>(total, None)?;
+    }
+    let mut e = encoder.encode_descriptor(
+        "grpc_request_errors",
+        "gRPC calls that failed: a failure code, a non-200 answer, a transport or protocol error",
+        None,
+        MetricType::Counter,
+    )?;
+    for (labels, (_, _, _, failed)) in rows.iter().filter(|r| r.1 .3 > 0) {
+        e.encode_family(labels)?
+            .encode_counter::<NoLabelSet, _, u64>(failed, None)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
