@@ -85,13 +85,16 @@ pub(crate) struct Learner {
 impl Learner {
     /// A learner with nothing learned, or warm from `cfg.snapshot_file` when it exists.
     pub(crate) fn new(cfg: LearnedThresholds) -> Result<Learner, Error> {
+        // Room for every snapshot kept and the one pushed before the oldest leaves, so
+        // taking a snapshot (on the call path, once per `snapshot_every`) never allocates.
+        let room = cfg.snapshots_kept as usize + 1;
         let mut learner = Learner {
             cfg,
             calls: 0.0,
             failures: 0.0,
             log_latency: 0.0,
             learned: 0,
-            snapshots: VecDeque::new(),
+            snapshots: VecDeque::with_capacity(room),
             next_version: 1,
             next_snapshot_ns: 0,
             paused_until_ns: 0,
@@ -102,7 +105,7 @@ impl Learner {
                 let saved = read_snapshots(&path)?;
                 if let Some(newest) = saved.last().cloned() {
                     learner.next_version = newest.version + 1;
-                    learner.snapshots = saved.into_iter().collect();
+                    learner.snapshots.extend(saved);
                     learner.restore(&newest);
                 }
             }

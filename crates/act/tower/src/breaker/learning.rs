@@ -55,14 +55,19 @@ impl Shared {
         let step = learning
             .learner
             .on_bucket(&counts, &bins, healthy, closed, now_ns);
-        let file = learning
-            .learner
-            .snapshot_file()
-            .map(|p| (p.to_path_buf(), learning.learner.snapshots()));
+        // What to write, only when a snapshot was taken: copying the path and the
+        // snapshots on every bucket would allocate on the call path once a second.
+        let file = match step {
+            Step::Snapshot(_) => learning
+                .learner
+                .snapshot_file()
+                .map(|p| (p.to_path_buf(), learning.learner.snapshots())),
+            _ => None,
+        };
         let thresholds = learning.learner.thresholds();
         drop(learning);
         self.publish(thresholds);
-        if let (Step::Snapshot(_), Some((path, snapshots))) = (&step, file) {
+        if let Some((path, snapshots)) = file {
             persist(path, snapshots);
         }
         self.after_step(step, now_ns);
