@@ -111,7 +111,7 @@ impl Faults {
             Faults::Remote(c) => c
                 .call(
                     http::Method::POST,
-                    &format!("/proxies/{proxy}"),
+                    &format!("/proxies/{}", ballast_spec::encode_component(proxy)),
                     Some(&serde_json::json!({ "enabled": enabled })),
                 )
                 .await

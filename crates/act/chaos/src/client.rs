@@ -1,17 +1,14 @@
-//! A small client for the chaos API (ours or Toxiproxy's): what `ballast chaos list|add|
-//! toxic add|toxic rm|reset` use. One HTTP/1.1 connection per call; no pooling, since a
-//! human types each command.
+//! A client for the chaos API (ours or Toxiproxy's): what `ballast chaos list|add|
+//! toxic add|toxic rm|reset` and a contract naming a running server use. The HTTP is
+//! `ballast-http`'s pooled client: one kept-alive connection serves a whole run's calls.
 
 use crate::proxy::ProxyInfo;
 use crate::toxic::Toxic;
 use crate::Error;
-use bytes::Bytes;
-use http::{header, Method, Request};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use ballast_http::{Auth, Client, ClientConfig, Request};
+use http::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// How long one API call may take, connecting included.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,95 +16,85 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A client for one API server.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    /// `host:port`.
-    authority: String,
-    token: Option<String>,
+    /// `http://host:port`, as given (for messages).
+    shown: String,
+    base: url::Url,
+    http: Client,
 }
 
 impl ApiClient {
     /// A client for `url` (`http://host:port`, or just `host:port`), sending `token` as
     /// a bearer token when given.
     pub fn new(url: &str, token: Option<String>) -> Result<ApiClient, Error> {
-        let rest = match url.split_once("://") {
-            Some(("http", rest)) => rest,
-            Some((scheme, _)) => {
-                return Err(Error::invalid(
-                    "--api",
-                    format!("expected an http:// URL, got scheme {scheme:?}"),
-                ))
-            }
-            None => url,
+        let full = if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("http://{url}")
         };
-        let authority = rest.trim_end_matches('/');
-        crate::config::check_host_port("--api", authority)?;
+        let base = ballast_spec::parse_http_url(&full)
+            .map_err(|e| Error::invalid("--api", e.to_string()))?;
+        if base.scheme() != "http" {
+            return Err(Error::invalid(
+                "--api",
+                format!("expected an http:// URL, got scheme \"{}\"", base.scheme()),
+            ));
+        }
+        if base.port().is_none() {
+            return Err(Error::invalid(
+                "--api",
+                format!("expected host:port, e.g. 127.0.0.1:8474, got {url}"),
+            ));
+        }
+        // A control call changes the proxy: it is never repeated on its own, so a
+        // failure is reported once rather than applied twice.
+        let http = ClientConfig {
+            timeout: CALL_TIMEOUT,
+            connect_timeout: Duration::from_secs(5),
+            retries: 0,
+            auth: token.map(Auth::Bearer),
+            idle_per_host: 2,
+            ..ClientConfig::default()
+        }
+        .build()
+        .map_err(|e| Error::invalid("--api", e.to_string()))?;
         Ok(ApiClient {
-            authority: authority.to_string(),
-            token,
+            shown: full.trim_end_matches('/').to_string(),
+            base,
+            http,
         })
     }
 
-    /// Sends one request; returns the status and the body parsed as JSON (`null` when
-    /// empty). Error statuses become [`Error::Api`] with the server's `error` text.
+    /// Sends one request; returns the body parsed as JSON (`null` when empty). Error
+    /// statuses become [`Error::Api`] with the server's `error` text.
     pub async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, Error> {
-        let call = self.call_inner(method, path, body);
-        match tokio::time::timeout(CALL_TIMEOUT, call).await {
-            Ok(result) => result,
-            Err(_) => Err(self.unreachable(format!("no answer within {CALL_TIMEOUT:?}"))),
+        let mut url = self.base.clone();
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        url.set_path(path);
+        url.set_query(query);
+        let mut request = Request::new(method, url).header("content-type", "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
         }
-    }
-
-    async fn call_inner(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, Error> {
-        let stream = TcpStream::connect(&self.authority)
-            .await
-            .map_err(|e| self.unreachable(e.to_string()))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| self.unreachable(e.to_string()))?;
-        tokio::spawn(connection);
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, &self.authority)
-            .header(
-                header::USER_AGENT,
-                concat!("ballast/", env!("CARGO_PKG_VERSION")),
-            )
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(token) = &self.token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| Error::invalid("path", e.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| self.unreachable(e.to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| self.unreachable(e.to_string()))?
-            .to_bytes();
-        let value: Value = if bytes.is_empty() {
+        let response = self.http.send(request).await.map_err(|e| match e {
+            ballast_http::Error::Unreachable { message, .. }
+            | ballast_http::Error::Transport { message, .. } => self.unreachable(message),
+            other => self.unreachable(other.to_string()),
+        })?;
+        let value: Value = if response.body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&response.body)
+                .unwrap_or_else(|_| Value::String(response.text()))
         };
-        if (200..300).contains(&status) {
+        if response.is_success() {
             return Ok(value);
         }
         let message = value
@@ -115,12 +102,15 @@ impl ApiClient {
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| value.as_str().unwrap_or("no error text").trim().to_string());
-        Err(Error::Api { status, message })
+        Err(Error::Api {
+            status: response.status,
+            message,
+        })
     }
 
     fn unreachable(&self, message: String) -> Error {
         Error::Unreachable {
-            addr: self.authority.clone(),
+            addr: self.shown.clone(),
             message,
         }
     }
@@ -152,7 +142,7 @@ impl ApiClient {
 
     /// `POST /proxies/{proxy}/toxics`.
     pub async fn add_toxic(&self, proxy: &str, toxic: &Toxic) -> Result<Toxic, Error> {
-        let path = format!("/proxies/{}/toxics", encode(proxy));
+        let path = format!("/proxies/{}/toxics", ballast_spec::encode_component(proxy));
         let value = self
             .call(Method::POST, &path, Some(&toxic.to_json()))
             .await?;
@@ -161,7 +151,11 @@ impl ApiClient {
 
     /// `DELETE /proxies/{proxy}/toxics/{name}`.
     pub async fn remove_toxic(&self, proxy: &str, name: &str) -> Result<(), Error> {
-        let path = format!("/proxies/{}/toxics/{}", encode(proxy), encode(name));
+        let path = format!(
+            "/proxies/{}/toxics/{}",
+            ballast_spec::encode_component(proxy),
+            ballast_spec::encode_component(name)
+        );
         self.call(Method::DELETE, &path, None).await.map(|_| ())
     }
 
@@ -169,19 +163,6 @@ impl ApiClient {
     pub async fn reset(&self) -> Result<(), Error> {
         self.call(Method::POST, "/reset", None).await.map(|_| ())
     }
-}
-
-/// Percent-encodes a path segment (names may hold spaces and other characters).
-fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Reads a proxy as the API shows it (Toxiproxy's servers included).
@@ -229,7 +210,10 @@ mod tests {
         assert!(ApiClient::new("127.0.0.1:8474/", None).is_ok());
         assert!(ApiClient::new("https://127.0.0.1:8474", None).is_err());
         assert!(ApiClient::new("http://127.0.0.1", None).is_err());
-        assert_eq!(encode("my proxy/1"), "my%20proxy%2F1");
+        assert_eq!(
+            ballast_spec::encode_component("my proxy/1"),
+            "my%20proxy%2F1"
+        );
     }
 
     #[test]
