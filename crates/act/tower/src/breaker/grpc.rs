@@ -122,9 +122,10 @@ where
         if let Poll::Ready(result) = future.poll(cx) {
             return Poll::Ready(match result {
                 Ok(response) => {
-                    let (parts, body) = response.into_parts();
-                    let inner = this.pending.at_head(parts.status, &parts.headers, body);
-                    Ok(http::Response::from_parts(parts, GrpcBody { inner }))
+                    let pending = this.pending.at_head(response.status(), response.headers());
+                    Ok(response.map(|body| GrpcBody {
+                        inner: Watched::new(body, pending),
+                    }))
                 }
                 Err(e) => {
                     this.pending.finish(GrpcClassifier::error);

@@ -48,26 +48,16 @@ impl<F: Finish> Pending<F> {
         }
     }
 
-    /// Judges the call by `status` and `headers` if they say how it ended; else hands it
-    /// to `body`, to be judged when the body ends.
-    pub(crate) fn at_head<B>(
-        &mut self,
-        status: http::StatusCode,
-        headers: &http::HeaderMap,
-        body: B,
-    ) -> Watched<B, F> {
+    /// Judges the call by `status` and `headers` if they say how it ended; else takes it
+    /// out, for the body to judge when it ends ([`Watched::new`]).
+    #[inline]
+    pub(crate) fn at_head(&mut self, status: http::StatusCode, headers: &http::HeaderMap) -> Self {
         match self.classifier.head(status, headers) {
             Some(verdict) => {
                 self.finish(|_| verdict);
-                Watched {
-                    body,
-                    pending: Pending::none(self.classifier),
-                }
+                Pending::none(self.classifier)
             }
-            None => Watched {
-                body,
-                pending: std::mem::replace(self, Pending::none(self.classifier)),
-            },
+            None => std::mem::replace(self, Pending::none(self.classifier)),
         }
     }
 }
@@ -90,6 +80,12 @@ pin_project_lite::pin_project! {
 }
 
 impl<B, F: Finish> Watched<B, F> {
+    /// `body`, judged by `pending` (if anything is pending) when it ends.
+    #[inline]
+    pub(crate) fn new(body: B, pending: Pending<F>) -> Self {
+        Watched { body, pending }
+    }
+
     /// The body inside.
     pub(crate) fn get_ref(&self) -> &B {
         &self.body

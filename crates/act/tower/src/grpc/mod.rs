@@ -279,8 +279,15 @@ impl Verdict {
 }
 
 /// `grpc-status` as a code: `None` if absent, `Some(Err(()))` if not a number.
+#[inline]
 fn status_in(headers: &http::HeaderMap) -> Option<Result<u8, ()>> {
-    let value = headers.get(&GRPC_STATUS)?.as_bytes();
+    // A walk beats a lookup here: a gRPC head or trailers map holds a handful of fields
+    // (`grpc-status`, `grpc-message`, a content type), and comparing a name's length
+    // rejects the others at once, where a lookup hashes the name every time.
+    let value = headers
+        .iter()
+        .find_map(|(name, value)| (name == GRPC_STATUS).then_some(value))?
+        .as_bytes();
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return Some(Err(()));
     }
@@ -530,6 +537,18 @@ mod tests {
             Verdict::ERROR,
             "no status at the end: protocol error"
         );
+        let mut busy = http::HeaderMap::new();
+        busy.insert("content-type", "application/grpc".parse().unwrap());
+        busy.insert("grpc-message", "down".parse().unwrap());
+        busy.append("x-trace", "a".parse().unwrap());
+        busy.append("x-trace", "b".parse().unwrap());
+        busy.insert("grpc-status", "14".parse().unwrap());
+        busy.insert("grpc-status-details-bin", "AAAA".parse().unwrap());
+        let unavailable = Verdict {
+            code: 14,
+            failed: true,
+        };
+        assert_eq!(c.trailers(&busy), unavailable, "found among other fields");
         assert_eq!(
             c.abandoned(),
             Verdict {
