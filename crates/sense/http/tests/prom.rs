@@ -109,3 +109,92 @@ async fn gives_up_after_the_retries_with_the_last_status() {
     let e = client.query("up", None).await.unwrap_err();
     assert!(e.to_string().contains("HTTP 503"), "{e}");
 }
+
+/// A real Prometheus serving HTTPS with a certificate from a private CA: queried through
+/// the CA file, refused without it. Prometheus listens on port 0 and its log names the
+/// port it got, so parallel runs never collide.
+#[tokio::test]
+async fn a_real_prometheus_over_https_with_a_private_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use tokio::io::AsyncBufReadExt;
+    let dir = std::env::temp_dir().join(format!("ballast-http-prom-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(
+        dir.join("web.yml"),
+        "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        "global:\n  scrape_interval: 15s\n",
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new("prometheus")
+        .current_dir(&dir)
+        .args([
+            "--config.file=prometheus.yml",
+            "--web.config.file=web.yml",
+            "--web.listen-address=127.0.0.1:0",
+            "--storage.tsdb.path=data",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("prometheus must be installed (scripts/test.sh installs it)");
+    let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = log.next_line().await.unwrap() {
+            if line.contains("msg=\"Listening on\"") {
+                return line.split("address=").nth(1).map(|a| a.trim().to_string());
+            }
+        }
+        None
+    })
+    .await
+    .expect("Prometheus says where it listens within 60 s")
+    .expect("Prometheus' log names its address");
+    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    let url = format!("https://{address}");
+
+    let trusting = PromConfig {
+        http: ClientConfig {
+            ca_file: Some(dir.join("ca.pem")),
+            retries: 10,
+            backoff: Duration::from_millis(200),
+            ..ClientConfig::default()
+        },
+        ..PromConfig::new(url.clone())
+    }
+    .build()
+    .unwrap();
+    let values = trusting.query("vector(1)", None).await.unwrap();
+    assert_eq!(values, vec![("{}".to_string(), 1.0)]);
+
+    let untrusting = PromConfig {
+        http: ClientConfig {
+            retries: 0,
+            ..ClientConfig::default()
+        },
+        ..PromConfig::new(url)
+    }
+    .build()
+    .unwrap();
+    let e = untrusting.query("vector(1)", None).await.unwrap_err();
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    drop(child);
+    let _ = std::fs::remove_dir_all(&dir);
+}
