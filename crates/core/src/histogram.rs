@@ -125,8 +125,8 @@ impl LatencyHistogram {
             Deserializer::new().deserialize(&mut bytes.as_slice())
         }))
         .map_err(|_| Error::Histogram("corrupt HDR V2 histogram".into()))?;
-        let mut inner: Histogram<u64> = deserialized
-            .map_err(|e| Error::Histogram(format!("not an HDR V2 histogram: {e:?}")))?;
+        let mut inner: Histogram<u64> =
+            deserialized.map_err(|e| Error::Histogram(format!("not an HDR V2 histogram: {e}")))?;
         // max() reports the top of the largest value's bucket, which may pass 60 s.
         if inner.max() > inner.highest_equivalent(MAX_MICROS) {
             return Err(Error::Histogram(format!(

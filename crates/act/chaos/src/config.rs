@@ -370,7 +370,9 @@ fn yaml_to_json(text: &str) -> Result<serde_json::Value, String> {
                     let key = match key {
                         Yaml::String(s) => s,
                         Yaml::Integer(i) => i.to_string(),
-                        other => return Err(format!("keys must be strings, got {other:?}")),
+                        other => {
+                            return Err(format!("keys must be strings, got {}", convert(other)?))
+                        }
                     };
                     object.insert(key, convert(value)?);
                 }

@@ -45,6 +45,14 @@ pub struct NabArgs {
 
 pub fn run(args: NabArgs) -> anyhow::Result<ExitCode> {
     let corpus = load_corpus(&args.data_dir, &args.windows)?;
+    for file in &corpus {
+        if let Some(summary) = file.rows.summary() {
+            eprintln!(
+                "{}: {summary} (scored in file order, as NAB does)",
+                file.key
+            );
+        }
+    }
     let profiles = match &args.profiles {
         Some(path) => read_profiles(path)?,
         None => Profile::nab_defaults(),

@@ -1,7 +1,9 @@
 //! NAB-format corpora: a data folder of `<category>/<name>.csv` files, the labelled anomaly
 //! windows of each (`combined_windows.json`) and the scoring profiles (`profiles.json`).
+//! Data files are read as NAB reads them: every row, in file order, even where the
+//! timestamps step back or repeat ([`RowPolicy::NAB`]).
 
-use super::csv::{read_series, read_text};
+use super::csv::{read_series_with, read_text, RowPolicy, RowReport};
 use crate::nab::Profile;
 use crate::series::{parse_timestamp, Series};
 use crate::Error;
@@ -14,8 +16,10 @@ use std::path::{Path, PathBuf};
 pub struct CorpusFile {
     /// Its key in the windows file: `<category>/<name>.csv`.
     pub key: String,
-    /// Its data.
+    /// Its data, every row in file order.
     pub series: Series,
+    /// Rows out of time order and repeated timestamps found in it (kept, as NAB keeps them).
+    pub rows: RowReport,
     /// Anomaly windows, `[start, end]` in seconds since the epoch, in time order.
     pub windows: Vec<(f64, f64)>,
 }
@@ -194,10 +198,11 @@ pub fn load_corpus(data_dir: &Path, windows_path: &Path) -> Result<Vec<CorpusFil
                 data_dir.join("data").join(&key).display()
             ))
         })?;
-        let series = read_series(&path)?;
+        let (series, rows) = read_series_with(&path, RowPolicy::NAB)?;
         files.push(CorpusFile {
             key,
             series,
+            rows,
             windows,
         });
     }

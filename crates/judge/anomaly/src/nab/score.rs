@@ -76,25 +76,51 @@ pub enum RowLabel {
     },
 }
 
-/// Labels each row of a file from its timestamps and windows, as NAB's `calcSweepScore`:
-/// a window begins at the row whose timestamp equals its start and ends at the first row
-/// equal to its end.
+/// Labels each row of a file from its timestamps and windows, as NAB's `calcSweepScore`
+/// does, row by row in file order (a file whose timestamps step back is not reordered):
+/// each window bound must be the timestamp of exactly one row (NAB's labeler refuses
+/// anything else); the windows are taken in time order, and the next one opens at the
+/// row holding its start, even inside another, and closes at the row holding its end. A
+/// row's place in its window, and after the previous one, is counted in rows, as is the
+/// probationary period.
 pub fn label_rows(
     timestamps: &[f64],
     windows: &[(f64, f64)],
     name: &str,
 ) -> Result<Vec<RowLabel>, Error> {
-    let index_of = |t: f64, which: &str| {
-        timestamps.iter().position(|&x| x == t).ok_or_else(|| {
-            Error::Corpus(format!(
-                "{name}: window {which} {} is not a timestamp of the file",
-                crate::series::format_timestamp(t)
-            ))
-        })
+    let row_of = |t: f64, window: usize, which: &str| {
+        let shown = crate::series::format_timestamp(t);
+        let mut rows = timestamps
+            .iter()
+            .enumerate()
+            .filter(|(_, &x)| x == t)
+            .map(|(i, _)| i);
+        match (rows.next(), rows.next()) {
+            (Some(i), None) => Ok(i),
+            (None, _) => Err(Error::Corpus(format!(
+                "{name}: window {which} {shown} is not a timestamp of the file"
+            ))),
+            (Some(a), Some(b)) => Err(Error::Corpus(format!(
+                "{name}: window {window} {which} {shown} is the timestamp of rows {} and {}; \
+                 NAB needs it to be exactly one row's",
+                a + 1,
+                b + 1
+            ))),
+        }
     };
     let mut bounds = Vec::with_capacity(windows.len());
-    for &(start, end) in windows {
-        bounds.push((index_of(start, "start")?, index_of(end, "end")?));
+    for (w, &(start, end)) in windows.iter().enumerate() {
+        let (left, right) = (row_of(start, w, "start")?, row_of(end, w, "end")?);
+        if right < left {
+            // NAB would divide by a window width of zero or less.
+            return Err(Error::Corpus(format!(
+                "{name}: window {w} ends at row {} before it starts at row {} (the file's \
+                 timestamps step back across it)",
+                right + 1,
+                left + 1
+            )));
+        }
+        bounds.push((left, right));
     }
     let max_tp = scaled_sigmoid(-1.0);
     let probation = probationary_length(timestamps.len());
@@ -103,7 +129,7 @@ pub fn label_rows(
     let mut current: Option<(usize, usize, usize)> = None; // (window, left, right)
     let mut previous: Option<(usize, f64)> = None; // (right index, width)
     for i in 0..timestamps.len() {
-        if current.is_none() && next < bounds.len() && i == bounds[next].0 {
+        if next < bounds.len() && i == bounds[next].0 {
             current = Some((next, bounds[next].0, bounds[next].1));
             next += 1;
         }
@@ -373,5 +399,140 @@ mod tests {
     fn a_window_start_missing_from_the_file_is_an_error() {
         let e = label_rows(&[0.0, 60.0], &[(30.0, 60.0)], "x.csv").unwrap_err();
         assert!(e.to_string().contains("x.csv: window start"), "{e}");
+    }
+
+    #[test]
+    fn a_window_bound_on_a_repeated_or_reversed_timestamp_is_an_error() {
+        let ts = [0.0, 60.0, 120.0, 60.0, 180.0];
+        let e = label_rows(&ts, &[(60.0, 180.0)], "x.csv").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.csv: window 0 start 1970-01-01 00:01:00 is the timestamp of rows 2 and 4; \
+             NAB needs it to be exactly one row's"
+        );
+        let ts = [0.0, 180.0, 60.0, 120.0];
+        let e = label_rows(&ts, &[(60.0, 180.0)], "x.csv").unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("window 0 ends at row 2 before it starts at row 3"));
+    }
+
+    /// NAB's `Sweeper.calcSweepScore` (nab/sweeper.py) transcribed statement by statement:
+    /// timestamps compared as it compares them, `timestamps.index` for the window edges,
+    /// rows in file order. Per row: the weighted sweep score, the window, the probation flag.
+    fn nab_sweep(
+        timestamps: &[f64],
+        windows: &[(f64, f64)],
+        profile: &Profile,
+    ) -> Vec<(f64, Option<usize>, bool)> {
+        let index = |t: f64| timestamps.iter().position(|&x| x == t).unwrap() as f64;
+        let mut limits: std::collections::VecDeque<(usize, (f64, f64))> =
+            windows.iter().copied().enumerate().collect();
+        let max_tp = scaled_sigmoid(-1.0);
+        let probationary = ((0.15 * timestamps.len() as f64).floor()).min(0.15 * 5000.0);
+        let mut cur: Option<(usize, (f64, f64))> = None;
+        let (mut cur_width, mut cur_right) = (0.0, 0.0);
+        let (mut prev_width, mut prev_right): (f64, Option<f64>) = (0.0, None);
+        let mut out = Vec::new();
+        for (i, &t) in timestamps.iter().enumerate() {
+            let i = i as f64;
+            if limits.front().is_some_and(|w| t == w.1 .0) {
+                let w = limits.pop_front().unwrap();
+                cur_right = index(w.1 .1);
+                cur_width = cur_right - index(w.1 .0) + 1.0;
+                cur = Some(w);
+            }
+            let weighted = if cur.is_some() {
+                let position = -(cur_right - i + 1.0) / cur_width;
+                scaled_sigmoid(position) * profile.tp_weight / max_tp
+            } else {
+                let unweighted = match prev_right {
+                    None => -1.0,
+                    Some(r) => scaled_sigmoid((r - i).abs() / (prev_width - 1.0)),
+                };
+                unweighted * profile.fp_weight
+            };
+            out.push((weighted, cur.map(|w| w.0), i < probationary));
+            if let Some(w) = cur {
+                if t == w.1 .1 {
+                    prev_right = Some(i);
+                    prev_width = cur_width;
+                    cur = None;
+                }
+            }
+        }
+        out
+    }
+
+    fn assert_labels_are_nabs(ts: &[f64], windows: &[(f64, f64)]) -> Vec<RowLabel> {
+        let ours = label_rows(ts, windows, "f.csv").unwrap();
+        for profile in Profile::nab_defaults() {
+            let theirs = nab_sweep(ts, windows, &profile);
+            assert_eq!(ours.len(), theirs.len());
+            for (i, (label, &(score, window, probation))) in ours.iter().zip(&theirs).enumerate() {
+                let (value, weight) = match *label {
+                    RowLabel::Probation => {
+                        assert!(probation, "row {i}");
+                        continue;
+                    }
+                    RowLabel::Window { window: w, value } => {
+                        assert_eq!(window, Some(w), "row {i}");
+                        (value, profile.tp_weight)
+                    }
+                    RowLabel::Outside { value } => {
+                        assert_eq!(window, None, "row {i}");
+                        (value, profile.fp_weight)
+                    }
+                };
+                assert!(!probation, "row {i}");
+                assert!(
+                    (value * weight - score).abs() < 1e-12,
+                    "row {i}: {value} vs {score}"
+                );
+            }
+        }
+        ours
+    }
+
+    #[test]
+    fn a_window_opening_inside_another_in_file_order_takes_over_as_in_nab() {
+        // Row 15 jumps ahead to 2130 s, the start of window 1, while window 0 (rows 10..18)
+        // is open: NAB enters window 1 there and window 0 never closes.
+        let mut ts: Vec<f64> = (0..40).map(|i| 60.0 * i as f64).collect();
+        ts[15] = 2130.0;
+        let windows = [(ts[10], ts[18]), (2130.0, ts[38])];
+        let labels = assert_labels_are_nabs(&ts, &windows);
+        assert!(matches!(labels[14], RowLabel::Window { window: 0, .. }));
+        assert!(matches!(labels[18], RowLabel::Window { window: 1, .. }));
+        assert!(matches!(labels[39], RowLabel::Outside { .. }));
+        // The start of window 1 before window 0's in file order: NAB never opens it.
+        let mut ts: Vec<f64> = (0..40).map(|i| 60.0 * i as f64).collect();
+        ts[5] = 2130.0;
+        let labels = assert_labels_are_nabs(&ts, &windows);
+        assert!(!labels
+            .iter()
+            .any(|l| matches!(l, RowLabel::Window { window: 1, .. })));
+    }
+
+    #[test]
+    fn rows_are_labelled_as_nab_does_in_file_order_when_timestamps_step_back() {
+        // 400 five-minute rows; rows 200..212 were written an hour early, so they repeat
+        // the timestamps of rows 188..200 and the file steps back at row 200. One window
+        // spans the step, one lies before it and one after.
+        let ts: Vec<f64> = (0..400)
+            .map(|i| {
+                let shift = if (200..212).contains(&i) { 3600.0 } else { 0.0 };
+                1_394_323_200.0 + 300.0 * i as f64 - shift
+            })
+            .collect();
+        let windows = [(ts[100], ts[110]), (ts[180], ts[230]), (ts[300], ts[320])];
+        let labels = assert_labels_are_nabs(&ts, &windows);
+        // The window across the step holds rows 180..=230 in file order: 51 rows, a dozen
+        // of them repeating earlier timestamps.
+        let inside = labels
+            .iter()
+            .filter(|l| matches!(l, RowLabel::Window { window: 1, .. }))
+            .count();
+        assert_eq!(inside, 51);
     }
 }

@@ -94,8 +94,8 @@ impl NoveltyConfig {
         let bad = |m: String| Err(Error::Config(format!("novelty.{m}")));
         if self.warmup.is_some_and(|w| !(10..=100_000).contains(&w)) {
             return bad(format!(
-                "warmup must be between 10 and 100000 points, got {:?}",
-                self.warmup
+                "warmup must be between 10 and 100000 points, got {}",
+                self.warmup.unwrap_or_default()
             ));
         }
         for (name, v) in [
