@@ -30,11 +30,30 @@ command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
 # builds two small stdlib-only Go programs and lets Prometheus scrape them.
 command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 command -v go >/dev/null || missing+=(golang-go)
+# The chaos proxy's and the demo's tests go through a real Redis and PostgreSQL.
+command -v redis-server >/dev/null || missing+=(redis-server)
+installed_postgres=no
+if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+  missing+=(postgresql)
+  installed_postgres=yes
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+if [ "$installed_postgres" = yes ]; then
+  # A cluster this script just installed gets what the project's machines have
+  # (../shared/SERVICES.md): trust on loopback and a database named test. A machine's own
+  # cluster is never changed.
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  fi
+fi
+# services.sh starts Redis with its working and log directories here.
+mkdir -p /var/log/redis /var/lib/redis
 
 step "services the tests need"
 # shellcheck source=scripts/services.sh
@@ -42,6 +61,11 @@ step "services the tests need"
 # The chaos proxy's tests go through the real Redis and PostgreSQL (and start a private
 # redis-server of their own to kill and restart).
 ensure_services "redis postgres"
+if [ "$installed_postgres" = yes ]; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main reload
+  su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname = 'test'\"" | grep -q 1 ||
+    su postgres -c "createdb test"
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
