@@ -11,7 +11,7 @@ use std::time::Instant;
 /// Where faults go.
 pub(crate) enum Faults {
     Embedded(ChaosServer),
-    Remote(ApiClient),
+    Remote(Box<ApiClient>),
 }
 
 /// One fault in place.
@@ -75,7 +75,7 @@ impl Faults {
                         }
                     }
                 }
-                Ok(Faults::Remote(client))
+                Ok(Faults::Remote(Box::new(client)))
             }
         }
     }

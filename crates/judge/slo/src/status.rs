@@ -125,8 +125,10 @@ mod tests {
     use ballast_core::source::{SourceError, SourceFuture};
     use ballast_core::Series;
 
+    type Answer = Result<Vec<(String, f64)>, SourceError>;
+
     /// Answers instant queries from a table, as a server would have.
-    struct Recorded(Vec<(&'static str, Result<Vec<(String, f64)>, SourceError>)>);
+    struct Recorded(Vec<(&'static str, Answer)>);
 
     impl SeriesSource for Recorded {
         fn now(&self) -> SourceFuture<'_, f64> {
