@@ -17,7 +17,7 @@ use std::time::Duration;
     arg_required_else_help = true
 )]
 #[command(after_help = "Examples:
-  ballast demo                                        the seed's golden table, end to end (≈3 min; --quick ≈45 s)
+  ballast demo                                        the seed's golden table, end to end (about 95 s; --quick about 30 s)
   ballast load http://127.0.0.1:8080/ --rate 2000/s --duration 30s
   ballast load http://127.0.0.1:8080/ --concurrency 64 --requests 100000 --json run.json
   ballast report merge shard-1.json shard-2.json -o run.json

@@ -23,7 +23,8 @@ const TOP_LEVEL: [&str; 8] = [
     "clauses",
     "slos",
 ];
-const TOXICS: [&str; 10] = [
+const TOXICS: [&str; 11] = [
+    "noop",
     "latency",
     "bandwidth",
     "slow_close",
