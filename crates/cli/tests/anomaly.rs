@@ -212,6 +212,8 @@ fn malformed_inputs_are_precise_errors_with_exit_code_2() {
         std::fs::write(&p, text).unwrap();
         p.display().to_string()
     };
+    // Held until the cases have run: connections to it are refused.
+    let nothing = ballast_testkit::RefusedPort::new();
     let cases: Vec<(Vec<String>, String)> = vec![
         (
             vec![
@@ -292,10 +294,7 @@ fn malformed_inputs_are_precise_errors_with_exit_code_2() {
                 "leak".into(),
                 "go_goroutines".into(),
                 "--prometheus".into(),
-                format!("http://127.0.0.1:{}", {
-                    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                    l.local_addr().unwrap().port()
-                }),
+                format!("http://{}", nothing.addr()),
                 "--retries".into(),
                 "0".into(),
             ],

@@ -7,6 +7,7 @@
 //! 9,900 through one `ballast` process (the clients live in the test process, the
 //! upstream is a private `redis-server` process).
 
+use ballast_testkit::{Port, Server, StartError};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -25,45 +26,57 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// A private Redis (not the shared one on 6379: this test kills it).
-fn start_redis(port: u16) -> Killed {
-    let child = Command::new("redis-server")
-        .args([
+/// A private Redis (not the shared one on 6379: this test kills it) on `port`, or on a
+/// port of its own. redis-server cannot listen on port 0 (`--port 0` turns TCP off), so it
+/// is offered a port outside the ephemeral range and, when another program holds that one,
+/// started again on a new one.
+async fn start_redis(port: Option<u16>) -> Result<Server, StartError> {
+    let mut attempts = 0;
+    loop {
+        let offered = port.unwrap_or_else(ballast_testkit::port_outside_ephemeral_range);
+        let args: Vec<String> = [
             "--port",
-            &port.to_string(),
+            &offered.to_string(),
             "--bind",
             "127.0.0.1",
             "--save",
             "",
             "--appendonly",
             "no",
-        ])
-        .args([
             "--maxclients",
             "10100",
             "--daemonize",
             "no",
             "--logfile",
             "",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (scripts/services.sh)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not start on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+        ]
+        .map(String::from)
+        .into();
+        match Server::try_start("redis-server", &args, Port::Proc, Duration::from_secs(30)).await {
+            Ok(redis) => {
+                assert_eq!(redis.port, offered, "{}", redis.log());
+                return Ok(redis);
+            }
+            Err(e) if port.is_none() && attempts < 10 => {
+                attempts += 1;
+                println!("redis-server did not start on {offered}, trying another port: {e}");
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Killed(child)
+}
+
+/// One call to the chaos API; the whole answer.
+async fn api_call(api: SocketAddr, method: &str, path: &str, body: &str) -> String {
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut control = TcpStream::connect(api).await.unwrap();
+    control.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    control.read_to_string(&mut answer).await.unwrap();
+    answer
 }
 
 /// Starts `ballast chaos serve` with one proxy to `upstream`; returns (process, API, proxy).
@@ -167,8 +180,8 @@ async fn open_many(proxy: SocketAddr, n: usize) -> Vec<TcpStream> {
 async fn chaos_serve_holds_9900_connections_without_leaks_and_survives_an_upstream_restart() {
     let dir = std::env::temp_dir().join(format!("ballast-chaos-conns-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let redis_port = free_port();
-    let redis = start_redis(redis_port);
+    let redis = start_redis(None).await.unwrap();
+    let redis_port = redis.port;
     let (chaos, api, proxy) = start_chaos(redis_port, &dir);
     let pid = chaos.0.id();
     let baseline = open_files(pid);
@@ -188,15 +201,13 @@ async fn chaos_serve_holds_9900_connections_without_leaks_and_survives_an_upstre
     );
 
     // A toxic reaches the live connections (a sample is timed).
-    let add = format!(
-        "POST /proxies/redis/toxics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
-        r#"{"type":"latency","attributes":{"latency":30}}"#.len(),
-        r#"{"type":"latency","attributes":{"latency":30}}"#
-    );
-    let mut control = TcpStream::connect(api).await.unwrap();
-    control.write_all(add.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    control.read_to_string(&mut answer).await.unwrap();
+    let answer = api_call(
+        api,
+        "POST",
+        "/proxies/redis/toxics",
+        r#"{"type":"latency","attributes":{"latency":30}}"#,
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     for stream in held.iter_mut().step_by(99) {
         let t = Instant::now();
@@ -218,7 +229,7 @@ async fn chaos_serve_holds_9900_connections_without_leaks_and_survives_an_upstre
 
     // Upstream killed mid-test, with connections open.
     let mut open = open_many(proxy, 100).await;
-    drop(redis);
+    redis.stop().await;
     for stream in &mut open {
         let mut buf = [0u8; 1];
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
@@ -240,8 +251,20 @@ async fn chaos_serve_holds_9900_connections_without_leaks_and_survives_an_upstre
     assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
     drop(refused);
 
-    // Restarted on the same port: new connections work again.
-    let _redis = start_redis(redis_port);
+    // Restarted on the same port: new connections work again. The port was free only
+    // between the kill and now; if another program took it meanwhile, Redis comes back on a
+    // new one and the proxy is pointed there.
+    let _redis = match start_redis(Some(redis_port)).await {
+        Ok(redis) => redis,
+        Err(e) => {
+            println!("redis-server could not have {redis_port} back ({e}); moving the proxy");
+            let redis = start_redis(None).await.unwrap();
+            let body = format!(r#"{{"upstream":"127.0.0.1:{}"}}"#, redis.port);
+            let answer = api_call(api, "POST", "/proxies/redis", &body).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            redis
+        }
+    };
     let again = open_many(proxy, 1_000).await;
     drop(again);
     let finally = settle(pid, baseline).await;

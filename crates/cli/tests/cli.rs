@@ -105,9 +105,8 @@ fn bad_flags_are_one_line_errors_with_exit_code_2() {
 
 #[test]
 fn an_unreachable_target_is_an_input_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    drop(listener);
+    let nothing = ballast_testkit::RefusedPort::new();
+    let url = format!("http://{}/", nothing.addr());
     assert_input_error(
         &["load", &url, "-n", "5", "--no-progress"],
         "cannot connect",

@@ -6,19 +6,7 @@
 use ballast_demo::DemoServerConfig;
 use ballast_slo::{Alerting, BurnWindow, Sli, Slo};
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// An SLO with windows short enough to see burn within seconds: 99 % over an hour, pages
 /// when both 20 s and 5 s burn faster than 5×, tickets at 2× over 40 s and 10 s.
@@ -63,29 +51,6 @@ async fn fetch(url: &str) -> Result<String, ballast_http::Error> {
     client.get_text(&url.parse().expect("a test URL")).await
 }
 
-async fn wait_ready(url: &str, deadline: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < deadline {
-        if fetch(url).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{url} did not become ready within {deadline:?}");
-}
-
-fn spawn(program: &str, args: &[String]) -> Child {
-    Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{program} must be installed (scripts/test.sh installs it): {e}")
-        })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn burn_is_seen_by_prometheus_alerts_and_by_status_on_prometheus_and_victoriametrics() {
     let demo = DemoServerConfig {
@@ -95,9 +60,8 @@ async fn burn_is_seen_by_prometheus_alerts_and_by_status_on_prometheus_and_victo
     .build()
     .await
     .unwrap();
-    let dir = std::env::temp_dir().join(format!("ballast-slo-live-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = ballast_testkit::TempDir::new("slo-live");
+    let dir = temp.path();
     let slo = demo_slo();
     std::fs::write(
         dir.join("rules.yaml"),
@@ -117,29 +81,19 @@ async fn burn_is_seen_by_prometheus_alerts_and_by_status_on_prometheus_and_victo
     );
     std::fs::write(dir.join("vm.yml"), vm_scrape).unwrap();
 
-    let prom_port = free_port();
-    let _prometheus = spawn(
-        "prometheus",
+    // Both on port 0, the port each got read back (ballast-testkit).
+    let prometheus =
+        ballast_testkit::prometheus(&dir.join("prometheus.yml"), &dir.join("prom-data"), &[]).await;
+    let victoria = ballast_testkit::victoria_metrics(
+        &dir.join("vm-data"),
         &[
-            format!("--config.file={}", dir.join("prometheus.yml").display()),
-            format!("--storage.tsdb.path={}", dir.join("prom-data").display()),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-    );
-    let vm_port = free_port();
-    let _victoria = spawn(
-        "victoria-metrics",
-        &[
-            format!("-httpListenAddr=127.0.0.1:{vm_port}"),
-            format!("-storageDataPath={}", dir.join("vm-data").display()),
             format!("-promscrape.config={}", dir.join("vm.yml").display()),
             "-search.latencyOffset=0s".into(),
         ],
-    );
-    let prom = format!("http://127.0.0.1:{prom_port}");
-    let vm = format!("http://127.0.0.1:{vm_port}");
-    wait_ready(&format!("{prom}/-/ready"), Duration::from_secs(30)).await;
-    wait_ready(&format!("{vm}/health"), Duration::from_secs(30)).await;
+    )
+    .await;
+    let prom = prometheus.url();
+    let vm = victoria.url();
 
     // Traffic: 100 requests a second, a tenth of them answered 503 (burn rate 10 on 99 %).
     let url = demo.url();
@@ -201,5 +155,4 @@ async fn burn_is_seen_by_prometheus_alerts_and_by_status_on_prometheus_and_victo
         assert!((0.85..0.95).contains(&sli), "{server}: SLI {sli}");
     }
     load.abort();
-    let _ = std::fs::remove_dir_all(Path::new(&dir));
 }

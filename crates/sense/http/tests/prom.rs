@@ -116,10 +116,8 @@ async fn gives_up_after_the_retries_with_the_last_status() {
 #[tokio::test]
 async fn a_real_prometheus_over_https_with_a_private_ca() {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    use tokio::io::AsyncBufReadExt;
-    let dir = std::env::temp_dir().join(format!("ballast-http-prom-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let temp = ballast_testkit::TempDir::new("http-prom-tls");
+    let dir = temp.path();
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -134,7 +132,11 @@ async fn a_real_prometheus_over_https_with_a_private_ca() {
     std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
     std::fs::write(
         dir.join("web.yml"),
-        "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n",
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            dir.join("cert.pem").display(),
+            dir.join("key.pem").display()
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -142,32 +144,20 @@ async fn a_real_prometheus_over_https_with_a_private_ca() {
         "global:\n  scrape_interval: 15s\n",
     )
     .unwrap();
-    let mut child = tokio::process::Command::new("prometheus")
-        .current_dir(&dir)
-        .args([
-            "--config.file=prometheus.yml",
-            "--web.config.file=web.yml",
-            "--web.listen-address=127.0.0.1:0",
-            "--storage.tsdb.path=data",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("prometheus must be installed (scripts/test.sh installs it)");
-    let mut log = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let address = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = log.next_line().await.unwrap() {
-            if line.contains("msg=\"Listening on\"") {
-                return line.split("address=").nth(1).map(|a| a.trim().to_string());
-            }
-        }
-        None
-    })
-    .await
-    .expect("Prometheus says where it listens within 60 s")
-    .expect("Prometheus' log names its address");
-    tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+    // HTTPS, so readiness is left to the client's retries below.
+    let prometheus = ballast_testkit::Server::start(
+        "prometheus",
+        &[
+            format!("--config.file={}", dir.join("prometheus.yml").display()),
+            format!("--web.config.file={}", dir.join("web.yml").display()),
+            "--web.listen-address=127.0.0.1:0".into(),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+        ],
+        ballast_testkit::Port::Log(ballast_testkit::prometheus_listening),
+        Duration::from_secs(60),
+    )
+    .await;
+    let address = prometheus.addr();
     let url = format!("https://{address}");
 
     let trusting = PromConfig {
@@ -195,6 +185,5 @@ async fn a_real_prometheus_over_https_with_a_private_ca() {
     .unwrap();
     let e = untrusting.query("vector(1)", None).await.unwrap_err();
     assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
-    drop(child);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(prometheus);
 }

@@ -116,8 +116,10 @@ async fn corrected_latency_shows_a_stall_that_service_time_hides() {
         "corrected p90 {} ms",
         report.latency_ms.p90
     );
+    // "Hidden" and "past" bounds are half the stall, not a figure for a quiet machine: a busy
+    // one adds tens of milliseconds, a missed stall would add a second.
     assert!(
-        report.service_ms.p99 < 100.0,
+        report.service_ms.p99 < 400.0,
         "service p99 {} ms",
         report.service_ms.p99
     );
@@ -128,7 +130,7 @@ async fn corrected_latency_shows_a_stall_that_service_time_hides() {
     assert!(report.late >= 400, "late {}", report.late);
     // The stall lands in second 1 of the timeline.
     assert!(report.timeline[1].p99 >= 800.0, "{:?}", report.timeline[1]);
-    assert!(report.timeline[3].p99 < 100.0, "{:?}", report.timeline[3]);
+    assert!(report.timeline[3].p99 < 400.0, "{:?}", report.timeline[3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,10 +324,8 @@ async fn stopping_early_still_reports() {
 
 #[tokio::test]
 async fn an_unreachable_target_fails_before_any_load() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let err = LoadConfig::new(format!("http://{addr}/"))
+    let nothing = ballast_testkit::RefusedPort::new();
+    let err = LoadConfig::new(format!("http://{}/", nothing.addr()))
         .build()
         .unwrap()
         .run(std::future::pending(), |_| {})
@@ -333,7 +333,7 @@ async fn an_unreachable_target_fails_before_any_load() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("cannot connect") && err.contains(&addr.to_string()),
+        err.contains("cannot connect") && err.contains(&nothing.addr().to_string()),
         "{err}"
     );
 }

@@ -1,20 +1,10 @@
 //! Real servers on loopback for the live tests: Prometheus, VictoriaMetrics, Alertmanager,
-//! each on a free port with its own temporary storage, killed when dropped.
+//! each on port 0 (the port it got is read back) with its own temporary storage, killed
+//! when dropped.
 
 use ballast_http::{Client, ClientConfig, Request};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-use tokio::process::{Child, Command};
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use std::path::Path;
+use std::time::Duration;
 
 /// An answer: status and body text.
 pub struct Reply {
@@ -66,110 +56,45 @@ pub fn http() -> Http {
     )
 }
 
-/// A temporary folder removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("ballast-anomaly-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use ballast_testkit::TempDir;
 
 pub struct Server {
     pub url: String,
-    _child: Child,
+    _process: ballast_testkit::Server,
 }
 
-pub fn spawn(program: &str, args: &[String]) -> Child {
-    Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{program} must be installed (scripts/test.sh installs it): {e}")
-        })
-}
-
-pub async fn wait_ready(url: &str, deadline: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < deadline {
-        if matches!(http().get(url).await, Ok(r) if r.status == 200) {
-            return;
+impl From<ballast_testkit::Server> for Server {
+    fn from(process: ballast_testkit::Server) -> Server {
+        Server {
+            url: process.url(),
+            _process: process,
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("{url} did not become ready within {deadline:?}");
 }
 
 /// Prometheus with `config` as its configuration, on `storage` (which may already hold
 /// blocks made by promtool).
 pub async fn prometheus(dir: &Path, config: &str, storage: &Path) -> Server {
-    let port = free_port();
-    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let child = spawn(
-        "prometheus",
-        &[
-            format!("--config.file={}", dir.join("prometheus.yml").display()),
-            format!("--storage.tsdb.path={}", storage.display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-        ],
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}/-/ready"), Duration::from_secs(60)).await;
-    Server { url, _child: child }
+    let file = dir.join("prometheus.yml");
+    std::fs::write(&file, config).unwrap();
+    ballast_testkit::prometheus(&file, storage, &[])
+        .await
+        .into()
 }
 
 pub async fn victoria_metrics(dir: &Path) -> Server {
-    let port = free_port();
-    let child = spawn(
-        "victoria-metrics",
-        &[
-            format!("-httpListenAddr=127.0.0.1:{port}"),
-            format!("-storageDataPath={}", dir.join("vm-data").display()),
-            // Answer from raw data at once: no response cache, no latency offset.
-            "-search.latencyOffset=0s".into(),
-            "-search.disableCache".into(),
-        ],
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}/health"), Duration::from_secs(30)).await;
-    Server { url, _child: child }
+    // Answer from raw data at once: no response cache, no latency offset.
+    let flags = [
+        "-search.latencyOffset=0s".into(),
+        "-search.disableCache".into(),
+    ];
+    ballast_testkit::victoria_metrics(&dir.join("vm-data"), &flags)
+        .await
+        .into()
 }
 
 pub async fn alertmanager(dir: &Path) -> Server {
-    let port = free_port();
-    std::fs::write(
-        dir.join("alertmanager.yml"),
-        "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
-    )
-    .unwrap();
-    let child = spawn(
-        "prometheus-alertmanager",
-        &[
-            format!("--config.file={}", dir.join("alertmanager.yml").display()),
-            format!("--storage.path={}", dir.join("am-data").display()),
-            format!("--web.listen-address=127.0.0.1:{port}"),
-            "--cluster.listen-address=".into(),
-        ],
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}/-/ready"), Duration::from_secs(30)).await;
-    Server { url, _child: child }
+    ballast_testkit::alertmanager(dir).await.into()
 }
 
 /// Imports samples into VictoriaMetrics (Prometheus text with millisecond timestamps) and
