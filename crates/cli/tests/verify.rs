@@ -136,7 +136,7 @@ target:
   base_url: http://127.0.0.1:18186
   spawn:
     command: ballast
-    args: [demo, serve, --bind, "127.0.0.1:18186", --latency, 1ms, --slow-above, 120/s, --slow-by, 40ms]
+    args: [demo, serve, --bind, "127.0.0.1:18186", --latency, 1ms, --slow-above, 120/s, --slow-by, 150ms]
     ready: { http: /metrics }
 phases:
   - { name: baseline, rate: 50/s, warmup: 1s, duration: 2s }
@@ -145,9 +145,11 @@ clauses:
   - name: baseline is fast
     phase: baseline
     check: p95 < 100ms
+  # The slowdown (150 ms) dwarfs what a busy machine adds to the baseline, so the surge
+  # fails and the baseline holds however loaded the machine running the suite is.
   - name: surge p95 within twice the baseline
     phase: surge
-    check: p95 <= 2 * baseline.p95
+    check: p95 <= 2 * baseline.p95 + 20ms
   - name: no errors
     check: error_rate == 0
 "#,
