@@ -9,17 +9,10 @@ use std::time::Duration;
 const POSTGRES: &str = "127.0.0.1:5432";
 const REDIS: &str = "127.0.0.1:6379";
 
-/// One GET, no retries: the body of a 2xx answer, or why there was none.
 async fn get(url: String) -> Result<String, String> {
-    let client = ballast_http::ClientConfig {
-        timeout: std::time::Duration::from_secs(5),
-        retries: 0,
-        ..Default::default()
-    }
-    .build()
-    .map_err(|e| e.to_string())?;
-    let url = url.parse().map_err(|e| format!("{url}: {e}"))?;
-    client.get_text(&url).await.map_err(|e| e.to_string())
+    ballast_http::get_once(&url, Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A database URL that works here (the machines have `postgres` or `root` as superuser).

@@ -3,17 +3,10 @@
 use ballast_shop::{InventoryConfig, ShopConfig};
 use std::time::Duration;
 
-/// One GET, no retries: the body of a 2xx answer, or why there was none.
 async fn get(url: String) -> Result<String, String> {
-    let client = ballast_http::ClientConfig {
-        timeout: std::time::Duration::from_secs(5),
-        retries: 0,
-        ..Default::default()
-    }
-    .build()
-    .map_err(|e| e.to_string())?;
-    let url = url.parse().map_err(|e| format!("{url}: {e}"))?;
-    client.get_text(&url).await.map_err(|e| e.to_string())
+    ballast_http::get_once(&url, Duration::from_secs(5))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,18 +1,64 @@
-//! Starting the service under test (never through a shell), waiting until it is ready,
-//! and stopping it afterwards — also when the run fails.
+//! Starting the service under test (never through a shell) in a process group of its
+//! own, waiting until it is ready, and stopping the whole group afterwards — SIGTERM,
+//! then SIGKILL after a grace period, reaped — on every way out: the normal end, errors,
+//! Ctrl-C (the run ends and stops it), a second Ctrl-C (which exits: an `atexit` hook
+//! kills what is still running) and drops (panics).
+//!
+//! A wrapper (`sh -c`, `go run`, a supervisor) does not hide the server from the stop:
+//! the group is signalled, and so are descendants that left it (found by parent pid
+//! before the first signal, and known by start time, since pids are reused).
 
 use crate::Error;
 use ballast_contract::SpawnPlan;
+use ballast_proc::{ProcessId, ProcessTable};
+use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-/// A running target; stopped (SIGTERM, then SIGKILL after 5 s) by [`Spawned::stop`] or,
-/// as a last resort, killed on drop.
+/// How long the target has to exit after SIGTERM before it is killed.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Process groups started and not yet stopped, for the `atexit` hook: fixed slots of
+/// atomics, because `exit` may run while another thread holds any lock.
+static GROUPS: [AtomicI32; 32] = [const { AtomicI32::new(0) }; 32];
+static HOOK: Once = Once::new();
+
+extern "C" fn kill_remaining_groups() {
+    for slot in &GROUPS {
+        let pgid = slot.swap(0, Ordering::SeqCst);
+        if pgid > 0 {
+            // SAFETY: killpg(2) on a group this process started; async-signal-safe.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn register(pgid: i32) -> Option<usize> {
+    HOOK.call_once(|| {
+        // SAFETY: registers a plain `extern "C" fn` that only calls killpg.
+        unsafe {
+            libc::atexit(kill_remaining_groups);
+        }
+    });
+    GROUPS.iter().position(|slot| {
+        slot.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    })
+}
+
+/// A running target; stopped by [`Spawned::stop`] or, as a last resort, killed with its
+/// group on drop.
 pub struct Spawned {
     child: Child,
-    /// Its process id.
+    /// Its process id, which is also its process group's id.
     pub pid: u32,
+    slot: Option<usize>,
+    stopped: bool,
 }
 
 impl Spawned {
@@ -32,28 +78,40 @@ impl Spawned {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let mut child = command.spawn().map_err(|e| {
+            // Its own group: one signal reaches every process it starts, and a Ctrl-C at
+            // the terminal reaches ballast alone, which then stops it in order.
+            .process_group(0);
+        let child = command.spawn().map_err(|e| {
             Error::Spawn(format!(
                 "cannot start {:?} in {}: {e}",
                 plan.command,
                 plan.cwd.display()
             ))
         })?;
-        let pid = child.id().unwrap_or(0);
+        let pid = child
+            .id()
+            .ok_or_else(|| Error::Spawn(format!("{:?} vanished at start", plan.command)))?;
+        let mut spawned = Spawned {
+            child,
+            pid,
+            slot: register(pid as i32),
+            stopped: false,
+        };
         let deadline = Instant::now() + plan.ready.timeout;
         loop {
-            if let Ok(Some(status)) = child.try_wait() {
+            if let Ok(Some(status)) = spawned.child.try_wait() {
+                // What it started may still run.
+                spawned.terminate().await;
                 return Err(Error::Spawn(format!(
                     "{:?} exited before it was ready ({status})",
                     plan.command
                 )));
             }
             if probe(plan, base_url).await {
-                return Ok(Spawned { child, pid });
+                return Ok(spawned);
             }
             if Instant::now() >= deadline {
-                let _ = child.kill().await;
+                spawned.terminate().await;
                 return Err(Error::Spawn(format!(
                     "{:?} was not ready within {} ({})",
                     plan.command,
@@ -69,40 +127,107 @@ impl Spawned {
         }
     }
 
-    /// Asks it to stop (SIGTERM), then kills it after 5 s.
-    pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            // SAFETY: kill(2) with a pid we own and a valid signal number; no memory involved.
-            unsafe {
-                libc::kill(pid as libc::pid_t, libc::SIGTERM);
-            }
-            if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-                .await
-                .is_ok()
-            {
-                return;
-            }
-        }
-        let _ = self.child.kill().await;
+    /// Stops the target and everything it started: SIGTERM, SIGKILL to what is left
+    /// after 5 s. Returns a note when something survived even SIGKILL.
+    pub async fn stop(mut self) -> Option<String> {
+        self.terminate().await
     }
+
+    async fn terminate(&mut self) -> Option<String> {
+        let pgid = self.pid as i32;
+        // Descendants that left the group (setsid, setpgid) are found now, while their
+        // parents still link them to the target.
+        let strays: Vec<ProcessId> = ProcessTable::scan(Path::new("/proc"))
+            .map(|t| t.tree(self.pid).iter().map(|s| s.id()).collect())
+            .unwrap_or_default();
+        signal(pgid, &strays, libc::SIGTERM);
+        let mut reaped = false;
+        let deadline = Instant::now() + GRACE;
+        loop {
+            reaped = reaped || matches!(self.child.try_wait(), Ok(Some(_)) | Err(_));
+            if reaped && remaining(pgid, &strays).is_empty() {
+                return self.done(None);
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        signal(pgid, &strays, libc::SIGKILL);
+        if !reaped {
+            let _ = self.child.wait().await;
+        }
+        // SIGKILL cannot be refused, but a process in uninterruptible sleep takes a moment.
+        for _ in 0..40 {
+            if remaining(pgid, &strays).is_empty() {
+                return self.done(None);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left: Vec<String> = remaining(pgid, &strays)
+            .iter()
+            .map(|p| p.pid.to_string())
+            .collect();
+        self.done(Some(format!(
+            "the target's process(es) {} outlived SIGKILL by 2 s",
+            left.join(", ")
+        )))
+    }
+
+    fn done(&mut self, note: Option<String>) -> Option<String> {
+        self.stopped = true;
+        if let Some(slot) = self.slot.take() {
+            GROUPS[slot].store(0, Ordering::SeqCst);
+        }
+        note
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let strays: Vec<ProcessId> = ProcessTable::scan(Path::new("/proc"))
+                .map(|t| t.tree(self.pid).iter().map(|s| s.id()).collect())
+                .unwrap_or_default();
+            signal(self.pid as i32, &strays, libc::SIGKILL);
+            // tokio reaps the dropped child in the background.
+            self.done(None);
+        }
+    }
+}
+
+/// Sends `sig` to group `pgid` and to those of `strays` that still run as themselves.
+fn signal(pgid: i32, strays: &[ProcessId], sig: libc::c_int) {
+    // SAFETY: killpg(2)/kill(2) on processes this run started; no memory involved.
+    unsafe {
+        libc::killpg(pgid, sig);
+    }
+    for p in remaining(pgid, strays) {
+        unsafe {
+            libc::kill(p.pid as libc::pid_t, sig);
+        }
+    }
+}
+
+/// Running members of group `pgid`, and those of `strays` still running.
+fn remaining(pgid: i32, strays: &[ProcessId]) -> Vec<ProcessId> {
+    let Ok(table) = ProcessTable::scan(Path::new("/proc")) else {
+        return Vec::new();
+    };
+    table
+        .iter()
+        .filter(|s| !s.is_gone() && (s.pgrp == pgid || strays.contains(&s.id())))
+        .map(|s| s.id())
+        .collect()
 }
 
 async fn probe(plan: &SpawnPlan, base_url: &str) -> bool {
     match (&plan.ready.http, plan.ready.tcp) {
         (Some(path), _) => {
-            let Ok(url) = ballast_spec::parse_http_url(&format!("{base_url}{path}")) else {
-                return false;
-            };
-            let client = ballast_http::ClientConfig {
-                timeout: std::time::Duration::from_secs(2),
-                retries: 0,
-                ..Default::default()
-            }
-            .build();
-            match client {
-                Ok(client) => client.get_text(&url).await.is_ok(),
-                Err(_) => false,
-            }
+            let url = format!("{base_url}{path}");
+            ballast_http::get_once(&url, std::time::Duration::from_secs(2))
+                .await
+                .is_ok()
         }
         (None, Some(port)) => tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await

@@ -264,6 +264,22 @@ impl Request {
     }
 }
 
+/// One GET with no retry: the body of a 2xx answer, or why there was none. For a quick
+/// look (a readiness probe, a test); a caller that asks often keeps a [`Client`] and its
+/// pool.
+pub async fn get_once(url: &str, timeout: Duration) -> Result<String, Error> {
+    let url = ballast_spec::parse_http_url(url)?;
+    let client = ClientConfig {
+        timeout,
+        connect_timeout: timeout,
+        retries: 0,
+        idle_per_host: 0,
+        ..ClientConfig::default()
+    }
+    .build()?;
+    client.get_text(&url).await
+}
+
 /// Why one attempt failed, and whether another may help.
 enum Attempt {
     Done(Response),

@@ -32,7 +32,7 @@ mod error;
 pub mod prom;
 pub mod scrape;
 
-pub use client::{redact, Auth, Client, ClientConfig, Request, Response};
+pub use client::{get_once, redact, Auth, Client, ClientConfig, Request, Response};
 pub use error::Error;
 pub use prom::{PromClient, PromConfig};
 pub use url::Url;
