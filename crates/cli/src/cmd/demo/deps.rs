@@ -1,13 +1,14 @@
 //! The demo's real dependencies (`--database`, `--redis`): where they are, and the URL the
 //! shop uses instead, which points at the chaos proxy in front of them.
 
-/// A dependency URL split around its address: `scheme://[user[:pass]@]` + host:port + rest.
+/// A dependency URL (`postgres://`, `redis://`), read by the `url` crate like every URL
+/// ballast takes, with its address checked to be on this machine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DependencyUrl {
-    prefix: String,
+    url: url::Url,
+    /// The host as an IP literal or `localhost` (brackets kept for IPv6).
     host: String,
     port: u16,
-    rest: String,
 }
 
 impl DependencyUrl {
@@ -20,32 +21,32 @@ impl DependencyUrl {
         default_port: u16,
     ) -> Result<DependencyUrl, String> {
         let example = format!("{}://127.0.0.1:{default_port}/", schemes[0]);
-        let Some((scheme, after)) = url.split_once("://") else {
-            return Err(format!(
-                "{flag}: {url:?} is not a URL; expected e.g. {example}"
-            ));
+        let parsed = match url::Url::parse(url) {
+            Ok(parsed) => parsed,
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                return Err(format!("{flag}: \"{url}\" is not a URL; expected e.g. {example}"))
+            }
+            Err(url::ParseError::InvalidPort) => {
+                return Err(format!("{flag}: {url}: the port is not a port number (1-65535)"))
+            }
+            Err(e) => return Err(format!("{flag}: cannot read host and port from {url}: {e}")),
         };
-        if !schemes.contains(&scheme) {
+        if !schemes.contains(&parsed.scheme()) {
             return Err(format!(
-                "{flag}: scheme {scheme:?} is not supported; expected {} (e.g. {example})",
+                "{flag}: scheme \"{}\" is not supported; expected {} (e.g. {example})",
+                parsed.scheme(),
                 schemes.join(" or ")
             ));
         }
-        let end = after.find(['/', '?']).unwrap_or(after.len());
-        let (authority, rest) = after.split_at(end);
-        let (userinfo, address) = match authority.rfind('@') {
-            Some(at) => (&authority[..=at], &authority[at + 1..]),
-            None => ("", authority),
+        let host = match parsed.host() {
+            Some(url::Host::Ipv6(v6)) => format!("[{v6}]"),
+            Some(host) if !host.to_string().is_empty() => host.to_string(),
+            _ => return Err(format!("{flag}: cannot read host and port from {url}")),
         };
-        let (host, port) = split_host_port(address)
-            .ok_or_else(|| format!("{flag}: cannot read host and port from {address:?}"))?;
-        let port = match port {
+        let port = match parsed.port() {
             None => default_port,
-            Some(p) => p
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("{flag}: port {p:?} is not a port number (1-65535)"))?,
+            Some(0) => return Err(format!("{flag}: {url}: port 0 is not a port number (1-65535)")),
+            Some(p) => p,
         };
         let loopback = host == "localhost"
             || host
@@ -54,15 +55,14 @@ impl DependencyUrl {
                 .is_ok_and(|ip| ip.is_loopback());
         if !loopback {
             return Err(format!(
-                "{flag}: host {host:?} is not on this machine; the demo sends load and faults \
+                "{flag}: host \"{host}\" is not on this machine; the demo sends load and faults \
                  only to loopback (127.0.0.0/8, ::1, localhost)"
             ));
         }
         Ok(DependencyUrl {
-            prefix: format!("{scheme}://{userinfo}"),
-            host: host.to_string(),
+            url: parsed,
+            host,
             port,
-            rest: rest.to_string(),
         })
     }
 
@@ -78,27 +78,11 @@ impl DependencyUrl {
 
     /// The same URL with the address replaced by `127.0.0.1:port`.
     pub fn via(&self, port: u16) -> String {
-        format!("{}127.0.0.1:{port}{}", self.prefix, self.rest)
-    }
-}
-
-/// `host`, `host:port`, `[v6]`, `[v6]:port`.
-fn split_host_port(address: &str) -> Option<(&str, Option<&str>)> {
-    if address.is_empty() {
-        return None;
-    }
-    if address.starts_with('[') {
-        let close = address.find(']')?;
-        let host = &address[..=close];
-        return match &address[close + 1..] {
-            "" => Some((host, None)),
-            tail => Some((host, Some(tail.strip_prefix(':')?))),
-        };
-    }
-    match address.split_once(':') {
-        Some((host, port)) if !host.is_empty() => Some((host, Some(port))),
-        Some(_) => None,
-        None => Some((address, None)),
+        let mut url = self.url.clone();
+        // Both succeed on a URL that has a host, which parse() made sure of.
+        let _ = url.set_host(Some("127.0.0.1"));
+        let _ = url.set_port(Some(port));
+        url.to_string()
     }
 }
 
@@ -120,7 +104,8 @@ mod tests {
         assert_eq!(url.upstream(), "127.0.0.1:5433");
         assert_eq!(
             url.via(18401),
-            "postgres://me:s3cr@t@127.0.0.1:18401/shop?sslmode=disable"
+            // The second @ belongs to the password: written encoded, as the clients decode it.
+            "postgres://me:s3cr%40t@127.0.0.1:18401/shop?sslmode=disable"
         );
         let redis = DependencyUrl::parse("--redis", "redis://127.0.0.1", &["redis"], 6379).unwrap();
         assert_eq!(redis.upstream(), "127.0.0.1:6379");
