@@ -1,8 +1,11 @@
 //! ballast's SLO engine (*judge*): error budgets, multiwindow multi-burn-rate alerts as
 //! Prometheus rules, and the live status of SLOs from Prometheus or VictoriaMetrics.
 //!
-//! - [`load_file`] reads SLOs from a ballast contract (`slos:`), OpenSLO v1 documents or
-//!   a Sloth `prometheus/v1` spec into one [`Slo`] model, with positioned errors.
+//! - [`load_file`] reads SLOs from a ballast contract (`slos:`), OpenSLO v1 and v1alpha
+//!   documents (in any mix) or Sloth `prometheus/v1` specs into one [`Slo`] model. Nothing
+//!   is ignored: every document and every field is read into the model or refused with
+//!   file, line, column and field, a field OpenSLO or Sloth defines but ballast does not
+//!   support saying so.
 //! - [`Budget`] is the seed's arithmetic: 99.9 % over 30 days allows 43.2 minutes.
 //! - [`rules::generate`] writes recording and alerting rules (`promtool check rules` clean).
 //! - [`status::status`] asks a live server for error ratios and burn rates.

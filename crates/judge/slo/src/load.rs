@@ -1,6 +1,9 @@
 //! Reading SLOs from ballast contracts, OpenSLO v1 and v1alpha documents and Sloth
 //! `prometheus/v1` specs into one model. Every problem is reported with file, line, column
-//! and field.
+//! and field. Nothing is skipped: each document of a file is read or refused, and each key
+//! is mapped into the model, accepted as display text (`displayName`, descriptions), or
+//! refused where it stands — a field the format defines but ballast does not support with
+//! why, any other as unknown with the fields expected there.
 
 use crate::model::{Alerting, Sli, Slo};
 use crate::promql::check_query;
@@ -31,9 +34,7 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
         .map_err(|e| Error::Invalid(vec![Diagnostic::syntax(file, &e)]))?;
     let first = docs.first().map(Node::to_json).unwrap_or_default();
     if first.get("version").and_then(Value::as_str) == Some("prometheus/v1") {
-        let mut r = Reader::new(file, &docs[0]);
-        let slos = r.sloth(&first);
-        return r.finish(slos);
+        return sloth(file, &docs);
     }
     if first
         .get("apiVersion")
@@ -43,6 +44,19 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
         return openslo(file, &docs);
     }
     if first.get("phases").is_some() || first.get("target").is_some() {
+        // The contract reader reads the first document only, so a second one would be
+        // ignored without this.
+        if let Some(second) = docs.get(1) {
+            return Err(Error::Invalid(vec![Diagnostic {
+                file: file.into(),
+                line: second.position.line,
+                column: second.position.column,
+                path: String::new(),
+                message: "a contract is one YAML document; this second document would not \
+                          be read: put it in a file of its own"
+                    .into(),
+            }]));
+        }
         let contract = ballast_contract::Contract::parse(text, file, base_dir)?;
         return Ok(contract
             .slos
@@ -217,15 +231,25 @@ impl<'a> Reader<'a> {
     fn map(&mut self, v: &Value, path: &str, field: &str) -> BTreeMap<String, String> {
         match v.get(field) {
             None | Some(Value::Null) => BTreeMap::new(),
-            Some(Value::Object(m)) => m
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                    )
-                })
-                .collect(),
+            Some(Value::Object(m)) => {
+                let mut out = BTreeMap::new();
+                for (k, value) in m {
+                    match value {
+                        Value::String(s) => {
+                            out.insert(k.clone(), s.clone());
+                        }
+                        Value::Number(_) | Value::Bool(_) => {
+                            out.insert(k.clone(), value.to_string());
+                        }
+                        _ => self.error_key(
+                            &join(path, field),
+                            k,
+                            "expected one value (text, a number or true/false)",
+                        ),
+                    }
+                }
+                out
+            }
             Some(_) => {
                 self.error(&join(path, field), "expected a mapping of names to values");
                 BTreeMap::new()
@@ -233,16 +257,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn finish(self, slos: Vec<Slo>) -> Result<Vec<Slo>, Error> {
-        if self.problems.is_empty() {
-            Ok(slos)
-        } else {
-            Err(Error::Invalid(self.problems))
-        }
-    }
-
-    /// Sloth `prometheus/v1`: objective in percent, queries with `{{.window}}`.
+    /// Sloth `prometheus/v1`: objective in percent, queries with `{{.window}}`. Every key
+    /// of Sloth's spec is read or refused where it stands.
     fn sloth(&mut self, doc: &Value) -> Vec<Slo> {
+        self.known_keys(doc, "", &["version", "service", "labels", "slos"]);
         let service = self.text(doc, "", "service").unwrap_or_default();
         let labels = self.map(doc, "", "labels");
         let Some(items) = doc.get("slos").and_then(Value::as_array) else {
@@ -252,7 +270,24 @@ impl<'a> Reader<'a> {
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let path = format!("slos[{i}]");
+            if !item.is_object() {
+                self.error(&path, "expected an SLO: { name, objective, sli }");
+                continue;
+            }
+            self.known_keys(
+                item,
+                &path,
+                &[
+                    "name",
+                    "objective",
+                    "description",
+                    "labels",
+                    "sli",
+                    "alerting",
+                ],
+            );
             let name = self.text(item, &path, "name");
+            let description = optional_text(self, item, &path, "description");
             let objective = match item.get("objective").and_then(Value::as_f64) {
                 Some(p) if p > 0.0 && p < 100.0 => Some(p / 100.0),
                 _ => {
@@ -263,74 +298,50 @@ impl<'a> Reader<'a> {
                     None
                 }
             };
-            let sli_path = join(&path, "sli");
-            let sli = match item.get("sli") {
-                Some(sli) if sli.get("events").is_some() => {
-                    let events = &sli["events"];
-                    let p = join(&sli_path, "events");
-                    match (
-                        self.query(events, &p, "error_query"),
-                        self.query(events, &p, "total_query"),
-                    ) {
-                        (Some(errors), Some(total)) => Some(Sli::Events { errors, total }),
-                        _ => None,
-                    }
-                }
-                Some(sli) if sli.get("raw").is_some() => self
-                    .query(&sli["raw"], &join(&sli_path, "raw"), "error_ratio_query")
-                    .map(|error_ratio| Sli::Raw { error_ratio }),
-                Some(sli) if sli.get("plugin").is_some() => {
-                    self.error(
-                        &join(&sli_path, "plugin"),
-                        "Sloth SLI plugins are not supported; use events or raw",
-                    );
-                    None
-                }
-                _ => {
-                    self.error(
-                        &sli_path,
-                        "expected `events` (error_query, total_query) or `raw` (error_ratio_query)",
-                    );
-                    None
-                }
-            };
+            let sli = self.sloth_sli(item, &join(&path, "sli"));
             let alerting = item.get("alerting").cloned().unwrap_or(Value::Null);
             let alert_path = join(&path, "alerting");
+            if !alerting.is_null() && !alerting.is_object() {
+                self.error(
+                    &alert_path,
+                    "expected { name, labels, annotations, page_alert, ticket_alert }",
+                );
+            }
+            self.known_keys(
+                &alerting,
+                &alert_path,
+                &[
+                    "name",
+                    "labels",
+                    "annotations",
+                    "page_alert",
+                    "ticket_alert",
+                ],
+            );
+            let alert = optional_text(self, &alerting, &alert_path, "name");
+            let annotations = self.map(&alerting, &alert_path, "annotations");
+            let common = self.map(&alerting, &alert_path, "labels");
+            let page = self.sloth_alert(&alerting, &alert_path, "page_alert");
+            let ticket = self.sloth_alert(&alerting, &alert_path, "ticket_alert");
+            let mut slo_labels = labels.clone();
+            slo_labels.extend(self.map(item, &path, "labels"));
             let (Some(name), Some(objective), Some(sli)) = (name, objective, sli) else {
                 continue;
             };
             let window = Duration::from_secs(30 * 86_400);
             let mut a = Alerting::defaults(
-                alerting
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| alert_name(&service, &name), str::to_string)
-                    .as_str(),
+                &alert.unwrap_or_else(|| alert_name(&service, &name)),
                 window,
             );
-            a.annotations = self.map(&alerting, &alert_path, "annotations");
-            let common = self.map(&alerting, &alert_path, "labels");
+            a.annotations = annotations;
             a.page_labels = common.clone();
-            a.page_labels.extend(self.map(
-                alerting.get("page_alert").unwrap_or(&Value::Null),
-                &join(&alert_path, "page_alert"),
-                "labels",
-            ));
+            a.page_labels.extend(page);
             a.ticket_labels = common;
-            a.ticket_labels.extend(self.map(
-                alerting.get("ticket_alert").unwrap_or(&Value::Null),
-                &join(&alert_path, "ticket_alert"),
-                "labels",
-            ));
-            let mut slo_labels = labels.clone();
-            slo_labels.extend(self.map(item, &path, "labels"));
+            a.ticket_labels.extend(ticket);
             out.push(Slo {
                 service: service.clone(),
                 name,
-                description: item
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                description,
                 objective,
                 window,
                 sli,
@@ -340,6 +351,110 @@ impl<'a> Reader<'a> {
             });
         }
         out
+    }
+
+    /// A Sloth `sli`: `events` or `raw`, exactly one.
+    fn sloth_sli(&mut self, item: &Value, sli_path: &str) -> Option<Sli> {
+        let expected = "expected `events` (error_query, total_query) or `raw` (error_ratio_query)";
+        let Some(sli) = item.get("sli").filter(|s| s.is_object()) else {
+            self.error(sli_path, expected);
+            return None;
+        };
+        self.known_keys(sli, sli_path, &["events", "raw", "plugin"]);
+        let given: Vec<&str> = ["events", "raw", "plugin"]
+            .into_iter()
+            .filter(|k| sli.get(k).is_some())
+            .collect();
+        if given.len() > 1 {
+            self.error_key(
+                sli_path,
+                given[1],
+                format!("give one of events, raw or plugin, not also {}", given[0]),
+            );
+            return None;
+        }
+        match given.first().copied() {
+            Some("events") => {
+                let p = join(sli_path, "events");
+                let events = &sli["events"];
+                self.known_keys(events, &p, &["error_query", "total_query"]);
+                match (
+                    self.query(events, &p, "error_query"),
+                    self.query(events, &p, "total_query"),
+                ) {
+                    (Some(errors), Some(total)) => Some(Sli::Events { errors, total }),
+                    _ => None,
+                }
+            }
+            Some("raw") => {
+                let p = join(sli_path, "raw");
+                let raw = &sli["raw"];
+                self.known_keys(raw, &p, &["error_ratio_query"]);
+                let q = self.query(raw, &p, "error_ratio_query")?;
+                if is_bare_selector(&q) {
+                    self.error(
+                        &join(&p, "error_ratio_query"),
+                        "a ratio is not a counter, but a bare selector is read as one \
+                         (sum(rate(...)) over each window); write the query with {{.window}}",
+                    );
+                    return None;
+                }
+                Some(Sli::Raw { error_ratio: q })
+            }
+            Some(_) => {
+                self.error_key(
+                    sli_path,
+                    "plugin",
+                    "Sloth SLI plugins are not supported; use events or raw",
+                );
+                None
+            }
+            None => {
+                self.error(sli_path, expected);
+                None
+            }
+        }
+    }
+
+    /// `page_alert` or `ticket_alert`: the labels it adds; `disable` and its own
+    /// annotations have no place in ballast's rules, so they are refused.
+    fn sloth_alert(
+        &mut self,
+        alerting: &Value,
+        alert_path: &str,
+        which: &str,
+    ) -> BTreeMap<String, String> {
+        let path = join(alert_path, which);
+        let v = alerting.get(which).unwrap_or(&Value::Null);
+        if !v.is_null() && !v.is_object() {
+            self.error(&path, "expected { labels }");
+            return BTreeMap::new();
+        }
+        self.known_keys(v, &path, &["disable", "labels", "annotations"]);
+        match v.get("disable") {
+            None | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => self.error_key(
+                &path,
+                "disable",
+                "disabling an alert is not supported: ballast writes page and ticket alerts \
+                 for every SLO; route the one you do not want away in Alertmanager",
+            ),
+            Some(other) => self.error(
+                &join(&path, "disable"),
+                format!("expected true or false, got {other}"),
+            ),
+        }
+        if v.get("annotations").is_some() {
+            self.error_key(
+                &path,
+                "annotations",
+                format!(
+                    "annotations of one alert are not supported: give them in \
+                     {alert_path}.annotations, which go on both alerts"
+                ),
+            );
+        }
+        self.map(v, &path, "labels")
     }
 }
 
@@ -351,150 +466,29 @@ fn join(base: &str, field: &str) -> String {
     }
 }
 
-/// OpenSLO v1: `SLO` documents with an inline `indicator` or an `indicatorRef` to an
-/// `SLI` document in the same file; `ratioMetric` SLIs with Prometheus queries.
-fn openslo(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
-    let values: Vec<Value> = docs.iter().map(Node::to_json).collect();
-    let mut slis: BTreeMap<String, Value> = BTreeMap::new();
-    for v in &values {
-        if v.get("kind").and_then(Value::as_str) == Some("SLI") {
-            if let Some(name) = v.pointer("/metadata/name").and_then(Value::as_str) {
-                slis.insert(name.to_string(), v.get("spec").cloned().unwrap_or_default());
-            }
-        }
-    }
+/// A Sloth file: one `prometheus/v1` spec per YAML document, as Sloth reads them.
+fn sloth(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
-    for (doc_index, (node, v)) in docs.iter().zip(&values).enumerate() {
+    for (i, node) in docs.iter().enumerate() {
+        let v = node.to_json();
+        // An empty document (a stray `---`) holds no field to read.
+        if v.is_null() {
+            continue;
+        }
         let mut r = Reader::new(file, node);
-        match v.get("apiVersion").and_then(Value::as_str) {
-            Some("openslo/v1") => {}
-            Some("openslo/v1alpha") => {
-                out.extend(v1alpha(&mut r, v));
-                problems.extend(r.problems);
-                continue;
-            }
-            _ => {
-                r.error(
-                    "apiVersion",
-                    format!(
-                        "expected openslo/v1 or openslo/v1alpha (document {}), got {}",
-                        doc_index + 1,
-                        found(v.get("apiVersion"))
-                    ),
-                );
-                problems.extend(r.problems);
-                continue;
-            }
-        }
-        match v.get("kind").and_then(Value::as_str) {
-            Some("SLO") => {}
-            Some(
-                "SLI"
-                | "Service"
-                | "AlertPolicy"
-                | "AlertCondition"
-                | "AlertNotificationTarget"
-                | "DataSource",
-            ) => continue,
-            _ => {
-                r.error("kind", format!("expected SLO, SLI, Service, AlertPolicy, AlertCondition, AlertNotificationTarget or DataSource, got {}", found(v.get("kind"))));
-                problems.extend(r.problems);
-                continue;
-            }
-        }
-        let name = r.text(&v["metadata"], "metadata", "name");
-        let spec = &v["spec"];
-        let service = r.text(spec, "spec", "service");
-        let window = match spec
-            .pointer("/timeWindow/0/duration")
-            .and_then(Value::as_str)
-        {
-            Some(d) => match window(d) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    r.error("spec.timeWindow[0].duration", e);
-                    None
-                }
-            },
-            None => {
-                r.error(
-                    "spec.timeWindow",
-                    "expected a list with one { duration: 28d, isRolling: true }",
-                );
-                None
-            }
-        };
-        if spec
-            .get("budgetingMethod")
-            .and_then(Value::as_str)
-            .is_some_and(|m| m != "Occurrences")
-        {
+        if v.get("version").and_then(Value::as_str) == Some("prometheus/v1") {
+            out.extend(r.sloth(&v));
+        } else {
             r.error(
-                "spec.budgetingMethod",
-                "only Occurrences (good events over all events) is supported",
+                "version",
+                format!(
+                    "expected prometheus/v1 (document {}), since the file starts with a Sloth \
+                     spec; got {}",
+                    i + 1,
+                    found(v.get("version"))
+                ),
             );
-        }
-        let objective = spec.pointer("/objectives/0").and_then(|o| {
-            o.get("target").and_then(Value::as_f64).or_else(|| {
-                o.get("targetPercent")
-                    .and_then(Value::as_f64)
-                    .map(|p| p / 100.0)
-            })
-        });
-        let objective = match objective {
-            Some(t) if t > 0.0 && t < 1.0 => Some(t),
-            _ => {
-                r.error(
-                    "spec.objectives",
-                    "expected objectives: [{ target: 0.999 }] (or targetPercent: 99.9)",
-                );
-                None
-            }
-        };
-        let (indicator, indicator_path) = match (
-            spec.get("indicator"),
-            spec.get("indicatorRef").and_then(Value::as_str),
-        ) {
-            (Some(inline), _) => (
-                inline.get("spec").cloned(),
-                "spec.indicator.spec".to_string(),
-            ),
-            (None, Some(reference)) => match slis.get(reference) {
-                Some(s) => (Some(s.clone()), "spec.indicatorRef".to_string()),
-                None => {
-                    r.error(
-                        "spec.indicatorRef",
-                        format!("no SLI named {reference:?} in this file"),
-                    );
-                    (None, String::new())
-                }
-            },
-            (None, None) => {
-                r.error("spec", "expected indicator (inline SLI) or indicatorRef");
-                (None, String::new())
-            }
-        };
-        let objective_spec = spec.pointer("/objectives/0").cloned().unwrap_or_default();
-        let sli =
-            indicator.and_then(|ind| openslo_sli(&mut r, &ind, &indicator_path, &objective_spec));
-        if let (Some(name), Some(service), Some(window), Some(objective), Some(sli)) =
-            (name, service, window, objective, sli)
-        {
-            out.push(Slo {
-                alerting: Alerting::defaults(&alert_name(&service, &name), window),
-                description: v
-                    .pointer("/spec/description")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                origin: format!("{file}:{}", node.position.line),
-                service,
-                name,
-                objective,
-                window,
-                sli,
-                labels: BTreeMap::new(),
-            });
         }
         problems.extend(r.problems);
     }
@@ -504,90 +498,719 @@ fn openslo(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
         Err(Error::Invalid(problems))
     }
 }
+/// What an OpenSLO v1 SLI measures, before an objective says what is good.
+#[derive(Clone)]
+enum Indicator {
+    /// A `thresholdMetric`: an instant query compared with the objective's `value`.
+    Threshold(String),
+    /// A `ratioMetric`: complete in itself.
+    Ratio(Sli),
+}
 
-/// A metric source's `type` (default Prometheus) is the one we read; else an error at `path`.
-fn is_prometheus(r: &mut Reader<'_>, source: &Value, path: &str) -> bool {
-    let kind = source
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("Prometheus");
-    if kind != "Prometheus" {
-        r.error(
-            &format!("{path}.type"),
-            format!("only Prometheus sources are supported, got {kind:?}"),
-        );
-        return false;
+/// OpenSLO v1 and v1alpha documents, in any mix. Every document is read or refused:
+/// `SLO`s become SLOs, v1 `SLI`s are read (and referred to by `indicatorRef`), `Service`s
+/// are read as display text, and the kinds ballast has no use for are refused.
+fn openslo(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
+    let values: Vec<Value> = docs.iter().map(Node::to_json).collect();
+    // Problems are kept per document so that they are reported in file order, although
+    // SLI documents are read before the SLOs that refer to them.
+    let mut problems: Vec<Vec<Diagnostic>> = vec![Vec::new(); docs.len()];
+    let mut slis: BTreeMap<String, Option<Indicator>> = BTreeMap::new();
+    for (i, (node, v)) in docs.iter().zip(&values).enumerate() {
+        if v.get("apiVersion").and_then(Value::as_str) != Some("openslo/v1")
+            || v.get("kind").and_then(Value::as_str) != Some("SLI")
+        {
+            continue;
+        }
+        let mut r = Reader::new(file, node);
+        let (name, indicator) = v1_sli_document(&mut r, v);
+        if let Some(name) = name {
+            match slis.entry(name) {
+                std::collections::btree_map::Entry::Occupied(e) => r.error(
+                    "metadata.name",
+                    format!(
+                        "a second SLI named {:?}; SLI names are unique in a file",
+                        e.key()
+                    ),
+                ),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(indicator);
+                }
+            }
+        }
+        problems[i] = r.problems;
     }
+    let mut out = Vec::new();
+    for (i, (node, v)) in docs.iter().zip(&values).enumerate() {
+        let mut r = Reader::new(file, node);
+        let version = match v.get("apiVersion").and_then(Value::as_str) {
+            Some(version @ ("openslo/v1" | "openslo/v1alpha")) => version,
+            // An empty document (a stray `---`) holds no field to read.
+            _ if v.is_null() => continue,
+            _ => {
+                r.error(
+                    "apiVersion",
+                    format!(
+                        "expected openslo/v1 or openslo/v1alpha (document {}), got {}",
+                        i + 1,
+                        found(v.get("apiVersion"))
+                    ),
+                );
+                problems[i].extend(r.problems);
+                continue;
+            }
+        };
+        if version == "openslo/v1alpha" {
+            out.extend(v1alpha(&mut r, v));
+        } else {
+            match v.get("kind").and_then(Value::as_str) {
+                Some("SLO") => out.extend(v1_slo(&mut r, v, &slis)),
+                Some("SLI") => {}
+                Some(kind) if refused_kind(&mut r, kind) => {}
+                Some("Service") => service_document(&mut r, v),
+                _ => r.error(
+                    "kind",
+                    format!(
+                        "expected SLO, SLI or Service (openslo/v1), got {}",
+                        found(v.get("kind"))
+                    ),
+                ),
+            }
+        }
+        problems[i].extend(r.problems);
+    }
+    let problems: Vec<Diagnostic> = problems.into_iter().flatten().collect();
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Invalid(problems))
+    }
+}
+
+/// The OpenSLO kinds that say how to alert or connect, which ballast decides itself: an
+/// error at `kind` (true) when `kind` is one of them.
+fn refused_kind(r: &mut Reader<'_>, kind: &str) -> bool {
+    let why = match kind {
+        "AlertPolicy" | "AlertCondition" | "AlertNotificationTarget" => {
+            "is not supported: ballast writes multiwindow burn-rate alerts for every SLO and \
+             leaves routing to Alertmanager; remove the document"
+        }
+        "DataSource" => {
+            "is not supported: ballast queries the Prometheus it is pointed at; remove the \
+             document and give each metricSource type: Prometheus"
+        }
+        _ => return false,
+    };
+    r.error("kind", format!("{kind} {why}"));
     true
 }
 
-fn openslo_sli(r: &mut Reader<'_>, ind: &Value, path: &str, objective: &Value) -> Option<Sli> {
-    if let Some(threshold) = ind.get("thresholdMetric") {
-        // Good while the metric compares with the objective's value as `op` says, judged
-        // over time: the error ratio is the share of the window it did not.
-        let tpath = join(path, "thresholdMetric");
-        let source = threshold.get("metricSource").cloned().unwrap_or_default();
-        if !is_prometheus(r, &source, &format!("{tpath}.metricSource")) {
-            return None;
-        }
-        let query = r.text(
-            source.get("spec").unwrap_or(&Value::Null),
-            &format!("{tpath}.metricSource.spec"),
-            "query",
-        )?;
-        let op = match objective.get("op").and_then(Value::as_str) {
-            Some(op @ ("lt" | "lte" | "gt" | "gte")) => op.to_string(),
-            _ => {
-                r.error(
-                    "spec.objectives[0].op",
-                    format!(
-                        "a thresholdMetric needs op: lt, lte, gt or gte; got {}",
-                        found(objective.get("op"))
-                    ),
-                );
-                return None;
-            }
-        };
-        let Some(value) = objective.get("value").and_then(Value::as_f64) else {
-            r.error(
-                "spec.objectives[0].value",
-                "a thresholdMetric needs the value the metric is compared with",
-            );
-            return None;
-        };
-        return Some(Sli::Threshold { query, op, value });
+/// A `Service` document (v1 or v1alpha): a name and a description, display text only.
+fn service_document(r: &mut Reader<'_>, v: &Value) {
+    r.known_keys(v, "", &["apiVersion", "kind", "metadata", "spec"]);
+    if let Some(metadata) = mapping(r, v, "", "metadata") {
+        metadata_fields(r, metadata, "metadata", "a Service");
+        r.text(metadata, "metadata", "name");
     }
-    let Some(ratio) = ind.get("ratioMetric") else {
-        r.error(path, "expected ratioMetric or thresholdMetric");
-        return None;
-    };
-    let rpath = join(path, "ratioMetric");
-    let query = |r: &mut Reader<'_>, which: &str| -> Option<String> {
-        let source = ratio.get(which)?.get("metricSource")?;
-        if !is_prometheus(r, source, &format!("{rpath}.{which}.metricSource")) {
-            return None;
+    match v.get("spec") {
+        None | Some(Value::Null) => {}
+        Some(spec @ Value::Object(_)) => {
+            r.known_keys(spec, "spec", &["description"]);
+            optional_text(r, spec, "spec", "description");
         }
-        r.query(
-            source.get("spec").unwrap_or(&Value::Null),
-            &format!("{rpath}.{which}.metricSource.spec"),
-            "query",
-        )
-    };
-    let total = query(r, "total");
-    match (ratio.get("good").is_some(), ratio.get("bad").is_some()) {
-        (true, _) => Some(Sli::Good {
-            good: query(r, "good")?,
-            total: total?,
-        }),
-        (false, true) => Some(Sli::Events {
-            errors: query(r, "bad")?,
-            total: total?,
-        }),
-        _ => {
-            r.error(&rpath, "expected good or bad, and total");
+        Some(_) => r.error("spec", "expected { description: ... }"),
+    }
+}
+
+/// The `metadata` of a document that is not an SLO: `name` and `displayName`; labels and
+/// annotations have nowhere to go.
+fn metadata_fields(r: &mut Reader<'_>, metadata: &Value, path: &str, what: &str) {
+    r.known_keys(
+        metadata,
+        path,
+        &["name", "displayName", "labels", "annotations"],
+    );
+    optional_text(r, metadata, path, "displayName");
+    if metadata.get("labels").is_some() {
+        r.error_key(
+            path,
+            "labels",
+            format!(
+                "labels of {what} are not supported: give them in the SLO's metadata.labels, \
+                 where they become labels of every rule"
+            ),
+        );
+    }
+    if metadata.get("annotations").is_some() {
+        r.error_key(
+            path,
+            "annotations",
+            "annotations are metadata for other tools and ballast reads none; remove them",
+        );
+    }
+}
+
+/// A `kind: SLI` document: its name and what it measures.
+fn v1_sli_document(r: &mut Reader<'_>, v: &Value) -> (Option<String>, Option<Indicator>) {
+    r.known_keys(v, "", &["apiVersion", "kind", "metadata", "spec"]);
+    let name = mapping(r, v, "", "metadata").and_then(|m| {
+        metadata_fields(r, m, "metadata", "an SLI");
+        r.text(m, "metadata", "name")
+    });
+    let indicator = mapping(r, v, "", "spec").and_then(|spec| v1_sli_spec(r, spec, "spec"));
+    (name, indicator)
+}
+
+/// An SLI's `spec` (in an SLI document or inline at `spec.indicator.spec`).
+fn v1_sli_spec(r: &mut Reader<'_>, spec: &Value, path: &str) -> Option<Indicator> {
+    if !spec.is_object() {
+        r.error(
+            path,
+            "expected { ratioMetric: ... } or { thresholdMetric: ... }",
+        );
+        return None;
+    }
+    r.known_keys(
+        spec,
+        path,
+        &["description", "thresholdMetric", "ratioMetric"],
+    );
+    optional_text(r, spec, path, "description");
+    match (spec.get("thresholdMetric"), spec.get("ratioMetric")) {
+        (Some(_), Some(_)) => {
+            r.error_key(
+                path,
+                "ratioMetric",
+                "give thresholdMetric or ratioMetric, not both",
+            );
+            None
+        }
+        (Some(threshold), None) => {
+            v1_metric(r, threshold, &join(path, "thresholdMetric")).map(Indicator::Threshold)
+        }
+        (None, Some(ratio)) => v1_ratio(r, ratio, &join(path, "ratioMetric")).map(Indicator::Ratio),
+        (None, None) => {
+            r.error(path, "expected ratioMetric or thresholdMetric");
             None
         }
     }
+}
+
+/// `{ metricSource: { type: Prometheus, spec: { query } } }` at `path`: its query.
+fn v1_metric(r: &mut Reader<'_>, holder: &Value, path: &str) -> Option<String> {
+    let source = mapping(r, holder, path, "metricSource")?;
+    r.known_keys(holder, path, &["metricSource"]);
+    let spath = join(path, "metricSource");
+    r.known_keys(source, &spath, &["metricSourceRef", "type", "spec"]);
+    let mut ok = true;
+    if source.get("metricSourceRef").is_some() {
+        r.error_key(
+            &spath,
+            "metricSourceRef",
+            "DataSource references are not supported: ballast queries the Prometheus it is \
+             pointed at; give type: Prometheus instead",
+        );
+        ok = false;
+    }
+    // OpenSLO leaves the type to the DataSource when one is referred to; without one,
+    // Prometheus is the only type ballast reads.
+    match source.get("type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("prometheus") => {}
+        other => {
+            r.error(
+                &join(&spath, "type"),
+                format!(
+                    "only Prometheus sources are supported (type: Prometheus), got {}",
+                    found(other)
+                ),
+            );
+            ok = false;
+        }
+    }
+    let qspec = mapping(r, source, &spath, "spec")?;
+    let qpath = join(&spath, "spec");
+    for key in qspec.as_object().into_iter().flatten().map(|(k, _)| k) {
+        if key != "query" {
+            r.error_key(
+                &qpath,
+                key,
+                "unknown field for a Prometheus source; expected query (everything else is \
+                 written into the PromQL)",
+            );
+            ok = false;
+        }
+    }
+    let query = r.text(qspec, &qpath, "query");
+    query.filter(|_| ok)
+}
+
+/// A `ratioMetric`: `good` or `bad` over `total`, or a precomputed `raw` ratio.
+fn v1_ratio(r: &mut Reader<'_>, ratio: &Value, rpath: &str) -> Option<Sli> {
+    if !ratio.is_object() {
+        r.error(
+            rpath,
+            "expected { good: ..., total: ... }, { bad: ..., total: ... } or { raw: ..., rawType: ... }",
+        );
+        return None;
+    }
+    r.known_keys(
+        ratio,
+        rpath,
+        &["counter", "good", "bad", "total", "rawType", "raw"],
+    );
+    let counter = match ratio.get("counter") {
+        None | Some(Value::Bool(true)) => true,
+        Some(Value::Bool(false)) => false,
+        Some(other) => {
+            r.error(
+                &join(rpath, "counter"),
+                format!("expected true or false, got {other}"),
+            );
+            true
+        }
+    };
+    let query = |r: &mut Reader<'_>, which: &str| -> Option<String> {
+        let mpath = join(rpath, which);
+        let q = v1_metric(r, &ratio[which], &mpath)?;
+        let qpath = format!("{mpath}.metricSource.spec.query");
+        if let Err(e) = check_query(&q) {
+            r.error(&qpath, e);
+            return None;
+        }
+        if !counter && is_bare_selector(&q) {
+            r.error(
+                &qpath,
+                "counter: false, but a bare selector is read as a counter \
+                 (sum(rate(...)) over each window); write the query with {{.window}}",
+            );
+            return None;
+        }
+        Some(q)
+    };
+    let has = |k: &str| ratio.get(k).is_some();
+    if has("raw") {
+        for key in ["good", "bad", "total"].into_iter().filter(|k| has(k)) {
+            r.error_key(
+                rpath,
+                key,
+                "a raw ratio stands alone: give raw and rawType, or good (or bad) and total",
+            );
+        }
+        let raw = query(r, "raw");
+        if raw.as_deref().is_some_and(is_bare_selector) {
+            r.error(
+                &format!("{rpath}.raw.metricSource.spec.query"),
+                "a ratio is not a counter, but a bare selector is read as one \
+                 (sum(rate(...)) over each window); write the query with {{.window}}",
+            );
+            return None;
+        }
+        let error_ratio = match ratio.get("rawType").and_then(Value::as_str) {
+            Some("failure") => raw.clone(),
+            Some("success") => raw.as_ref().map(|q| format!("1 - ({q})")),
+            _ => {
+                r.error(
+                    &join(rpath, "rawType"),
+                    format!(
+                        "a raw ratio needs rawType: success or failure; got {}",
+                        found(ratio.get("rawType"))
+                    ),
+                );
+                None
+            }
+        };
+        return Some(Sli::Raw {
+            error_ratio: error_ratio?,
+        });
+    }
+    if has("rawType") {
+        r.error_key(
+            rpath,
+            "rawType",
+            "applies to a raw ratio only; good or bad already says which ratio it is",
+        );
+    }
+    if !has("total") {
+        r.error(rpath, "missing key `total`");
+    }
+    match (has("good"), has("bad")) {
+        (true, true) => {
+            r.error_key(rpath, "bad", "give good or bad, not both");
+            None
+        }
+        (true, false) => {
+            let good = query(r, "good");
+            let total = has("total").then(|| query(r, "total")).flatten();
+            Some(Sli::Good {
+                good: good?,
+                total: total?,
+            })
+        }
+        (false, true) => {
+            let bad = query(r, "bad");
+            let total = has("total").then(|| query(r, "total")).flatten();
+            Some(Sli::Events {
+                errors: bad?,
+                total: total?,
+            })
+        }
+        (false, false) => {
+            r.error(rpath, "expected good or bad, and total");
+            None
+        }
+    }
+}
+
+/// A v1 `kind: SLO` document. One objective gives one SLO named `metadata.name`; several
+/// (OpenSLO allows any number over a ratioMetric) give one each, `<name>-<index>`.
+fn v1_slo(r: &mut Reader<'_>, v: &Value, slis: &BTreeMap<String, Option<Indicator>>) -> Vec<Slo> {
+    r.known_keys(v, "", &["apiVersion", "kind", "metadata", "spec"]);
+    let metadata = mapping(r, v, "", "metadata");
+    let spec = mapping(r, v, "", "spec");
+    let (Some(metadata), Some(spec)) = (metadata, spec) else {
+        return Vec::new();
+    };
+    r.known_keys(
+        metadata,
+        "metadata",
+        &["name", "displayName", "labels", "annotations"],
+    );
+    let name = r.text(metadata, "metadata", "name");
+    optional_text(r, metadata, "metadata", "displayName");
+    if metadata.get("annotations").is_some() {
+        r.error_key(
+            "metadata",
+            "annotations",
+            "annotations are metadata for other tools and ballast reads none; remove them",
+        );
+    }
+    let labels = v1alpha_labels(r, metadata.get("labels"));
+    r.known_keys(
+        spec,
+        "spec",
+        &[
+            "description",
+            "service",
+            "indicator",
+            "indicatorRef",
+            "timeWindow",
+            "budgetingMethod",
+            "objectives",
+            "alertPolicies",
+        ],
+    );
+    let service = r.text(spec, "spec", "service");
+    let description = optional_text(r, spec, "spec", "description");
+    let window = v1_window(r, spec);
+    match spec.get("budgetingMethod") {
+        None => {}
+        Some(Value::String(m)) if m == "Occurrences" => {}
+        Some(other) => r.error(
+            "spec.budgetingMethod",
+            format!("only Occurrences (good events over all events) is supported, got {other}"),
+        ),
+    }
+    if spec.get("alertPolicies").is_some() {
+        r.error_key(
+            "spec",
+            "alertPolicies",
+            "alert policies are not supported: ballast writes multiwindow burn-rate alerts \
+             for every SLO; remove them",
+        );
+    }
+    let Some(objectives) = spec.get("objectives").and_then(Value::as_array) else {
+        r.error(
+            "spec.objectives",
+            "expected objectives: [{ target: 0.999 }] (or targetPercent: 99.9)",
+        );
+        return Vec::new();
+    };
+    if objectives.is_empty() {
+        r.error("spec.objectives", "expected at least one objective");
+    }
+    let indicator = v1_indicator(r, spec, slis);
+    if matches!(indicator, Some(Indicator::Threshold(_))) && objectives.len() > 1 {
+        r.error(
+            "spec.objectives",
+            format!(
+                "a thresholdMetric indicator takes exactly one objective, got {}",
+                objectives.len()
+            ),
+        );
+    }
+    let mut out = Vec::new();
+    for (i, o) in objectives.iter().enumerate() {
+        let path = format!("spec.objectives[{i}]");
+        let objective = v1_objective(r, o, &path, indicator.as_ref());
+        let (Some(name), Some(service), Some(window), Some((objective, sli))) =
+            (&name, &service, window, objective)
+        else {
+            continue;
+        };
+        let (name, origin) = if objectives.len() == 1 {
+            (name.clone(), r.root.position.line)
+        } else {
+            (format!("{name}-{i}"), r.root.locate(&path).line)
+        };
+        out.push(Slo {
+            alerting: Alerting::defaults(&alert_name(service, &name), window),
+            description: description.clone(),
+            origin: format!("{}:{origin}", r.file),
+            service: service.clone(),
+            name,
+            objective,
+            window,
+            sli,
+            labels: labels.clone(),
+        });
+    }
+    out
+}
+
+/// `spec.indicator` (inline) or `spec.indicatorRef` (an SLI document of the file).
+fn v1_indicator(
+    r: &mut Reader<'_>,
+    spec: &Value,
+    slis: &BTreeMap<String, Option<Indicator>>,
+) -> Option<Indicator> {
+    match (spec.get("indicator"), spec.get("indicatorRef")) {
+        (Some(_), Some(_)) => {
+            r.error_key(
+                "spec",
+                "indicatorRef",
+                "give indicator (inline SLI) or indicatorRef, not both",
+            );
+            None
+        }
+        (Some(inline), None) => {
+            let path = "spec.indicator";
+            if !inline.is_object() {
+                r.error(
+                    path,
+                    "expected { metadata: { name }, spec: { ratioMetric: ... } }",
+                );
+                return None;
+            }
+            r.known_keys(inline, path, &["metadata", "spec"]);
+            match inline.get("metadata") {
+                None | Some(Value::Null) => {}
+                Some(m @ Value::Object(_)) => {
+                    metadata_fields(r, m, "spec.indicator.metadata", "an SLI");
+                    optional_text(r, m, "spec.indicator.metadata", "name");
+                }
+                Some(_) => r.error("spec.indicator.metadata", "expected { name: ... }"),
+            }
+            let ind = mapping(r, inline, path, "spec")?;
+            v1_sli_spec(r, ind, "spec.indicator.spec")
+        }
+        (None, Some(Value::String(reference))) => match slis.get(reference) {
+            // An SLI that did not read has had its own errors.
+            Some(indicator) => indicator.clone(),
+            None => {
+                r.error(
+                    "spec.indicatorRef",
+                    format!("no SLI named {reference:?} in this file"),
+                );
+                None
+            }
+        },
+        (None, Some(other)) => {
+            r.error(
+                "spec.indicatorRef",
+                format!("expected the name of an SLI document, got {other}"),
+            );
+            None
+        }
+        (None, None) => {
+            r.error("spec", "expected indicator (inline SLI) or indicatorRef");
+            None
+        }
+    }
+}
+
+/// One objective over `indicator`: its target ratio and the SLI it makes.
+fn v1_objective(
+    r: &mut Reader<'_>,
+    o: &Value,
+    path: &str,
+    indicator: Option<&Indicator>,
+) -> Option<(f64, Sli)> {
+    if !o.is_object() {
+        r.error(path, "expected an objective: { target: 0.999 }");
+        return None;
+    }
+    r.known_keys(
+        o,
+        path,
+        &[
+            "displayName",
+            "op",
+            "value",
+            "target",
+            "targetPercent",
+            "timeSliceTarget",
+            "timeSliceWindow",
+            "indicator",
+            "indicatorRef",
+            "compositeWeight",
+        ],
+    );
+    optional_text(r, o, path, "displayName");
+    for key in ["timeSliceTarget", "timeSliceWindow"] {
+        if o.get(key).is_some() {
+            r.error_key(
+                path,
+                key,
+                "time slices are not supported (budgetingMethod Occurrences only)",
+            );
+        }
+    }
+    for key in ["indicator", "indicatorRef", "compositeWeight"] {
+        if o.get(key).is_some() {
+            r.error_key(
+                path,
+                key,
+                "composite SLOs (an indicator per objective) are not supported: write one \
+                 SLO per indicator",
+            );
+        }
+    }
+    let target = match (o.get("target"), o.get("targetPercent")) {
+        (Some(_), Some(_)) => {
+            r.error_key(
+                path,
+                "targetPercent",
+                "give target or targetPercent, not both",
+            );
+            None
+        }
+        (Some(t), None) => match t.as_f64() {
+            Some(t) if t > 0.0 && t < 1.0 => Some(t),
+            _ => {
+                r.error(
+                    &join(path, "target"),
+                    format!("expected a ratio between 0 and 1, e.g. 0.999; got {t}"),
+                );
+                None
+            }
+        },
+        (None, Some(p)) => match p.as_f64() {
+            Some(p) if p > 0.0 && p < 100.0 => Some(p / 100.0),
+            _ => {
+                r.error(
+                    &join(path, "targetPercent"),
+                    format!("expected a percentage between 0 and 100, e.g. 99.9; got {p}"),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            r.error(path, "expected target: 0.999 (or targetPercent: 99.9)");
+            None
+        }
+    };
+    let sli = match indicator? {
+        Indicator::Threshold(query) => v1alpha_threshold_objective(r, o, path, query.clone()),
+        Indicator::Ratio(sli) => {
+            for key in ["op", "value"] {
+                if o.get(key).is_some() {
+                    r.error_key(
+                        path,
+                        key,
+                        "applies to a thresholdMetric only; a ratioMetric objective has a \
+                         target alone",
+                    );
+                }
+            }
+            Some(sli.clone())
+        }
+    };
+    Some((target?, sli?))
+}
+
+/// `spec.timeWindow`: exactly one rolling window of a fixed length.
+fn v1_window(r: &mut Reader<'_>, spec: &Value) -> Option<Duration> {
+    let Some(w) = spec
+        .get("timeWindow")
+        .and_then(Value::as_array)
+        .filter(|l| l.len() == 1)
+        .map(|l| &l[0])
+        .filter(|w| w.is_object())
+    else {
+        r.error(
+            "spec.timeWindow",
+            "expected a list with one { duration: 28d, isRolling: true }",
+        );
+        return None;
+    };
+    let path = "spec.timeWindow[0]";
+    r.known_keys(w, path, &["duration", "isRolling", "calendar"]);
+    let mut ok = true;
+    if w.get("calendar").is_some() {
+        r.error_key(
+            path,
+            "calendar",
+            "calendar-aligned windows are not supported: ballast's SLO windows are rolling",
+        );
+        ok = false;
+    }
+    match w.get("isRolling") {
+        None | Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => {
+            r.error(
+                &join(path, "isRolling"),
+                "a window that is not rolling is calendar-aligned, which is not supported: \
+                 ballast's SLO windows are rolling",
+            );
+            ok = false;
+        }
+        Some(other) => {
+            r.error(
+                &join(path, "isRolling"),
+                format!("expected true or false, got {other}"),
+            );
+            ok = false;
+        }
+    }
+    let dpath = join(path, "duration");
+    let duration = match w.get("duration") {
+        Some(Value::String(d)) => {
+            let d = d.trim();
+            if d.len() > 1
+                && d[..d.len() - 1].bytes().all(|b| b.is_ascii_digit())
+                && matches!(d.as_bytes()[d.len() - 1], b'M' | b'Q' | b'Y')
+            {
+                r.error(
+                    &dpath,
+                    format!(
+                        "{d} has no fixed length (months, quarters and years differ); give \
+                         the window in days or weeks, e.g. 28d or 4w"
+                    ),
+                );
+                None
+            } else {
+                match window(d) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        r.error(&dpath, e);
+                        None
+                    }
+                }
+            }
+        }
+        other => {
+            r.error(
+                &dpath,
+                format!(
+                    "expected a duration such as 28d or 4w, got {}",
+                    found(other)
+                ),
+            );
+            None
+        }
+    };
+    duration.filter(|_| ok)
 }
 
 /// A value as a message shows it: JSON text (strings quoted), or `nothing` when absent.
@@ -610,16 +1233,16 @@ const V1ALPHA_DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 fn v1alpha(r: &mut Reader<'_>, v: &Value) -> Vec<Slo> {
     match v.get("kind").and_then(Value::as_str) {
         Some("SLO") => {}
-        // The other v1alpha kinds say nothing about what is measured.
-        Some("Service" | "AlertPolicy" | "AlertCondition" | "AlertNotificationTarget") => {
-            return Vec::new()
+        Some("Service") => {
+            service_document(r, v);
+            return Vec::new();
         }
+        Some(kind) if refused_kind(r, kind) => return Vec::new(),
         _ => {
             r.error(
                 "kind",
                 format!(
-                    "expected SLO, Service, AlertPolicy, AlertCondition or \
-                     AlertNotificationTarget (openslo/v1alpha), got {}",
+                    "expected SLO or Service (openslo/v1alpha), got {}",
                     found(v.get("kind"))
                 ),
             );
