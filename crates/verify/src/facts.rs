@@ -117,6 +117,10 @@ impl RunData {
             .collect();
         let values: Vec<f64> = points.iter().map(|p| p.1).collect();
         let (first, last) = (points.first()?, points.last()?);
+        // One scrape says nothing about change: a delta of 0 would be invented.
+        if matches!(aggregate, Aggregate::Delta | Aggregate::Rate) && points.len() < 2 {
+            return None;
+        }
         Some(match aggregate {
             Aggregate::Delta | Aggregate::Rate => {
                 // Counters only grow; a drop is a restart of the target, counted from zero.
@@ -141,34 +145,51 @@ impl RunData {
         })
     }
 
+    /// The process samples that bound `window`: the last one taken at or before its
+    /// start, those inside, and the first one at or after its end — so whatever happened
+    /// in the window happened between two of them. `None` without a sample on each side
+    /// (the watch did not cover the window).
+    fn process_window(&self, window: (f64, f64)) -> Option<&[ProcessSample]> {
+        let samples = &self.process;
+        let from = samples.iter().rposition(|s| s.t <= window.0)?;
+        let to = samples.iter().position(|s| s.t >= window.1)?;
+        (from <= to).then(|| &samples[from..=to])
+    }
+
     fn process(&self, window: (f64, f64), fact: ProcessFact) -> Option<f64> {
-        let inside: Vec<&ProcessSample> = self
-            .process
-            .iter()
-            .filter(|s| s.t >= window.0 - 1.0 && s.t <= window.1 + 1.0)
-            .collect();
-        if inside.is_empty() {
-            return None;
-        }
-        Some(match fact {
-            ProcessFact::RssMax => inside.iter().filter_map(|s| s.rss_bytes).max()? as f64,
+        let bounds = self.process_window(window)?;
+        match fact {
+            // Unreadable everywhere (the process never seen): no data.
+            ProcessFact::RssMax => bounds
+                .iter()
+                .filter_map(|s| s.rss_bytes)
+                .max()
+                .map(|b| b as f64),
             ProcessFact::OomKills => {
-                let counts: Vec<u64> = inside.iter().filter_map(|s| s.oom_kills).collect();
-                match (counts.first(), counts.last()) {
-                    (Some(a), Some(b)) => b.saturating_sub(*a) as f64,
-                    // No readable cgroup counter: an OOM kill shows up as the process dying.
-                    _ => 0.0,
-                }
+                // The counter is cumulative: kills in the window are its rise across it.
+                // Unreadable at either end, the rise is unknown — undecided, not 0.
+                let (first, last) = (bounds.first()?.oom_kills?, bounds.last()?.oom_kills?);
+                Some(last.saturating_sub(first) as f64)
             }
-            ProcessFact::Restarts => inside
-                .windows(2)
-                .filter(|w| match (w[0].pid, w[1].pid) {
-                    (Some(a), Some(b)) => a != b,
-                    (Some(_), None) => true,
-                    _ => false,
-                })
-                .count() as f64,
-        })
+            ProcessFact::Restarts => {
+                // Never seen in the window: nothing is known about its restarts.
+                if !bounds.iter().any(|s| s.pid.is_some()) {
+                    return None;
+                }
+                let id = |s: &ProcessSample| s.pid.zip(s.started);
+                Some(
+                    bounds
+                        .windows(2)
+                        .filter(|w| match (id(&w[0]), id(&w[1])) {
+                            (Some(a), Some(b)) => a != b,
+                            // It exited: a crash counts even when nothing restarts it.
+                            (Some(_), None) => true,
+                            _ => false,
+                        })
+                        .count() as f64,
+                )
+            }
+        }
     }
 }
 
@@ -213,5 +234,119 @@ impl Facts for RunData {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_http::scrape::Series;
+
+    fn at(t: f64, pid: Option<u32>, rss: Option<u64>, oom: Option<u64>) -> ProcessSample {
+        ProcessSample {
+            t,
+            pid,
+            started: pid.map(|p| u64::from(p) * 10),
+            rss_bytes: rss,
+            oom_kills: oom,
+        }
+    }
+
+    fn data(process: Vec<ProcessSample>) -> RunData {
+        RunData {
+            process,
+            ..RunData::default()
+        }
+    }
+
+    #[test]
+    fn oom_kills_rise_across_the_window_and_are_unknown_when_unreadable() {
+        let d = data(vec![
+            at(0.0, Some(7), Some(1), Some(0)),
+            at(1.0, Some(7), Some(2), Some(0)),
+            at(2.0, None, None, Some(1)),
+            at(3.0, None, None, Some(1)),
+        ]);
+        assert_eq!(d.process((0.5, 2.5), ProcessFact::OomKills), Some(1.0));
+        // The process is gone but its group still counts: the kill stays visible.
+        assert_eq!(d.process((2.5, 2.9), ProcessFact::OomKills), Some(0.0));
+        let unreadable = data(vec![
+            at(0.0, Some(7), Some(1), None),
+            at(3.0, Some(7), Some(1), None),
+        ]);
+        assert_eq!(unreadable.process((1.0, 2.0), ProcessFact::OomKills), None);
+        let lost_at_the_end = data(vec![
+            at(0.0, Some(7), Some(1), Some(0)),
+            at(3.0, None, None, None),
+        ]);
+        assert_eq!(
+            lost_at_the_end.process((1.0, 2.0), ProcessFact::OomKills),
+            None
+        );
+        // No sample after the window: it was not covered.
+        assert_eq!(d.process((2.5, 9.0), ProcessFact::OomKills), None);
+    }
+
+    #[test]
+    fn restarts_need_the_process_seen_and_count_exits_and_new_identities() {
+        let d = data(vec![
+            at(0.0, Some(7), Some(1), None),
+            at(1.0, Some(7), Some(1), None),
+            at(2.0, None, None, None),
+            at(3.0, Some(9), Some(1), None),
+            at(4.0, Some(11), Some(1), None),
+        ]);
+        assert_eq!(d.process((0.5, 3.0), ProcessFact::Restarts), Some(1.0));
+        assert_eq!(d.process((0.5, 4.0), ProcessFact::Restarts), Some(2.0));
+        assert_eq!(d.process((0.0, 1.0), ProcessFact::Restarts), Some(0.0));
+        // The same pid with a new start time is a new process.
+        let reused = data(vec![
+            at(0.0, Some(7), Some(1), None),
+            ProcessSample {
+                started: Some(1),
+                ..at(1.0, Some(7), Some(1), None)
+            },
+        ]);
+        assert_eq!(reused.process((0.0, 1.0), ProcessFact::Restarts), Some(1.0));
+        let never_seen = data(vec![at(0.0, None, None, None), at(1.0, None, None, None)]);
+        assert_eq!(never_seen.process((0.0, 1.0), ProcessFact::Restarts), None);
+        assert_eq!(never_seen.process((0.0, 1.0), ProcessFact::RssMax), None);
+    }
+
+    #[test]
+    fn rss_max_is_over_the_bounding_samples() {
+        let d = data(vec![
+            at(0.0, Some(7), Some(10), None),
+            at(1.0, Some(7), Some(50), None),
+            at(2.0, Some(7), Some(20), None),
+            at(3.0, Some(7), Some(90), None),
+        ]);
+        assert_eq!(d.process((0.5, 1.5), ProcessFact::RssMax), Some(50.0));
+    }
+
+    #[test]
+    fn a_delta_from_one_scrape_is_unknown() {
+        let scrape = |t: f64, v: f64| Sample {
+            t,
+            series: vec![Series {
+                name: "x_total".into(),
+                labels: vec![],
+                value: v,
+            }],
+        };
+        let mut d = RunData {
+            samples: vec![scrape(1.0, 5.0)],
+            ..RunData::default()
+        };
+        assert_eq!(d.metric((0.0, 2.0), "x_total", &[], Aggregate::Delta), None);
+        assert_eq!(
+            d.metric((0.0, 2.0), "x_total", &[], Aggregate::Last),
+            Some(5.0)
+        );
+        d.samples.push(scrape(2.0, 8.0));
+        assert_eq!(
+            d.metric((0.0, 2.0), "x_total", &[], Aggregate::Delta),
+            Some(3.0)
+        );
     }
 }

@@ -1,18 +1,34 @@
-//! Watching the process under test: resident memory, OOM kills, restarts — from /proc
-//! and the memory cgroup (v2 `memory.events`, or v1 `memory.oom_control`), whichever
-//! the machine has, detected at run time.
+//! Watching the process under test with `ballast-proc`: resident memory over the
+//! process and its descendants (a `sh -c` or `go run` wrapper does not hide the server),
+//! OOM kills from its memory cgroup (v1 or v2, detected at run time), restarts.
+//!
+//! The cgroup is found from the process at the first sample that sees it and kept, so
+//! when the kernel OOM-kills the process (and `/proc/PID` disappears) the group's
+//! counter is still read and the kill is counted. A counter that cannot be read is
+//! `None`: a clause about it is undecided, never silently 0.
 
-use std::path::{Path, PathBuf};
+use crate::Error;
+use ballast_proc::{Sample, WatchConfig, Watcher};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How to find the process each second.
+/// Which process is the "main" one.
 #[derive(Debug, Clone)]
 pub enum Watched {
-    /// A fixed pid (a spawned target, or `process.pid`).
+    /// A fixed pid (a spawned target, or `process.pid`), with its descendants.
     Pid(u32),
-    /// The newest process with this `comm` name; a new pid counts as a restart.
+    /// The newest process with this `comm` name, with its descendants; a new pid counts
+    /// as a restart.
     Name(String),
+    /// The newest process named `name` inside the tree of `root` (a spawned supervisor
+    /// or wrapper): restarts are the named server's, memory is the whole tree's.
+    NameUnder {
+        /// The spawned process.
+        root: u32,
+        /// The server's `comm` name.
+        name: String,
+    },
 }
 
 /// One observation.
@@ -20,55 +36,84 @@ pub enum Watched {
 pub struct ProcessSample {
     /// Seconds since the run started.
     pub t: f64,
-    /// The pid seen, if the process was running.
+    /// The main process's pid, if it was running.
     pub pid: Option<u32>,
-    /// Resident set size, bytes.
+    /// Its start time (clock ticks after boot): with the pid, its identity.
+    pub started: Option<u64>,
+    /// Resident set size of the process and its descendants, bytes.
     pub rss_bytes: Option<u64>,
-    /// The cgroup's OOM-kill counter (cumulative), when readable.
+    /// The memory cgroup's OOM-kill counter (cumulative), when readable.
     pub oom_kills: Option<u64>,
+}
+
+impl ProcessSample {
+    fn from_sample(s: &Sample) -> ProcessSample {
+        ProcessSample {
+            t: s.t,
+            pid: s.main.map(|m| m.pid),
+            started: s.main.map(|m| m.start_ticks),
+            rss_bytes: s.rss_bytes(),
+            oom_kills: s.oom_kills(),
+        }
+    }
+}
+
+/// Why values could not be read, kept once each and only the first few.
+const MAX_PROBLEMS: usize = 5;
+
+#[derive(Default)]
+struct Shared {
+    samples: Vec<ProcessSample>,
+    problems: BTreeSet<String>,
 }
 
 /// Samples a process every second into a shared list.
 #[derive(Clone)]
 pub struct ProcessWatch {
-    watched: Watched,
-    start: Instant,
-    samples: Arc<Mutex<Vec<ProcessSample>>>,
+    watcher: Watcher,
+    shared: Arc<Mutex<Shared>>,
 }
 
 impl ProcessWatch {
-    /// A watch whose sample times count from `start`.
-    pub fn new(watched: Watched, start: Instant) -> Self {
-        ProcessWatch {
-            watched,
-            start,
-            samples: Default::default(),
-        }
+    /// A watch whose sample times count from `start`; refuses a process name the
+    /// kernel could never report (longer than 15 bytes, say).
+    pub fn new(watched: Watched, start: Instant) -> Result<Self, Error> {
+        let mut config = match &watched {
+            Watched::Pid(pid) => WatchConfig::pid(*pid),
+            Watched::Name(name) => WatchConfig::name(name),
+            Watched::NameUnder { root, name } => {
+                let mut c = WatchConfig::name(name);
+                c.under = Some(*root);
+                c
+            }
+        };
+        // This watch keeps its own compact samples.
+        config.history = 1;
+        config.system_pressure = false;
+        let watcher = config
+            .build()
+            .map_err(|e| Error::Usage(format!("target.process.{e}")))?
+            .since(start);
+        Ok(ProcessWatch {
+            watcher,
+            shared: Default::default(),
+        })
     }
 
-    /// Takes one sample now.
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes one sample now (a few reads of /proc and cgroupfs, which are in memory).
     pub fn sample_now(&self) {
-        let pid = match &self.watched {
-            Watched::Pid(pid) => Some(*pid).filter(|p| is_running(*p)),
-            Watched::Name(name) => newest_by_name(Path::new("/proc"), name),
-        };
-        let sample = ProcessSample {
-            t: self.start.elapsed().as_secs_f64(),
-            pid,
-            rss_bytes: pid.and_then(|p| {
-                rss_bytes(&std::fs::read_to_string(format!("/proc/{p}/status")).ok()?)
-            }),
-            oom_kills: pid.and_then(|p| {
-                oom_kills(
-                    Path::new("/sys/fs/cgroup"),
-                    &std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok()?,
-                )
-            }),
-        };
-        self.samples
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(sample);
+        let sample = self.watcher.sample_now();
+        let mut shared = self.shared();
+        shared.samples.push(ProcessSample::from_sample(&sample));
+        for e in sample.errors {
+            if shared.problems.len() < MAX_PROBLEMS {
+                shared.problems.insert(e);
+            }
+        }
     }
 
     /// Samples every second until the task is aborted.
@@ -76,108 +121,29 @@ impl ProcessWatch {
         let me = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                me.sample_now();
+                let w = me.clone();
+                if tokio::task::spawn_blocking(move || w.sample_now())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
             }
         })
     }
 
     /// All samples so far.
     pub fn samples(&self) -> Vec<ProcessSample> {
-        self.samples
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.shared().samples.clone()
     }
-}
 
-fn is_running(pid: u32) -> bool {
-    // A zombie (exited, not yet reaped) is not running.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit(')')
-                .next()
-                .map(|rest| !rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
-
-fn newest_by_name(proc_root: &Path, name: &str) -> Option<u32> {
-    let mut best: Option<(u64, u32)> = None;
-    for entry in std::fs::read_dir(proc_root).ok()?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else {
-            continue;
-        };
-        if comm.trim_end() != name {
-            continue;
-        }
-        // Field 22 of /proc/PID/stat is the start time; the newest process wins.
-        let started = std::fs::read_to_string(entry.path().join("stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit(')')
-                    .next()
-                    .and_then(|rest| rest.split_whitespace().nth(19)?.parse().ok())
-            })
-            .unwrap_or(0);
-        if best.is_none_or(|(t, _)| started >= t) {
-            best = Some((started, pid));
-        }
+    /// What could not be read (first few, once each), for the report's notes.
+    pub fn problems(&self) -> Vec<String> {
+        self.shared().problems.iter().cloned().collect()
     }
-    best.map(|(_, pid)| pid)
-}
-
-/// `VmRSS` from `/proc/PID/status`, in bytes.
-pub fn rss_bytes(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// The OOM-kill counter of the memory cgroup named in `/proc/PID/cgroup` content:
-/// cgroup v2 (`0::/path` → `memory.events` `oom_kill`), else v1 (`N:memory:/path` →
-/// `memory.oom_control` `oom_kill`).
-pub fn oom_kills(cgroup_root: &Path, proc_cgroup: &str) -> Option<u64> {
-    let mut v1 = None;
-    let mut v2 = None;
-    for line in proc_cgroup.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        if controllers.is_empty() {
-            v2 = Some(path.to_string());
-        } else if controllers.split(',').any(|c| c == "memory") {
-            v1 = Some(path.to_string());
-        }
-    }
-    let read_counter = |file: PathBuf| -> Option<u64> {
-        let text = std::fs::read_to_string(file).ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("oom_kill "))
-            .and_then(|v| v.trim().parse().ok())
-    };
-    if let Some(path) = v1 {
-        let rel = path.trim_start_matches('/');
-        if let Some(n) = read_counter(
-            cgroup_root
-                .join("memory")
-                .join(rel)
-                .join("memory.oom_control"),
-        ) {
-            return Some(n);
-        }
-    }
-    let rel = v2?.trim_start_matches('/').to_string();
-    read_counter(cgroup_root.join(&rel).join("memory.events"))
-        .or_else(|| read_counter(cgroup_root.join("unified").join(&rel).join("memory.events")))
 }
 
 #[cfg(test)]
@@ -185,42 +151,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_rss() {
-        let status = "Name:\tshop\nVmPeak:\t  9000 kB\nVmRSS:\t  2048 kB\n";
-        assert_eq!(rss_bytes(status), Some(2048 * 1024));
-        assert_eq!(rss_bytes("Name: x\n"), None);
-    }
-
-    #[test]
-    fn reads_oom_kills_from_recorded_v1_and_v2_trees() {
-        let root = std::env::temp_dir().join(format!("ballast-cgroup-test-{}", std::process::id()));
-        let v2 = root.join("v2");
-        std::fs::create_dir_all(v2.join("system.slice/shop.service")).unwrap();
-        std::fs::write(
-            v2.join("system.slice/shop.service/memory.events"),
-            "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n",
-        )
-        .unwrap();
-        assert_eq!(oom_kills(&v2, "0::/system.slice/shop.service\n"), Some(2));
-
-        let v1 = root.join("v1");
-        std::fs::create_dir_all(v1.join("memory/shop")).unwrap();
-        std::fs::write(
-            v1.join("memory/shop/memory.oom_control"),
-            "oom_kill_disable 0\nunder_oom 0\noom_kill 5\n",
-        )
-        .unwrap();
-        assert_eq!(oom_kills(&v1, "12:memory:/shop\n0::/shop\n"), Some(5));
-        assert_eq!(oom_kills(&v1, "12:cpu:/x\n"), None);
-        let _ = std::fs::remove_dir_all(root);
-    }
-
-    #[test]
     fn watches_this_process() {
-        let watch = ProcessWatch::new(Watched::Pid(std::process::id()), Instant::now());
+        let watch = ProcessWatch::new(Watched::Pid(std::process::id()), Instant::now()).unwrap();
         watch.sample_now();
         let s = &watch.samples()[0];
         assert_eq!(s.pid, Some(std::process::id()));
+        assert!(s.started.is_some());
         assert!(s.rss_bytes.unwrap() > 1024 * 1024);
+    }
+
+    #[test]
+    fn a_name_the_kernel_cannot_report_is_refused() {
+        let e = ProcessWatch::new(
+            Watched::Name("a-very-long-server-name".into()),
+            Instant::now(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            e.starts_with("target.process.name: ") && e.contains("\"a-very-long-ser\""),
+            "{e}"
+        );
     }
 }

@@ -108,7 +108,9 @@ pub async fn verify(
     )
     .await;
     if let Some(child) = spawned {
-        child.stop().await;
+        if let Some(note) = child.stop().await {
+            notes.push(note);
+        }
     }
     if let Some(f) = faults {
         f.shutdown().await;
@@ -208,6 +210,16 @@ async fn run_phases(
         .transpose()
         .map_err(|e| Error::Scrape(e.to_string()))?;
     let watched = match (spawned_pid, &contract.target.process) {
+        // A spawned supervisor or wrapper with a named server inside.
+        (
+            Some(root),
+            Some(ballast_contract::ProcessSpec {
+                name: Some(name), ..
+            }),
+        ) => Some(Watched::NameUnder {
+            root,
+            name: name.clone(),
+        }),
         (Some(pid), _) => Some(Watched::Pid(pid)),
         (None, Some(p)) => p
             .pid
@@ -215,7 +227,7 @@ async fn run_phases(
             .or_else(|| p.name.clone().map(Watched::Name)),
         (None, None) => None,
     };
-    let watch = watched.map(|w| ProcessWatch::new(w, start));
+    let watch = watched.map(|w| ProcessWatch::new(w, start)).transpose()?;
     let mut background = Vec::new();
     if let Some(s) = &scraper {
         s.scrape_now().await;
@@ -288,6 +300,9 @@ async fn run_phases(
         out.data.samples = s.samples();
     }
     if let Some(w) = &watch {
+        for problem in w.problems() {
+            notes.push(format!("process watch: {problem}"));
+        }
         out.data.process = w.samples();
     }
     Ok(out)
