@@ -203,17 +203,53 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Error> {
     })
 }
 
-/// Splits one CSV line into trimmed fields, removing surrounding double quotes. ballast's
-/// inputs are numbers and timestamps, which never hold commas, so quotes are not nested.
-fn fields(line: &str) -> Vec<&str> {
-    line.split(',')
-        .map(|f| {
-            let f = f.trim();
-            f.strip_prefix('"')
-                .and_then(|f| f.strip_suffix('"'))
-                .unwrap_or(f)
-        })
-        .collect()
+/// The data records of `text` with their 1-based lines, fields trimmed, through the `csv`
+/// crate (RFC 4180 quoting). Blank lines and `#` comments, indented ones too, are skipped.
+fn records(
+    text: &str,
+    fail: &dyn Fn(usize, &str, String) -> Error,
+) -> Result<Vec<(usize, csv::StringRecord)>, Error> {
+    // Comments and blank lines become a single space: a record of one empty field, skipped
+    // below. The reader's own `comment` option misses indented comments, and neither it nor
+    // its handling of empty lines keeps line numbers exact; this way every line is a
+    // record, and `starts` maps a record's byte offset back to the file's line.
+    let mut uncommented = String::with_capacity(text.len());
+    let mut starts = Vec::new();
+    for line in text.split_inclusive('\n') {
+        starts.push(uncommented.len());
+        let content = line.trim_start();
+        if content.starts_with('#') || content.trim().is_empty() {
+            uncommented.push(' ');
+            uncommented.push_str(&line[line.trim_end_matches(['\r', '\n']).len()..]);
+        } else {
+            uncommented.push_str(line);
+        }
+    }
+    let bytes = uncommented.as_bytes();
+    let line_of = |position: Option<&csv::Position>| {
+        let mut byte = position.map_or(0, |p| p.byte() as usize);
+        // A record's position can be the rest of the previous line's terminator (the `\n`
+        // of a `\r\n`).
+        while bytes.get(byte).is_some_and(|b| *b == b'\r' || *b == b'\n') {
+            byte += 1;
+        }
+        starts.partition_point(|&s| s <= byte).max(1)
+    };
+    // Field counts are checked by the caller, which names what the row should hold.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut out = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) if r.len() == 1 && r[0].is_empty() => {}
+            Ok(r) => out.push((line_of(r.position()), r)),
+            Err(e) => return Err(fail(line_of(e.position()), "row", format!("not CSV: {e}"))),
+        }
+    }
+    Ok(out)
 }
 
 /// Parses `text` as CSV whose first column is a timestamp, returning the `wanted` columns
@@ -231,28 +267,21 @@ pub(crate) fn parse_table(
         field: field.to_string(),
         message,
     };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .peekable();
+    let mut lines = records(text, &fail)?.into_iter().peekable();
     // Column positions: from the header when there is one, else 1.. in order.
     let mut positions: Vec<usize> = (1..=wanted.len()).collect();
     let mut expected_fields = None;
-    if let Some(&(line, first)) = lines.peek() {
-        let header = fields(first);
-        let starts_with_time = parse_timestamp(header[0]).is_ok();
-        if !starts_with_time {
-            if !header[0].eq_ignore_ascii_case("timestamp")
-                && !header[0].eq_ignore_ascii_case("time")
-            {
+    if let Some((line, header)) = lines.peek() {
+        let line = *line;
+        let first = header.get(0).unwrap_or_default();
+        if parse_timestamp(first).is_err() {
+            if !first.eq_ignore_ascii_case("timestamp") && !first.eq_ignore_ascii_case("time") {
                 return Err(fail(
                     line,
                     "timestamp",
                     format!(
                         "expected a header starting with \"timestamp\" or a data row, got {:?}",
-                        truncate(header[0])
+                        truncate(first)
                     ),
                 ));
             }
@@ -266,7 +295,7 @@ pub(crate) fn parse_table(
                             name,
                             format!(
                                 "the header has no column {name:?} (it has {})",
-                                header.join(",")
+                                header.iter().collect::<Vec<_>>().join(",")
                             ),
                         )
                     })?;
@@ -275,10 +304,11 @@ pub(crate) fn parse_table(
             lines.next();
         }
     }
+    let needed = positions.iter().max().copied().unwrap_or(0) + 1;
     let mut rows = Vec::new();
-    for (line, raw) in lines {
-        let cols = fields(raw);
-        let needed = positions.iter().max().copied().unwrap_or(0) + 1;
+    // The timestamp of each row as the file writes it, for messages.
+    let mut written: HashMap<usize, String> = HashMap::new();
+    for (line, cols) in lines {
         match expected_fields {
             Some(n) if cols.len() != n => {
                 return Err(fail(
@@ -300,11 +330,12 @@ pub(crate) fn parse_table(
             }
             _ => {}
         }
+        let stamp = cols.get(0).unwrap_or_default();
         // `+ 0.0` makes −0 and 0 one time, so equal times have equal bits below.
-        let t = parse_timestamp(cols[0]).map_err(|m| fail(line, "timestamp", m))? + 0.0;
+        let t = parse_timestamp(stamp).map_err(|m| fail(line, "timestamp", m))? + 0.0;
         let mut values = Vec::with_capacity(wanted.len());
         for (&pos, name) in positions.iter().zip(wanted) {
-            let text = cols[pos];
+            let text = cols.get(pos).unwrap_or_default();
             let v: f64 = text.parse().map_err(|_| {
                 fail(
                     line,
@@ -321,23 +352,17 @@ pub(crate) fn parse_table(
             }
             values.push(v);
         }
+        written.insert(line, truncate(stamp));
         rows.push((line, t, values));
     }
-    let (rows, report) = apply(
-        rows,
-        policy,
-        &|line, t| timestamp_text(text, line, t),
-        &fail,
-    )?;
+    let shown = |line: usize, t: f64| {
+        written
+            .get(&line)
+            .cloned()
+            .unwrap_or_else(|| format_timestamp(t))
+    };
+    let (rows, report) = apply(rows, policy, &shown, &fail)?;
     Ok((Table { rows }, report))
-}
-
-/// The timestamp as the file writes it, for messages.
-fn timestamp_text(text: &str, line: usize, t: f64) -> String {
-    text.lines()
-        .nth(line - 1)
-        .map(|l| truncate(fields(l.trim_end_matches('\r'))[0]))
-        .unwrap_or_else(|| format_timestamp(t))
 }
 
 /// Applies `policy` to rows in file order.
@@ -522,6 +547,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(reordered.rows[0].2, vec![7.0]);
+    }
+
+    #[test]
+    fn quoted_fields_crlf_and_indented_comments_are_csv() {
+        let text = "  # exported\r\n\"timestamp\",\"value\"\r\n\r\n\"100\", 1\r\n   \r\n  # gap\r\n160,\"2\"\r\n";
+        let s = parse(text).unwrap();
+        assert_eq!(
+            s.points,
+            vec![Point { t: 100.0, v: 1.0 }, Point { t: 160.0, v: 2.0 }]
+        );
+        // Lines are the file's, whatever was skipped before them.
+        let e = parse(&text.replace("160,", "160,\"x\","))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "in.csv:7: row: expected 2 fields like the header, got 3");
+        let e = parse("timestamp,value\n\n# a, \"b\n100,\"1,5\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "in.csv:4: value: expected a number, got \"1,5\"");
     }
 
     #[test]
@@ -729,6 +773,19 @@ mod tests {
         fn parsing_never_panics(text in "[0-9a-z,:.\\- \\n#\"T]{0,200}", policy in policies()) {
             let _ = parse_series_with(&text, Path::new("p.csv"), policy);
             let _ = parse_nab_results(&text, Path::new("p.csv"));
+        }
+
+        #[test]
+        fn any_text_gives_rows_or_a_positioned_error(text in "\\PC*|[\"#,\r\n 0-9.]{0,80}") {
+            let lines = text.split('\n').count().max(1);
+            for result in [
+                parse_series_with(&text, Path::new("p.csv"), RowPolicy::NAB).map(|_| ()),
+                parse_nab_results(&text, Path::new("p.csv")).map(|_| ()),
+            ] {
+                if let Err(Error::Csv { line, .. }) = &result {
+                    prop_assert!(*line >= 1 && *line <= lines, "line {} of {}", line, lines);
+                }
+            }
         }
 
         #[test]
