@@ -1,5 +1,5 @@
-//! The shape every input takes: a named series of `(time, value)` points in time order, and
-//! the timestamp formats people feed it (NAB's `2014-04-10 07:15:00`, RFC 3339, Unix seconds).
+//! The shape every input takes: a named series of `(time, value)` points in the order their
+//! source gives them, and the timestamp formats people feed it (NAB's `2014-04-10 07:15:00`, RFC 3339, Unix seconds).
 
 /// One sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -10,7 +10,11 @@ pub struct Point {
     pub v: f64,
 }
 
-/// A named series in time order (timestamps never decrease; equal ones are allowed).
+/// A named series, its points in the order its source gave them. Nothing here sorts them:
+/// a source that reads in time order (a Prometheus range query; a CSV file under the default
+/// row policy, `--unordered sort` or `--unordered drop`) gives timestamps that never
+/// decrease, while a file kept in file order (NAB mode, `--unordered keep`) may step back.
+/// Equal timestamps may appear unless `--duplicates first|last` removed them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Series {
     /// Where it came from: a file name or the PromQL and its labels.

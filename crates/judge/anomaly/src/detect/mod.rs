@@ -1,5 +1,6 @@
-//! Streaming anomaly detectors: one pass in time order, bounded memory per series, each
-//! point scored in [0, 1] before the next is read. A threshold turns scores into alerts.
+//! Streaming anomaly detectors: one pass over a series in the order it holds its points
+//! (time order, or file order where a file is kept as written), bounded memory per series,
+//! each point scored in [0, 1] before the next is read. A threshold turns scores into alerts.
 //!
 //! - [`ewma`]: a robust EWMA residual (Huber-clipped level and scale), cheap and simple.
 //! - [`novelty`]: first visits to cells of the value range, on the value, on its moving
@@ -14,8 +15,11 @@ use serde::{Deserialize, Serialize};
 
 /// A streaming detector of one series.
 pub trait Detector: Send {
-    /// Scores the point at `t` (seconds; never decreasing) with value `value`: 0 normal ..
-    /// 1 anomalous. Non-finite values are skipped (scored 0) without touching the state.
+    /// Scores the next point, at `t` (seconds) with value `value`: 0 normal .. 1 anomalous.
+    /// Points come in the series' order, so `t` may repeat, and steps back where a file is
+    /// kept in file order (NAB mode, `--unordered keep`); the detectors here learn from the
+    /// order of the calls and do not read `t`. Non-finite values are skipped (scored 0)
+    /// without touching the state.
     fn score(&mut self, t: f64, value: f64) -> f64;
     /// Bytes of state the detector holds now (bounded: it never grows with the series).
     fn memory_bytes(&self) -> usize;
