@@ -24,7 +24,6 @@ const TOP_LEVEL: [&str; 8] = [
     "slos",
 ];
 const TOXICS: [&str; 11] = [
-    "noop",
     "latency",
     "bandwidth",
     "slow_close",
@@ -35,6 +34,7 @@ const TOXICS: [&str; 11] = [
     "down",
     "http_delay",
     "http_abort",
+    "noop",
 ];
 
 struct Checker<'a> {
