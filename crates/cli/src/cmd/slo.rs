@@ -37,7 +37,7 @@ pub enum SloCommand {
     },
     /// Write Prometheus recording rules and multiwindow burn-rate alerts.
     Rules {
-        /// Spec files: ballast contracts, OpenSLO v1, Sloth prometheus/v1.
+        /// Spec files: ballast contracts, OpenSLO v1 or v1alpha, Sloth prometheus/v1.
         #[arg(required = true)]
         specs: Vec<PathBuf>,
         /// Output file [default: stdout].
