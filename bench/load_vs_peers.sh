@@ -6,6 +6,8 @@
 #
 #   bench/load_vs_peers.sh                  # 64 connections, 10 s per run, 3 rounds
 #   CONNECTIONS=128 DURATION=5 ROUNDS=5 bench/load_vs_peers.sh
+#   BASELINE_BIN=/tmp/ballast-old BASELINE_NAME=2313e67 bench/load_vs_peers.sh  # an earlier build too
+#   BALLAST_BIN=PATH uses that binary instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +27,16 @@ export PATH="$HOME/.cargo/bin:$PATH"
 command -v oha >/dev/null || { echo "installing oha (cargo install oha --locked)" >&2; cargo install oha --locked >/dev/null; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-echo "building ballast (release)" >&2
-cargo build --release --quiet -p ballast-cli
-BALLAST=$PWD/target/release/ballast
+if [ -n "${BALLAST_BIN:-}" ]; then
+  BALLAST=$BALLAST_BIN
+else
+  echo "building ballast (release)" >&2
+  cargo build --release --quiet -p ballast-cli
+  BALLAST=$PWD/target/release/ballast
+fi
+BASELINE=${BASELINE_BIN:-}
+tools="wrk oha ballast"
+[ -n "$BASELINE" ] && tools="$tools baseline"
 
 work=$(mktemp -d)
 cleanup() { [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; }
@@ -61,11 +70,12 @@ run_ballast() {
     --json "$work/b.json" >/dev/null
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rps"])' "$work/b.json"
 }
+run_baseline() { BALLAST=$BASELINE run_ballast; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 declare -A results
 for round in $(seq "$ROUNDS"); do
-  for tool in wrk oha ballast; do
+  for tool in $tools; do
     rps=$("run_$tool")
     results[$tool]+="$rps"$'\n'
     printf 'round %d  %-8s %12.0f req/s\n' "$round" "$tool" "$rps" >&2
@@ -94,6 +104,7 @@ cat <<REPORT
 | wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}') (2 threads) | $(printf '%.0f' "$wrk_m") | $(python3 -c "print(f'{$bal_m/$wrk_m:.3f}')") |
 | oha $(oha --version | awk '{print $2}') | $(printf '%.0f' "$oha_m") | $(python3 -c "print(f'{$bal_m/$oha_m:.3f}')") |
 | ballast load --concurrency $CONNECTIONS | $(printf '%.0f' "$bal_m") | 1.000 |
+$([ -n "$BASELINE" ] && { base_m=$(printf '%s' "${results[baseline]}" | median); echo "| baseline: ${BASELINE_NAME:-$BASELINE} | $(printf '%.0f' "$base_m") | $(python3 -c "print(f'{$bal_m/$base_m:.3f}')") |"; })
 
 Open model at 50 % of ballast's max: target ${rate}/s, achieved $(printf '%.1f' "$achieved")/s,
 rate error $(printf '%+.3f' "$rate_err") %, late $late, dropped $dropped, corrected p99 ${p99} ms.

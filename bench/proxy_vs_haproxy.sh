@@ -11,6 +11,8 @@
 #
 #   bench/proxy_vs_haproxy.sh                    # 64 connections, 10 s per run, 3 rounds
 #   CONNECTIONS=128 DURATION=5 ROUNDS=5 bench/proxy_vs_haproxy.sh
+#   BASELINE_BIN=/tmp/ballast-old BASELINE_NAME=2313e67 bench/proxy_vs_haproxy.sh  # an earlier build too
+#   BALLAST_BIN=PATH uses that binary instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,8 @@ NGINX_PORT=${NGINX_PORT:-18081}
 HAPROXY_PORT=${HAPROXY_PORT:-18082}
 BALLAST_PORT=${BALLAST_PORT:-18083}
 API_PORT=${API_PORT:-18084}
+BASELINE_PORT=${BASELINE_PORT:-18085}
+BASELINE_API_PORT=${BASELINE_API_PORT:-18086}
 
 need_apt=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
@@ -34,13 +38,22 @@ export PATH="$HOME/.cargo/bin:$PATH"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
-echo "building ballast (release)" >&2
-cargo build --release --quiet -p ballast-cli
-BALLAST=$PWD/target/release/ballast
+if [ -n "${BALLAST_BIN:-}" ]; then
+  BALLAST=$BALLAST_BIN
+else
+  echo "building ballast (release)" >&2
+  cargo build --release --quiet -p ballast-cli
+  BALLAST=$PWD/target/release/ballast
+fi
+BASELINE=${BASELINE_BIN:-}
+paths="direct haproxy ballast"
+[ -n "$BASELINE" ] && paths="$paths baseline"
 
 work=$(mktemp -d)
 ballast_pid=""
+baseline_pid=""
 cleanup() {
+  [ -n "$baseline_pid" ] && kill "$baseline_pid" 2>/dev/null
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
   [ -f "$work/haproxy.pid" ] && kill "$(cat "$work/haproxy.pid")" 2>/dev/null
   [ -n "$ballast_pid" ] && kill "$ballast_pid" 2>/dev/null
@@ -88,8 +101,15 @@ cat > "$work/chaos.json" <<CONF
 CONF
 "$BALLAST" chaos serve --api "127.0.0.1:$API_PORT" --config "$work/chaos.json" >"$work/ballast.log" 2>&1 &
 ballast_pid=$!
+if [ -n "$BASELINE" ]; then
+  cat > "$work/baseline.json" <<CONF
+[{"name": "nginx", "listen": "127.0.0.1:$BASELINE_PORT", "upstream": "127.0.0.1:$NGINX_PORT"}]
+CONF
+  "$BASELINE" chaos serve --api "127.0.0.1:$BASELINE_API_PORT" --config "$work/baseline.json" >"$work/baseline.log" 2>&1 &
+  baseline_pid=$!
+fi
 
-for port in $NGINX_PORT $HAPROXY_PORT $BALLAST_PORT; do
+for port in $NGINX_PORT $HAPROXY_PORT $BALLAST_PORT ${BASELINE:+$BASELINE_PORT}; do
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break; sleep 0.1; done
   curl -fs "http://127.0.0.1:$port/" >/dev/null || { echo "nothing answers on $port" >&2; cat "$work/ballast.log" >&2; exit 1; }
 done
@@ -115,10 +135,10 @@ run_wrk() {
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -A port=([direct]=$NGINX_PORT [haproxy]=$HAPROXY_PORT [ballast]=$BALLAST_PORT)
+declare -A port=([direct]=$NGINX_PORT [haproxy]=$HAPROXY_PORT [ballast]=$BALLAST_PORT [baseline]=$BASELINE_PORT)
 declare -A rps p50 p99 lat50 lat99
 for round in $(seq "$ROUNDS"); do
-  for path in direct haproxy ballast; do
+  for path in $paths; do
     read -r r a b <<<"$(run_wrk 2 "$CONNECTIONS" "${port[$path]}")"
     read -r _ c d <<<"$(run_wrk 1 1 "${port[$path]}")"
     rps[$path]+="$r"$'\n'; p50[$path]+="$a"$'\n'; p99[$path]+="$b"$'\n'
@@ -130,7 +150,7 @@ done
 
 m() { printf '%s' "$1" | median; }
 declare -A M
-for path in direct haproxy ballast; do
+for path in $paths; do
   M[$path.rps]=$(m "${rps[$path]}"); M[$path.p50]=$(m "${p50[$path]}"); M[$path.p99]=$(m "${p99[$path]}")
   M[$path.l50]=$(m "${lat50[$path]}"); M[$path.l99]=$(m "${lat99[$path]}")
 done
@@ -151,6 +171,7 @@ cat <<REPORT
 $(row "nginx direct" direct)
 $(row "haproxy $("$HAPROXY" -v | head -1 | awk '{print $3}') tcp mode" haproxy)
 $(row "ballast chaos, no toxics" ballast)
+$([ -n "$BASELINE" ] && row "baseline: ${BASELINE_NAME:-$BASELINE}, no toxics" baseline)
 
 ballast ÷ haproxy throughput: **$ratio** (target ≥ 0.9).
 Added p50 over direct, one request at a time: ballast **${added} µs**, haproxy ${added_hap} µs (target ≤ 30 µs).
