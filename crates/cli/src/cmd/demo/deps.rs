@@ -24,10 +24,14 @@ impl DependencyUrl {
         let parsed = match url::Url::parse(url) {
             Ok(parsed) => parsed,
             Err(url::ParseError::RelativeUrlWithoutBase) => {
-                return Err(format!("{flag}: \"{url}\" is not a URL; expected e.g. {example}"))
+                return Err(format!(
+                    "{flag}: \"{url}\" is not a URL; expected e.g. {example}"
+                ))
             }
             Err(url::ParseError::InvalidPort) => {
-                return Err(format!("{flag}: {url}: the port is not a port number (1-65535)"))
+                return Err(format!(
+                    "{flag}: {url}: the port is not a port number (1-65535)"
+                ))
             }
             Err(e) => return Err(format!("{flag}: cannot read host and port from {url}: {e}")),
         };
@@ -45,7 +49,11 @@ impl DependencyUrl {
         };
         let port = match parsed.port() {
             None => default_port,
-            Some(0) => return Err(format!("{flag}: {url}: port 0 is not a port number (1-65535)")),
+            Some(0) => {
+                return Err(format!(
+                    "{flag}: {url}: port 0 is not a port number (1-65535)"
+                ))
+            }
             Some(p) => p,
         };
         let loopback = host == "localhost"
