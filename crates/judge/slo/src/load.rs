@@ -1146,33 +1146,7 @@ fn v1_window(r: &mut Reader<'_>, spec: &Value) -> Option<Duration> {
     };
     let path = "spec.timeWindow[0]";
     r.known_keys(w, path, &["duration", "isRolling", "calendar"]);
-    let mut ok = true;
-    if w.get("calendar").is_some() {
-        r.error_key(
-            path,
-            "calendar",
-            "calendar-aligned windows are not supported: ballast's SLO windows are rolling",
-        );
-        ok = false;
-    }
-    match w.get("isRolling") {
-        None | Some(Value::Bool(true)) => {}
-        Some(Value::Bool(false)) => {
-            r.error(
-                &join(path, "isRolling"),
-                "a window that is not rolling is calendar-aligned, which is not supported: \
-                 ballast's SLO windows are rolling",
-            );
-            ok = false;
-        }
-        Some(other) => {
-            r.error(
-                &join(path, "isRolling"),
-                format!("expected true or false, got {other}"),
-            );
-            ok = false;
-        }
-    }
+    let ok = rolling_window(r, w, path);
     let dpath = join(path, "duration");
     let duration = match w.get("duration") {
         Some(Value::String(d)) => {
@@ -1519,33 +1493,7 @@ fn v1alpha_window(r: &mut Reader<'_>, spec: &Value) -> Option<Duration> {
         return None;
     }
     r.known_keys(w, path, &["unit", "count", "isRolling", "calendar"]);
-    let mut ok = true;
-    if w.get("calendar").is_some() {
-        r.error_key(
-            path,
-            "calendar",
-            "calendar-aligned windows are not supported: ballast's SLO windows are rolling",
-        );
-        ok = false;
-    }
-    match w.get("isRolling") {
-        None | Some(Value::Bool(true)) => {}
-        Some(Value::Bool(false)) => {
-            r.error(
-                &join(path, "isRolling"),
-                "a window that is not rolling is calendar-aligned, which is not supported: \
-                 ballast's SLO windows are rolling",
-            );
-            ok = false;
-        }
-        Some(other) => {
-            r.error(
-                &join(path, "isRolling"),
-                format!("expected true or false, got {other}"),
-            );
-            ok = false;
-        }
-    }
+    let ok = rolling_window(r, w, path);
     let count = match w.get("count").and_then(Value::as_u64) {
         Some(c) if c > 0 => Some(c),
         _ => {
@@ -1802,4 +1750,37 @@ fn v1alpha_ratio(r: &mut Reader<'_>, o: &Value, path: &str) -> Option<Sli> {
             None
         }
     }
+}
+
+/// `calendar` and `isRolling: false` (calendar-aligned windows) are refused: ballast's SLO
+/// windows are rolling. True when the window passes.
+fn rolling_window(r: &mut Reader<'_>, w: &Value, path: &str) -> bool {
+    let mut ok = true;
+    if w.get("calendar").is_some() {
+        r.error_key(
+            path,
+            "calendar",
+            "calendar-aligned windows are not supported: ballast's SLO windows are rolling",
+        );
+        ok = false;
+    }
+    match w.get("isRolling") {
+        None | Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => {
+            r.error(
+                &join(path, "isRolling"),
+                "a window that is not rolling is calendar-aligned, which is not supported: \
+                 ballast's SLO windows are rolling",
+            );
+            ok = false;
+        }
+        Some(other) => {
+            r.error(
+                &join(path, "isRolling"),
+                format!("expected true or false, got {other}"),
+            );
+            ok = false;
+        }
+    }
+    ok
 }
