@@ -865,27 +865,9 @@ fn v1_ratio(r: &mut Reader<'_>, ratio: &Value, rpath: &str) -> Option<Sli> {
 /// A v1 `kind: SLO` document. One objective gives one SLO named `metadata.name`; several
 /// (OpenSLO allows any number over a ratioMetric) give one each, `<name>-<index>`.
 fn v1_slo(r: &mut Reader<'_>, v: &Value, slis: &BTreeMap<String, Option<Indicator>>) -> Vec<Slo> {
-    r.known_keys(v, "", &["apiVersion", "kind", "metadata", "spec"]);
-    let metadata = mapping(r, v, "", "metadata");
-    let spec = mapping(r, v, "", "spec");
-    let (Some(metadata), Some(spec)) = (metadata, spec) else {
+    let Some((spec, name, labels)) = slo_document_head(r, v) else {
         return Vec::new();
     };
-    r.known_keys(
-        metadata,
-        "metadata",
-        &["name", "displayName", "labels", "annotations"],
-    );
-    let name = r.text(metadata, "metadata", "name");
-    optional_text(r, metadata, "metadata", "displayName");
-    if metadata.get("annotations").is_some() {
-        r.error_key(
-            "metadata",
-            "annotations",
-            "annotations are metadata for other tools and ballast reads none; remove them",
-        );
-    }
-    let labels = v1alpha_labels(r, metadata.get("labels"));
     r.known_keys(
         spec,
         "spec",
@@ -1223,27 +1205,9 @@ fn v1alpha(r: &mut Reader<'_>, v: &Value) -> Vec<Slo> {
             return Vec::new();
         }
     }
-    r.known_keys(v, "", &["apiVersion", "kind", "metadata", "spec"]);
-    let metadata = mapping(r, v, "", "metadata");
-    let spec = mapping(r, v, "", "spec");
-    let (Some(metadata), Some(spec)) = (metadata, spec) else {
+    let Some((spec, name, labels)) = slo_document_head(r, v) else {
         return Vec::new();
     };
-    r.known_keys(
-        metadata,
-        "metadata",
-        &["name", "displayName", "labels", "annotations"],
-    );
-    let name = r.text(metadata, "metadata", "name");
-    optional_text(r, metadata, "metadata", "displayName");
-    if metadata.get("annotations").is_some() {
-        r.error_key(
-            "metadata",
-            "annotations",
-            "annotations are metadata for other tools and ballast reads none; remove them",
-        );
-    }
-    let labels = v1alpha_labels(r, metadata.get("labels"));
     r.known_keys(
         spec,
         "spec",
@@ -1783,4 +1747,35 @@ fn rolling_window(r: &mut Reader<'_>, w: &Value, path: &str) -> bool {
         }
     }
     ok
+}
+
+/// An SLO document's `spec`, `metadata.name` and `metadata.labels`.
+type SloHead<'v> = (&'v Value, Option<String>, BTreeMap<String, String>);
+
+/// The part of an OpenSLO `kind: SLO` document v1 and v1alpha share: the top-level keys, and
+/// `metadata` (its name and labels; a display name accepted as text; annotations refused).
+/// `None` when `metadata` or `spec` is missing (already reported).
+fn slo_document_head<'v>(r: &mut Reader<'_>, v: &'v Value) -> Option<SloHead<'v>> {
+    r.known_keys(v, "", &["apiVersion", "kind", "metadata", "spec"]);
+    let metadata = mapping(r, v, "", "metadata");
+    let spec = mapping(r, v, "", "spec");
+    let (Some(metadata), Some(spec)) = (metadata, spec) else {
+        return None;
+    };
+    r.known_keys(
+        metadata,
+        "metadata",
+        &["name", "displayName", "labels", "annotations"],
+    );
+    let name = r.text(metadata, "metadata", "name");
+    optional_text(r, metadata, "metadata", "displayName");
+    if metadata.get("annotations").is_some() {
+        r.error_key(
+            "metadata",
+            "annotations",
+            "annotations are metadata for other tools and ballast reads none; remove them",
+        );
+    }
+    let labels = v1alpha_labels(r, metadata.get("labels"));
+    Some((spec, name, labels))
 }
