@@ -50,3 +50,4 @@ pub use budget::{Budget, Spend};
 pub use error::Error;
 pub use load::{load_file, load_str};
 pub use model::{Alerting, BurnWindow, Sli, Slo};
+pub use rules::Flavour;

@@ -8,6 +8,34 @@ use crate::Error;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// Whose names the generated rules use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavour {
+    /// ballast's own label names (`ballast_id`, `ballast_service`, `ballast_slo`,
+    /// `ballast_window`) and rule-group names (`ballast-slo-…`).
+    #[default]
+    Ballast,
+    /// Sloth's label names (`sloth_id`, `sloth_service`, `sloth_slo`, `sloth_window`,
+    /// `sloth_severity`), its `sloth_slo_info` rule, group names and annotation templates,
+    /// so dashboards and alert routing built on Sloth keep working (`--compat sloth`).
+    Sloth,
+}
+
+impl Flavour {
+    /// The label (or group-name) prefix: `ballast` or `sloth`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Flavour::Ballast => "ballast",
+            Flavour::Sloth => "sloth",
+        }
+    }
+
+    /// The name of an identifying label: `label("id")` is `ballast_id` or `sloth_id`.
+    pub fn label(self, name: &str) -> String {
+        format!("{}_{name}", self.prefix())
+    }
+}
+
 fn quote(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
 }
