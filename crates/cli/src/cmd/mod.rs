@@ -9,6 +9,7 @@ mod load;
 mod peer;
 mod report;
 pub mod slo;
+mod slo_rules;
 mod verify;
 
 use crate::cli::{Cli, Command, ContractCommand, ReportCommand, Shell};
@@ -39,6 +40,7 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                         | ballast_slo::Error::Contract(_)
                         | ballast_slo::Error::Read { .. }
                         | ballast_slo::Error::Unsupported(_)
+                        | ballast_slo::Error::Rules(_)
                         | ballast_slo::Error::Source(
                             ballast_core::SourceError::Input(_)
                                 | ballast_core::SourceError::NoData(_)

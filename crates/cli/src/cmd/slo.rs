@@ -1,8 +1,8 @@
 //! `ballast slo`: budgets, rules, live status, and what a verify run cost.
 
 use super::InputError;
-use anyhow::Context as _;
 use ballast_core::{format_duration, parse_duration};
+use super::slo_rules::{load_specs, RulesArgs, SpecArgs};
 use ballast_slo::{load_file, Budget, Slo};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -31,24 +31,18 @@ pub enum SloCommand {
     },
     /// Check SLO specs (contracts, OpenSLO, Sloth) without doing anything.
     Check {
-        /// Spec files.
-        #[arg(required = true)]
-        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        input: SpecArgs,
     },
     /// Write Prometheus recording rules and multiwindow burn-rate alerts.
-    Rules {
-        /// Spec files: ballast contracts, OpenSLO v1 or v1alpha, Sloth prometheus/v1.
-        #[arg(required = true)]
-        specs: Vec<PathBuf>,
-        /// Output file [default: stdout].
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
+    #[command(
+        after_help = "Examples:\n  ballast slo rules shop.yaml -o rules.yaml\n  ballast slo rules --compat sloth --extra-labels team=payments slos/ --exclude '_gen|windows' -o out/\n  ballast slo rules --window-defs windows/7d.yaml --default-period 7d sloth.yml"
+    )]
+    Rules(RulesArgs),
     /// Live SLI, budget and burn rates from Prometheus or VictoriaMetrics.
     Status {
-        /// Spec files.
-        #[arg(required = true)]
-        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        input: SpecArgs,
         /// Server with Prometheus' query API, e.g. http://127.0.0.1:9090 (https:// too).
         #[arg(long, value_name = "URL")]
         prometheus: String,
@@ -105,15 +99,11 @@ fn parse_window(s: &str) -> Result<Duration, String> {
     }
 }
 
-fn load_all(specs: &[PathBuf]) -> anyhow::Result<Vec<Slo>> {
-    let mut all = Vec::new();
-    for spec in specs {
-        all.extend(load_file(spec)?);
-    }
-    if all.is_empty() {
-        return Err(InputError("no SLOs found in the given files".into()).into());
-    }
-    Ok(all)
+fn load_all(input: &SpecArgs) -> anyhow::Result<Vec<Slo>> {
+    Ok(load_specs(input)?
+        .into_iter()
+        .flat_map(|(_, _, slos)| slos)
+        .collect())
 }
 
 fn percent(v: Option<f64>) -> String {
@@ -158,31 +148,31 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SloCommand::Check { specs } => {
-            for spec in &specs {
-                let slos = load_file(spec)?;
-                println!("{}: ok — {} SLO(s)", spec.display(), slos.len());
+        SloCommand::Check { input } => {
+            let specs = load_specs(&input)?;
+            // What `slo rules` would refuse is refused here too: invalid PromQL, names
+            // Prometheus does not allow, the same SLO twice.
+            let all: Vec<Slo> = specs.iter().flat_map(|(_, _, s)| s.clone()).collect();
+            let with_rules: Vec<Slo> = all
+                .iter()
+                .filter(|s| ballast_slo::promql::error_ratio(&s.sli, s.window).is_some())
+                .cloned()
+                .collect();
+            ballast_slo::rules::check(&ballast_slo::rules::build(
+                &with_rules,
+                &ballast_slo::RuleOptions::default(),
+            )?)?;
+            for (file, _, slos) in &specs {
+                println!("{}: ok — {} SLO(s)", file.display(), slos.len());
             }
             Ok(ExitCode::SUCCESS)
         }
-        SloCommand::Rules { specs, output } => {
-            let rules = ballast_slo::rules::generate(&load_all(&specs)?)?;
-            match output {
-                Some(path) => {
-                    std::fs::write(&path, rules)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!(
-                        "wrote {} (check it with `promtool check rules {}`)",
-                        path.display(),
-                        path.display()
-                    );
-                }
-                None => print!("{rules}"),
-            }
+        SloCommand::Rules(args) => {
+            super::slo_rules::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         SloCommand::Status {
-            specs,
+            input,
             prometheus,
             peer,
             json,
@@ -190,7 +180,7 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
             interval,
             count,
         } => {
-            let slos = load_all(&specs)?;
+            let slos = load_all(&input)?;
             let source = ballast_http::PromConfig {
                 http: peer.client_config()?,
                 ..ballast_http::PromConfig::new(prometheus.as_str())

@@ -18,6 +18,9 @@ pub enum Error {
     /// A contract holding SLOs is invalid.
     #[error(transparent)]
     Contract(#[from] ballast_contract::Error),
+    /// The rules made from the SLOs would not load in Prometheus; nothing was written.
+    #[error("the generated rules would not load in Prometheus, so nothing was written:\n  {}", .0.join("\n  "))]
+    Rules(Vec<String>),
     /// A valid SLO that this operation cannot handle.
     #[error("{0}")]
     Unsupported(String),

@@ -48,6 +48,8 @@ pub mod verify_report;
 
 pub use budget::{Budget, Spend};
 pub use error::Error;
-pub use load::{load_file, load_str};
-pub use model::{Alerting, BurnWindow, Sli, Slo};
-pub use rules::Flavour;
+pub use load::{
+    alert_windows_str, apply_periods, load_alert_windows, load_file, load_str, AlertWindows,
+};
+pub use model::{Alerting, BurnWindow, KubeObject, Sli, Slo};
+pub use rules::{Flavour, RuleOptions};

@@ -16,6 +16,9 @@ pub struct Slo {
     pub objective: f64,
     /// Compliance window (rolling).
     pub window: Duration,
+    /// The spec gave no window (Sloth specs never do; OpenSLO v1alpha may not), so
+    /// `ballast slo rules --default-period` may set it.
+    pub window_is_default: bool,
     /// How bad events are counted.
     pub sli: Sli,
     /// Labels added to every generated rule.
@@ -24,6 +27,26 @@ pub struct Slo {
     pub alerting: Alerting,
     /// Where it was defined (`file:line`), for messages.
     pub origin: String,
+    /// The format it was read from (`prometheus/v1`, `sloth.slok.dev/v1`,
+    /// `openslo/v1alpha`, `openslo/v1`, `pyrra.dev/v1alpha1`, `ballast/contract`): Sloth's
+    /// `sloth_spec` info label in `--compat sloth`.
+    pub spec: String,
+    /// The Kubernetes resource it was read from (Sloth's `PrometheusServiceLevel`), whose
+    /// rules are written as a `PrometheusRule` of the same name and namespace.
+    pub kubernetes: Option<KubeObject>,
+}
+
+/// The metadata of a Kubernetes resource an SLO was read from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KubeObject {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`.
+    pub namespace: Option<String>,
+    /// `metadata.labels` (of the resource; they go on the PrometheusRule, not the series).
+    pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations` (likewise).
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// How the error ratio is computed. Queries are PromQL with the range written as
@@ -98,7 +121,9 @@ pub struct BurnWindow {
 pub struct Alerting {
     /// Alert name (Prometheus `alert:`).
     pub name: String,
-    /// Page when any of these burns (defaults: 2 % of budget in 1 h, 5 % in 6 h).
+    /// Page when any of these burns (defaults: 2 % of budget in 1 h, 5 % in 6 h). The
+    /// first pair's short window is the base of the period ratio and the current burn rate,
+    /// as Sloth's page-quick short window is.
     pub page: Vec<BurnWindow>,
     /// Ticket when any of these burns (defaults: 10 % in 1 d, 10 % in 3 d).
     pub ticket: Vec<BurnWindow>,
@@ -108,6 +133,15 @@ pub struct Alerting {
     pub ticket_labels: BTreeMap<String, String>,
     /// Annotations on both.
     pub annotations: BTreeMap<String, String>,
+    /// Annotations of page alerts only (over `annotations`).
+    pub page_annotations: BTreeMap<String, String>,
+    /// Annotations of ticket alerts only (over `annotations`).
+    pub ticket_annotations: BTreeMap<String, String>,
+    /// No page alert is written; the page windows are still recorded (Sloth's
+    /// `page_alert.disable`).
+    pub page_disabled: bool,
+    /// No ticket alert is written; its windows are still recorded.
+    pub ticket_disabled: bool,
     /// Prometheus `for:` on both (default none: the short window already debounces).
     pub hold: Duration,
 }
@@ -133,6 +167,10 @@ impl Alerting {
             page_labels: BTreeMap::new(),
             ticket_labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
+            page_annotations: BTreeMap::new(),
+            ticket_annotations: BTreeMap::new(),
+            page_disabled: false,
+            ticket_disabled: false,
             hold: Duration::ZERO,
         }
     }
@@ -142,6 +180,17 @@ impl Slo {
     /// `service-name`, the id used in rule labels.
     pub fn id(&self) -> String {
         format!("{}-{}", self.service, self.name)
+    }
+
+    /// The window the period ratio and the current burn rate are computed from: the first
+    /// page pair's short window (Sloth's page-quick short window), else the shortest.
+    pub fn base_window(&self) -> Duration {
+        self.alerting
+            .page
+            .first()
+            .map(|p| p.short)
+            .or_else(|| self.alert_windows().first().copied())
+            .unwrap_or(self.window)
     }
 
     /// Every window an error ratio is needed for: the alert windows, sorted.

@@ -18,6 +18,7 @@ fn demo_slo() -> Slo {
         description: None,
         objective: 0.99,
         window: s(3600),
+        window_is_default: false,
         sli: Sli::Events {
             errors: "demo_requests_total{status=\"503\"}".into(),
             total: "demo_requests_total".into(),
@@ -37,6 +38,8 @@ fn demo_slo() -> Slo {
             ..Alerting::defaults("DemoAvailabilityBurn", s(3600))
         },
         origin: "live test".into(),
+        spec: "test".into(),
+        kubernetes: None,
     }
 }
 

@@ -67,6 +67,7 @@ slos:
   - name: a
     objective: 99.9
     sli: { events: { error_query: 'errors_total', total_query: requests_total } }
+    alerting: { name: ShopA }
 ---
 version: prometheus/v1
 service: stock
@@ -74,6 +75,7 @@ slos:
   - name: b
     objective: 99
     sli: { raw: { error_ratio_query: 'avg_over_time(errors:ratio[{{.window}}])' } }
+    alerting: { name: StockB }
 "#;
     let slos = load_str(text, "two.yaml", Path::new(".")).unwrap();
     let ids: Vec<String> = slos.iter().map(|s| s.id()).collect();

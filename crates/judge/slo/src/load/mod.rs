@@ -15,11 +15,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+mod alert_windows;
 mod openslo_v1;
 mod openslo_v1alpha;
 mod reader;
 mod sloth;
 
+pub use alert_windows::{alert_windows_str, apply_periods, load_alert_windows, AlertWindows};
 use openslo_v1::openslo;
 use reader::*;
 use sloth::sloth;
@@ -42,7 +44,9 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
     let docs = yaml::parse_documents(text)
         .map_err(|e| Error::Invalid(vec![Diagnostic::syntax(file, &e)]))?;
     let first = docs.first().map(Node::to_json).unwrap_or_default();
-    if first.get("version").and_then(Value::as_str) == Some("prometheus/v1") {
+    if first.get("version").and_then(Value::as_str) == Some("prometheus/v1")
+        || first.get("apiVersion").and_then(Value::as_str) == Some("sloth.slok.dev/v1")
+    {
         return sloth(file, &docs);
     }
     if first
@@ -76,6 +80,7 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
                 description: None,
                 objective: s.objective,
                 window: s.window,
+                window_is_default: false,
                 sli: match &s.sli {
                     SliSpec::Ratio { good, total } => Sli::Good {
                         good: good.clone(),
@@ -106,6 +111,8 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
                 labels: BTreeMap::new(),
                 alerting: Alerting::defaults(&alert_name(&contract.name, &s.name), s.window),
                 origin: file.to_string(),
+                spec: "ballast/contract".into(),
+                kubernetes: None,
             })
             .collect());
     }
@@ -116,7 +123,8 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
         path: String::new(),
         message:
             "unknown SLO format; expected a ballast contract (with slos:), an OpenSLO document \
-                  (apiVersion: openslo/v1 or openslo/v1alpha) or a Sloth spec (version: prometheus/v1)"
+                  (apiVersion: openslo/v1 or openslo/v1alpha) or a Sloth spec (version: prometheus/v1, or \
+                  apiVersion: sloth.slok.dev/v1)"
                 .into(),
     }]))
 }

@@ -452,10 +452,13 @@ pub(super) fn v1_slo(
             alerting: Alerting::defaults(&alert_name(service, &name), window),
             description: description.clone(),
             origin: format!("{}:{origin}", r.file),
+            spec: "openslo/v1".into(),
+            kubernetes: None,
             service: service.clone(),
             name,
             objective,
             window,
+            window_is_default: false,
             sli,
             labels: labels.clone(),
         });

@@ -171,10 +171,13 @@ pub(super) fn v1alpha(r: &mut Reader<'_>, v: &Value) -> Vec<Slo> {
             alerting: Alerting::defaults(&alert_name(service, &name), window),
             description: description.clone(),
             origin: format!("{}:{}", r.file, r.root.locate(&path).line),
+            spec: "openslo/v1alpha".into(),
+            kubernetes: None,
             service: service.clone(),
             name,
             objective,
             window,
+            window_is_default: spec.get("timeWindows").is_none_or(Value::is_null),
             sli,
             labels: labels.clone(),
         });

@@ -1,22 +1,70 @@
-//! Sloth `prometheus/v1` specs.
+//! Sloth specs: the plain `prometheus/v1` file and the Kubernetes resource
+//! (`sloth.slok.dev/v1`, `PrometheusServiceLevel`), which holds the same spec with
+//! camel-case keys. Every key is read or refused where it stands.
 
 use super::openslo_v1alpha::is_bare_selector;
 use super::*;
+use crate::model::KubeObject;
+
+/// The key names of one Sloth form.
+struct Keys {
+    spec: &'static str,
+    plugins: &'static str,
+    error_query: &'static str,
+    total_query: &'static str,
+    error_ratio_query: &'static str,
+    page_alert: &'static str,
+    ticket_alert: &'static str,
+}
+
+const PLAIN: Keys = Keys {
+    spec: "prometheus/v1",
+    plugins: "slo_plugins",
+    error_query: "error_query",
+    total_query: "total_query",
+    error_ratio_query: "error_ratio_query",
+    page_alert: "page_alert",
+    ticket_alert: "ticket_alert",
+};
+
+const KUBERNETES: Keys = Keys {
+    spec: "sloth.slok.dev/v1",
+    plugins: "sloPlugins",
+    error_query: "errorQuery",
+    total_query: "totalQuery",
+    error_ratio_query: "errorRatioQuery",
+    page_alert: "pageAlert",
+    ticket_alert: "ticketAlert",
+};
+
+const PLUGINS_REFUSED: &str = "Sloth SLO plugins (rule intervals, info labels, extra rules) \
+    run Go code inside Sloth and are not supported; remove them (docs/slo.md lists what \
+    ballast writes instead)";
 
 impl Reader<'_> {
-    /// Sloth `prometheus/v1`: objective in percent, queries with `{{.window}}`. Every key
-    /// of Sloth's spec is read or refused where it stands.
-    pub(super) fn sloth(&mut self, doc: &Value) -> Vec<Slo> {
-        self.known_keys(doc, "", &["version", "service", "labels", "slos"]);
-        let service = self.text(doc, "", "service").unwrap_or_default();
-        let labels = self.map(doc, "", "labels");
+    /// A Sloth spec (`doc` at `base`, "" for a plain spec, "spec" inside the Kubernetes
+    /// resource): objective in percent, queries with `{{.window}}`.
+    fn sloth_spec(&mut self, doc: &Value, base: &str, keys: &Keys) -> Vec<Slo> {
+        let mut known = vec!["service", "labels", "slos", keys.plugins];
+        if base.is_empty() {
+            known.push("version");
+        }
+        self.known_keys(doc, base, &known);
+        if doc.get(keys.plugins).is_some() {
+            self.error_key(base, keys.plugins, PLUGINS_REFUSED);
+        }
+        let service = self.text(doc, base, "service").unwrap_or_default();
+        let labels = self.map(doc, base, "labels");
         let Some(items) = doc.get("slos").and_then(Value::as_array) else {
-            self.error("slos", "expected a list of SLOs");
+            self.error(&join(base, "slos"), "expected a list of SLOs");
             return Vec::new();
         };
+        if items.is_empty() {
+            self.error(&join(base, "slos"), "at least one SLO is required");
+        }
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let path = format!("slos[{i}]");
+            let path = join(base, &format!("slos[{i}]"));
             if !item.is_object() {
                 self.error(&path, "expected an SLO: { name, objective, sli }");
                 continue;
@@ -31,8 +79,12 @@ impl Reader<'_> {
                     "labels",
                     "sli",
                     "alerting",
+                    "plugins",
                 ],
             );
+            if item.get("plugins").is_some() {
+                self.error_key(&path, "plugins", PLUGINS_REFUSED);
+            }
             let name = self.text(item, &path, "name");
             let description = optional_text(self, item, &path, "description");
             let objective = match item.get("objective").and_then(Value::as_f64) {
@@ -45,64 +97,103 @@ impl Reader<'_> {
                     None
                 }
             };
-            let sli = self.sloth_sli(item, &join(&path, "sli"));
-            let alerting = item.get("alerting").cloned().unwrap_or(Value::Null);
-            let alert_path = join(&path, "alerting");
-            if !alerting.is_null() && !alerting.is_object() {
-                self.error(
-                    &alert_path,
-                    "expected { name, labels, annotations, page_alert, ticket_alert }",
-                );
-            }
-            self.known_keys(
-                &alerting,
-                &alert_path,
-                &[
-                    "name",
-                    "labels",
-                    "annotations",
-                    "page_alert",
-                    "ticket_alert",
-                ],
-            );
-            let alert = optional_text(self, &alerting, &alert_path, "name");
-            let annotations = self.map(&alerting, &alert_path, "annotations");
-            let common = self.map(&alerting, &alert_path, "labels");
-            let page = self.sloth_alert(&alerting, &alert_path, "page_alert");
-            let ticket = self.sloth_alert(&alerting, &alert_path, "ticket_alert");
+            let sli = self.sloth_sli(item, &join(&path, "sli"), keys);
+            let alerting = self.sloth_alerting(item, &path, keys);
             let mut slo_labels = labels.clone();
             slo_labels.extend(self.map(item, &path, "labels"));
-            let (Some(name), Some(objective), Some(sli)) = (name, objective, sli) else {
+            let (Some(name), Some(objective), Some(sli), Some(parts)) =
+                (name, objective, sli, alerting)
+            else {
                 continue;
             };
             let window = Duration::from_secs(30 * 86_400);
             let mut a = Alerting::defaults(
-                &alert.unwrap_or_else(|| alert_name(&service, &name)),
+                &parts.name.unwrap_or_else(|| alert_name(&service, &name)),
                 window,
             );
-            a.annotations = annotations;
-            a.page_labels = common.clone();
-            a.page_labels.extend(page);
-            a.ticket_labels = common;
-            a.ticket_labels.extend(ticket);
+            a.annotations = parts.annotations;
+            a.page_labels = parts.labels.clone();
+            a.page_labels.extend(parts.page.labels);
+            a.page_annotations = parts.page.annotations;
+            a.page_disabled = parts.page.disabled;
+            a.ticket_labels = parts.labels;
+            a.ticket_labels.extend(parts.ticket.labels);
+            a.ticket_annotations = parts.ticket.annotations;
+            a.ticket_disabled = parts.ticket.disabled;
             out.push(Slo {
                 service: service.clone(),
                 name,
                 description,
                 objective,
                 window,
+                window_is_default: true,
                 sli,
                 labels: slo_labels,
                 alerting: a,
                 origin: format!("{}:{}", self.file, self.root.locate(&path).line),
+                spec: keys.spec.into(),
+                kubernetes: None,
             });
         }
         out
     }
 
+    /// `alerting`: a name (required unless both alerts are disabled, as Sloth requires),
+    /// labels and annotations for both alerts, and each alert's own.
+    fn sloth_alerting(&mut self, item: &Value, path: &str, keys: &Keys) -> Option<SlothAlerting> {
+        let alerting = item.get("alerting").cloned().unwrap_or(Value::Null);
+        let alert_path = join(path, "alerting");
+        if !alerting.is_null() && !alerting.is_object() {
+            self.error(
+                &alert_path,
+                format!(
+                    "expected {{ name, labels, annotations, {}, {} }}",
+                    keys.page_alert, keys.ticket_alert
+                ),
+            );
+            return None;
+        }
+        self.known_keys(
+            &alerting,
+            &alert_path,
+            &[
+                "name",
+                "labels",
+                "annotations",
+                keys.page_alert,
+                keys.ticket_alert,
+            ],
+        );
+        let name = optional_text(self, &alerting, &alert_path, "name");
+        let annotations = self.map(&alerting, &alert_path, "annotations");
+        let labels = self.map(&alerting, &alert_path, "labels");
+        let page = self.sloth_alert(&alerting, &alert_path, keys.page_alert)?;
+        let ticket = self.sloth_alert(&alerting, &alert_path, keys.ticket_alert)?;
+        if name.as_deref().is_none_or(|n| n.trim().is_empty()) && !(page.disabled && ticket.disabled)
+        {
+            // Sloth refuses this too; an invented name would not match any routing.
+            self.error(
+                &alert_path,
+                "missing key `name`: the alerts need a name (Prometheus `alert:`), unless \
+                 both alerts are disabled",
+            );
+            return None;
+        }
+        Some(SlothAlerting {
+            name,
+            labels,
+            annotations,
+            page,
+            ticket,
+        })
+    }
+
     /// A Sloth `sli`: `events` or `raw`, exactly one.
-    pub(super) fn sloth_sli(&mut self, item: &Value, sli_path: &str) -> Option<Sli> {
-        let expected = "expected `events` (error_query, total_query) or `raw` (error_ratio_query)";
+    fn sloth_sli(&mut self, item: &Value, sli_path: &str, keys: &Keys) -> Option<Sli> {
+        let expected = format!(
+            "expected `events` ({}, {}) or `raw` ({})",
+            keys.error_query, keys.total_query, keys.error_ratio_query
+        );
         let Some(sli) = item.get("sli").filter(|s| s.is_object()) else {
             self.error(sli_path, expected);
             return None;
@@ -124,10 +215,10 @@ impl Reader<'_> {
             Some("events") => {
                 let p = join(sli_path, "events");
                 let events = &sli["events"];
-                self.known_keys(events, &p, &["error_query", "total_query"]);
+                self.known_keys(events, &p, &[keys.error_query, keys.total_query]);
                 match (
-                    self.query(events, &p, "error_query"),
-                    self.query(events, &p, "total_query"),
+                    self.query(events, &p, keys.error_query),
+                    self.query(events, &p, keys.total_query),
                 ) {
                     (Some(errors), Some(total)) => Some(Sli::Events { errors, total }),
                     _ => None,
@@ -136,11 +227,11 @@ impl Reader<'_> {
             Some("raw") => {
                 let p = join(sli_path, "raw");
                 let raw = &sli["raw"];
-                self.known_keys(raw, &p, &["error_ratio_query"]);
-                let q = self.query(raw, &p, "error_ratio_query")?;
+                self.known_keys(raw, &p, &[keys.error_ratio_query]);
+                let q = self.query(raw, &p, keys.error_ratio_query)?;
                 if is_bare_selector(&q) {
                     self.error(
-                        &join(&p, "error_ratio_query"),
+                        &join(&p, keys.error_ratio_query),
                         "a ratio is not a counter, but a bare selector is read as one \
                          (sum(rate(...)) over each window); write the query with {{.window}}",
                     );
@@ -152,7 +243,8 @@ impl Reader<'_> {
                 self.error_key(
                     sli_path,
                     "plugin",
-                    "Sloth SLI plugins are not supported; use events or raw",
+                    "Sloth SLI plugins are Go code run inside Sloth and are not supported; \
+                     write the plugin's query as events or raw",
                 );
                 None
             }
@@ -163,49 +255,68 @@ impl Reader<'_> {
         }
     }
 
-    /// `page_alert` or `ticket_alert`: the labels it adds; `disable` and its own
-    /// annotations have no place in ballast's rules, so they are refused.
-    pub(super) fn sloth_alert(
-        &mut self,
-        alerting: &Value,
-        alert_path: &str,
-        which: &str,
-    ) -> BTreeMap<String, String> {
+    /// `page_alert` or `ticket_alert`: disabled or not, its labels and annotations (over
+    /// the common ones, as Sloth merges them).
+    fn sloth_alert(&mut self, alerting: &Value, alert_path: &str, which: &str) -> Option<SlothAlert> {
         let path = join(alert_path, which);
         let v = alerting.get(which).unwrap_or(&Value::Null);
         if !v.is_null() && !v.is_object() {
-            self.error(&path, "expected { labels }");
-            return BTreeMap::new();
+            self.error(&path, "expected { disable, labels, annotations }");
+            return None;
         }
         self.known_keys(v, &path, &["disable", "labels", "annotations"]);
-        match v.get("disable") {
-            None | Some(Value::Bool(false)) => {}
-            Some(Value::Bool(true)) => self.error_key(
-                &path,
-                "disable",
-                "disabling an alert is not supported: ballast writes page and ticket alerts \
-                 for every SLO; route the one you do not want away in Alertmanager",
-            ),
-            Some(other) => self.error(
-                &join(&path, "disable"),
-                format!("expected true or false, got {other}"),
-            ),
-        }
-        if v.get("annotations").is_some() {
-            self.error_key(
-                &path,
-                "annotations",
-                format!(
-                    "annotations of one alert are not supported: give them in \
-                     {alert_path}.annotations, which go on both alerts"
-                ),
-            );
-        }
-        self.map(v, &path, "labels")
+        let disabled = match v.get("disable") {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) => true,
+            Some(other) => {
+                self.error(
+                    &join(&path, "disable"),
+                    format!("expected true or false, got {other}"),
+                );
+                false
+            }
+        };
+        Some(SlothAlert {
+            disabled,
+            labels: self.map(v, &path, "labels"),
+            annotations: self.map(v, &path, "annotations"),
+        })
+    }
+
+    /// `metadata` of a Kubernetes resource: name (required), namespace, labels and
+    /// annotations, which go on the PrometheusRule written for it.
+    pub(super) fn kube_metadata(&mut self, v: &Value) -> Option<KubeObject> {
+        let metadata = mapping(self, v, "", "metadata")?;
+        self.known_keys(
+            metadata,
+            "metadata",
+            &["name", "namespace", "labels", "annotations"],
+        );
+        let name = self.text(metadata, "metadata", "name")?;
+        Some(KubeObject {
+            name,
+            namespace: optional_text(self, metadata, "metadata", "namespace"),
+            labels: self.map(metadata, "metadata", "labels"),
+            annotations: self.map(metadata, "metadata", "annotations"),
+        })
     }
 }
 
-/// A Sloth file: one `prometheus/v1` spec per YAML document, as Sloth reads them.
+struct SlothAlert {
+    disabled: bool,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+}
+
+struct SlothAlerting {
+    name: Option<String>,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    page: SlothAlert,
+    ticket: SlothAlert,
+}
+
+/// A Sloth file: one spec per YAML document, plain or Kubernetes, as Sloth reads them.
 pub(super) fn sloth(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
@@ -217,15 +328,17 @@ pub(super) fn sloth(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
         }
         let mut r = Reader::new(file, node);
         if v.get("version").and_then(Value::as_str) == Some("prometheus/v1") {
-            out.extend(r.sloth(&v));
+            out.extend(r.sloth_spec(&v, "", &PLAIN));
+        } else if v.get("apiVersion").and_then(Value::as_str) == Some("sloth.slok.dev/v1") {
+            out.extend(kubernetes(&mut r, &v));
         } else {
             r.error(
                 "version",
                 format!(
-                    "expected prometheus/v1 (document {}), since the file starts with a Sloth \
-                     spec; got {}",
+                    "expected a Sloth spec (version: prometheus/v1, or apiVersion: \
+                     sloth.slok.dev/v1) in document {}, since the file starts with one; got {}",
                     i + 1,
-                    found(v.get("version"))
+                    found(v.get("version").or(v.get("apiVersion")))
                 ),
             );
         }
@@ -236,4 +349,38 @@ pub(super) fn sloth(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
     } else {
         Err(Error::Invalid(problems))
     }
+}
+
+/// A `PrometheusServiceLevel` resource: its spec, and its metadata for the PrometheusRule.
+fn kubernetes(r: &mut Reader<'_>, v: &Value) -> Vec<Slo> {
+    r.known_keys(v, "", &["apiVersion", "kind", "metadata", "spec", "status"]);
+    match v.get("kind").and_then(Value::as_str) {
+        Some("PrometheusServiceLevel") => {}
+        _ => {
+            r.error(
+                "kind",
+                format!(
+                    "expected PrometheusServiceLevel (sloth.slok.dev/v1); got {}",
+                    found(v.get("kind"))
+                ),
+            );
+            return Vec::new();
+        }
+    }
+    if v.get("status").is_some() {
+        r.error_key(
+            "",
+            "status",
+            "status is written by Sloth's controller, not read; remove it",
+        );
+    }
+    let object = r.kube_metadata(v);
+    let Some(spec) = mapping(r, v, "", "spec") else {
+        return Vec::new();
+    };
+    let mut slos = r.sloth_spec(spec, "spec", &KUBERNETES);
+    for slo in &mut slos {
+        slo.kubernetes = object.clone();
+    }
+    slos
 }
