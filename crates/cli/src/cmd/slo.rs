@@ -1,8 +1,8 @@
 //! `ballast slo`: budgets, rules, live status, and what a verify run cost.
 
+use super::slo_rules::{load_specs, RulesArgs, SpecArgs};
 use super::InputError;
 use ballast_core::{format_duration, parse_duration};
-use super::slo_rules::{load_specs, RulesArgs, SpecArgs};
 use ballast_slo::{load_file, Budget, Slo};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};

@@ -70,7 +70,11 @@ pub struct RulesArgs {
 }
 
 fn parse_period(s: &str) -> Result<Duration, String> {
-    let d = match s.trim().strip_suffix('w').and_then(|n| n.parse::<u64>().ok()) {
+    let d = match s
+        .trim()
+        .strip_suffix('w')
+        .and_then(|n| n.parse::<u64>().ok())
+    {
         Some(weeks) => Duration::from_secs(weeks * 7 * 86_400),
         None => ballast_core::parse_duration(s).map_err(|e| e.to_string())?,
     };
@@ -197,7 +201,11 @@ pub fn run(args: RulesArgs) -> anyhow::Result<()> {
             Compat::Ballast => Flavour::Ballast,
             Compat::Sloth => Flavour::Sloth,
         },
-        extra_labels: args.extra_labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+        extra_labels: args
+            .extra_labels
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>(),
         recordings: !args.disable_recordings,
         alerts: !args.disable_alerts,
         optimized_period: !args.disable_optimizations,

@@ -64,7 +64,10 @@ fn document(r: &mut Reader<'_>, v: &Value) -> Option<AlertWindows> {
     if v.get("apiVersion").and_then(Value::as_str) != Some("sloth.slok.dev/v1") {
         r.error(
             "apiVersion",
-            format!("expected sloth.slok.dev/v1, got {}", found(v.get("apiVersion"))),
+            format!(
+                "expected sloth.slok.dev/v1, got {}",
+                found(v.get("apiVersion"))
+            ),
         );
     }
     if v.get("kind").and_then(Value::as_str) != Some("AlertWindows") {
@@ -121,7 +124,11 @@ fn pair(
 ) -> Option<BurnWindow> {
     let path = join(base, which);
     let p = mapping(r, v, base, which)?;
-    r.known_keys(p, &path, &["errorBudgetPercent", "shortWindow", "longWindow"]);
+    r.known_keys(
+        p,
+        &path,
+        &["errorBudgetPercent", "shortWindow", "longWindow"],
+    );
     let share = match p.get("errorBudgetPercent").and_then(Value::as_f64) {
         Some(x) if x > 0.0 && x <= 100.0 => Some(x / 100.0),
         _ => {
@@ -207,7 +214,10 @@ spec:
     #[test]
     fn bad_fields_are_named_with_their_position() {
         let bad = SEVEN_DAYS
-            .replace("shortWindow: 5m, longWindow: 1h", "shortWindow: 2h, longWindow: 1h")
+            .replace(
+                "shortWindow: 5m, longWindow: 1h",
+                "shortWindow: 2h, longWindow: 1h",
+            )
             .replace("errorBudgetPercent: 42", "errorBudgetPercent: 0")
             .replace("  ticket:", "  tikcet: {}\n  ticket:");
         let e = alert_windows_str(&bad, "7d.yaml").unwrap_err().to_string();

@@ -169,7 +169,8 @@ impl Reader<'_> {
         let labels = self.map(&alerting, &alert_path, "labels");
         let page = self.sloth_alert(&alerting, &alert_path, keys.page_alert)?;
         let ticket = self.sloth_alert(&alerting, &alert_path, keys.ticket_alert)?;
-        if name.as_deref().is_none_or(|n| n.trim().is_empty()) && !(page.disabled && ticket.disabled)
+        if name.as_deref().is_none_or(|n| n.trim().is_empty())
+            && !(page.disabled && ticket.disabled)
         {
             // Sloth refuses this too; an invented name would not match any routing.
             self.error(
@@ -257,7 +258,12 @@ impl Reader<'_> {
 
     /// `page_alert` or `ticket_alert`: disabled or not, its labels and annotations (over
     /// the common ones, as Sloth merges them).
-    fn sloth_alert(&mut self, alerting: &Value, alert_path: &str, which: &str) -> Option<SlothAlert> {
+    fn sloth_alert(
+        &mut self,
+        alerting: &Value,
+        alert_path: &str,
+        which: &str,
+    ) -> Option<SlothAlert> {
         let path = join(alert_path, which);
         let v = alerting.get(which).unwrap_or(&Value::Null);
         if !v.is_null() && !v.is_object() {

@@ -284,7 +284,11 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
         };
         let mut l = labels.clone();
         l.insert(n.window.clone(), period.clone());
-        rules.push(record(&format!("slo:sli_error:ratio_rate{period}"), expr, l));
+        rules.push(record(
+            &format!("slo:sli_error:ratio_rate{period}"),
+            expr,
+            l,
+        ));
         groups.push(RuleGroup {
             name: format!("{prefix}-slo-sli-recordings-{}", slo.id()),
             rules,
@@ -321,7 +325,9 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
             ),
             record(
                 "slo:period_burn_rate:ratio",
-                format!("slo:sli_error:ratio_rate{period}{sel}\n/ {on}\nslo:error_budget:ratio{sel}"),
+                format!(
+                    "slo:sli_error:ratio_rate{period}{sel}\n/ {on}\nslo:error_budget:ratio{sel}"
+                ),
                 labels.clone(),
             ),
             record(
@@ -335,10 +341,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
             l.insert("sloth_version".into(), options.version.clone());
             l.insert("sloth_mode".into(), "cli-gen-prom".into());
             l.insert("sloth_spec".into(), slo.spec.clone());
-            l.insert(
-                "sloth_objective".into(),
-                trim_float(slo.objective * 100.0),
-            );
+            l.insert("sloth_objective".into(), trim_float(slo.objective * 100.0));
             rules.push(record("sloth_slo_info", "vector(1)".into(), l));
         }
         groups.push(RuleGroup {
