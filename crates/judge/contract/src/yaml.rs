@@ -54,11 +54,26 @@ pub struct SyntaxError {
 
 /// Parses one YAML document. Anchors and aliases are refused: contracts are meant to be
 /// read by people, and aliases make "where does this value come from" hard to answer.
+///
+/// A file read this way holds one document: a second one (after `---`) is refused at its
+/// position rather than silently left unread. Empty documents (a stray `---`) are skipped.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    Ok(parse_documents(text)?.into_iter().next().unwrap_or(Node {
+    let mut docs = parse_documents(text)?
+        .into_iter()
+        .filter(|d| !d.to_json().is_null());
+    let first = docs.next().unwrap_or(Node {
         position: Position { line: 1, column: 1 },
         kind: NodeKind::Map(Vec::new()),
-    }))
+    });
+    if let Some(second) = docs.next() {
+        return Err(SyntaxError {
+            position: second.position,
+            message: "a second YAML document: this file holds one document, and the second \
+                      would not be read; put it in a file of its own"
+                .into(),
+        });
+    }
+    Ok(first)
 }
 
 /// Parses every document of a YAML stream (`---` separated), as OpenSLO files hold them.
@@ -328,6 +343,10 @@ mod tests {
 
     #[test]
     fn reads_every_document() {
+        let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
+        assert_eq!(e.position.line, 3, "{}", e.message);
+        assert!(e.message.contains("second YAML document"), "{}", e.message);
+        assert!(parse("a: 1\n---\n").is_ok(), "an empty trailing document is nothing to read");
         let docs = parse_documents("a: 1\n---\nb: 2\n---\n- 3\n").unwrap();
         assert_eq!(docs.len(), 3);
         assert_eq!(docs[1].to_json()["b"], 2);
