@@ -18,6 +18,7 @@ use std::time::Duration;
 mod alert_windows;
 mod openslo_v1;
 mod openslo_v1alpha;
+mod pyrra;
 mod reader;
 mod sloth;
 
@@ -48,6 +49,9 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
         || first.get("apiVersion").and_then(Value::as_str) == Some("sloth.slok.dev/v1")
     {
         return sloth(file, &docs);
+    }
+    if first.get("apiVersion").and_then(Value::as_str) == Some(pyrra::API_VERSION) {
+        return pyrra::pyrra(file, &docs);
     }
     if first
         .get("apiVersion")
