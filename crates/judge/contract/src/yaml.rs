@@ -346,7 +346,10 @@ mod tests {
         let e = parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert_eq!(e.position.line, 3, "{}", e.message);
         assert!(e.message.contains("second YAML document"), "{}", e.message);
-        assert!(parse("a: 1\n---\n").is_ok(), "an empty trailing document is nothing to read");
+        assert!(
+            parse("a: 1\n---\n").is_ok(),
+            "an empty trailing document is nothing to read"
+        );
         let docs = parse_documents("a: 1\n---\nb: 2\n---\n- 3\n").unwrap();
         assert_eq!(docs.len(), 3);
         assert_eq!(docs[1].to_json()["b"], 2);

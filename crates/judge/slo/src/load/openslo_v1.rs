@@ -46,6 +46,13 @@ pub(super) fn openslo(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
         }
         problems[i] = r.problems;
     }
+    // The Services the file defines: when it defines any, every SLO must belong to one of
+    // them (OpenSLO's `spec.service` names a Service), so a Service's name is checked.
+    let services: Vec<&str> = values
+        .iter()
+        .filter(|v| v.get("kind").and_then(Value::as_str) == Some("Service"))
+        .filter_map(|v| v.pointer("/metadata/name").and_then(Value::as_str))
+        .collect();
     let mut out = Vec::new();
     for (i, (node, v)) in docs.iter().zip(&values).enumerate() {
         let mut r = Reader::new(file, node);
@@ -66,6 +73,22 @@ pub(super) fn openslo(file: &str, docs: &[Node]) -> Result<Vec<Slo>, Error> {
                 continue;
             }
         };
+        if let (false, Some("SLO"), Some(service)) = (
+            services.is_empty(),
+            v.get("kind").and_then(Value::as_str),
+            v.pointer("/spec/service").and_then(Value::as_str),
+        ) {
+            if !services.contains(&service) {
+                r.error(
+                    "spec.service",
+                    format!(
+                        "no Service document of this file is named {service:?} (it defines {}); \
+                         an SLO belongs to one of them",
+                        services.join(", ")
+                    ),
+                );
+            }
+        }
         if version == "openslo/v1alpha" {
             out.extend(v1alpha(&mut r, v));
         } else {
