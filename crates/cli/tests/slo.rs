@@ -139,3 +139,64 @@ fn report_from_verify_tells_the_budget_a_run_spent() {
         "a contract is not a verify result"
     );
 }
+
+#[test]
+fn dashboard_writes_grafana_json_and_refuses_a_bad_spec() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../judge/slo/tests/golden");
+    let dir = std::env::temp_dir().join(format!("ballast-slo-dashboard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dashboard.json");
+    let spec = golden.join("shop-sloth.yaml");
+    let out = ballast(&[
+        "slo",
+        "dashboard",
+        spec.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(d["title"], "SLOs");
+    assert!(d["uid"].as_str().unwrap().starts_with("slos-"));
+    assert!(!d["panels"].as_array().unwrap().is_empty());
+    let text = d.to_string();
+    assert!(text.contains("ballast_id=\\\"shop-requests-availability\\\""));
+
+    // --compat sloth, --title, --datasource; stdout without -o.
+    let out = ballast(&[
+        "slo",
+        "dashboard",
+        spec.to_str().unwrap(),
+        "--compat",
+        "sloth",
+        "--title",
+        "Shop SLOs",
+        "--datasource",
+        "prom-main",
+    ]);
+    assert!(out.status.success());
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["title"], "Shop SLOs");
+    assert_eq!(d["templating"]["list"][0]["current"]["value"], "prom-main");
+    let text = d.to_string();
+    assert!(text.contains("sloth_id") && !text.contains("ballast_"));
+
+    let bad =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slo/sloth-bad-objective.yaml");
+    let out = ballast(&[
+        "slo",
+        "dashboard",
+        bad.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = ballast(&["slo", "dashboard", "/nonexistent/spec.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,7 +1,8 @@
 //! `ballast slo`: budgets, rules, live status, and what a verify run cost.
 
-use super::slo_rules::{load_specs, RulesArgs, SpecArgs};
+use super::slo_rules::{load_specs, Compat, RulesArgs, SpecArgs};
 use super::InputError;
+use anyhow::Context as _;
 use ballast_core::{format_duration, parse_duration};
 use ballast_slo::{load_file, Budget, Slo};
 use clap::Subcommand;
@@ -39,6 +40,26 @@ pub enum SloCommand {
         after_help = "Examples:\n  ballast slo rules shop.yaml -o rules.yaml\n  ballast slo rules --compat sloth --extra-labels team=payments slos/ --exclude '_gen|windows' -o out/\n  ballast slo rules --window-defs windows/7d.yaml --default-period 7d sloth.yml"
     )]
     Rules(RulesArgs),
+    /// Write a Grafana dashboard for the SLOs that reads only the rules `slo rules` writes.
+    #[command(
+        after_help = "Examples:\n  ballast slo dashboard shop.yaml -o dashboard.json\n  ballast slo dashboard --compat sloth --title 'Payments SLOs' --datasource prom-main slos/ -o dashboard.json"
+    )]
+    Dashboard {
+        #[command(flatten)]
+        input: SpecArgs,
+        /// Output file [default: stdout].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Whose label names the rules were written with (`slo rules --compat`).
+        #[arg(long, value_enum, default_value = "ballast")]
+        compat: Compat,
+        /// The dashboard's title; its uid is made from it, so a re-import replaces it.
+        #[arg(long, default_value = "SLOs")]
+        title: String,
+        /// The uid of the Prometheus data source the `datasource` variable defaults to.
+        #[arg(long, value_name = "UID")]
+        datasource: Option<String>,
+    },
     /// Live SLI, budget and burn rates from Prometheus or VictoriaMetrics.
     Status {
         #[command(flatten)]
@@ -169,6 +190,38 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
         }
         SloCommand::Rules(args) => {
             super::slo_rules::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        SloCommand::Dashboard {
+            input,
+            output,
+            compat,
+            title,
+            datasource,
+        } => {
+            let slos = load_all(&input)?;
+            let options = ballast_slo::dashboard::DashboardOptions {
+                flavour: match compat {
+                    Compat::Ballast => ballast_slo::Flavour::Ballast,
+                    Compat::Sloth => ballast_slo::Flavour::Sloth,
+                },
+                title,
+                datasource,
+            };
+            let dashboard = ballast_slo::dashboard::build(&slos, &options)?;
+            let text = serde_json::to_string_pretty(&dashboard)? + "\n";
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!(
+                        "wrote {} (Grafana: Dashboards > New > Import; uid {})",
+                        path.display(),
+                        ballast_slo::dashboard::uid(&options.title)
+                    );
+                }
+                None => print!("{text}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         SloCommand::Status {

@@ -8,6 +8,7 @@
 //!   support saying so.
 //! - [`Budget`] is the seed's arithmetic: 99.9 % over 30 days allows 43.2 minutes.
 //! - [`rules::generate`] writes recording and alerting rules (`promtool check rules` clean).
+//! - [`dashboard::build`] makes a Grafana dashboard that reads only those rules.
 //! - [`status::status`] asks a live server for error ratios and burn rates.
 //! - [`verify_report::spend`] tells what a `ballast verify` run cost in budget.
 //!
@@ -38,6 +39,7 @@
 #![deny(missing_docs)]
 
 mod budget;
+pub mod dashboard;
 mod error;
 mod load;
 mod model;
