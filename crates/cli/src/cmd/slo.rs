@@ -123,7 +123,7 @@ fn parse_window(s: &str) -> Result<Duration, String> {
 fn load_all(input: &SpecArgs) -> anyhow::Result<Vec<Slo>> {
     Ok(load_specs(input)?
         .into_iter()
-        .flat_map(|(_, _, slos)| slos)
+        .flat_map(|s| s.slos)
         .collect())
 }
 
@@ -173,7 +173,7 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
             let specs = load_specs(&input)?;
             // What `slo rules` would refuse is refused here too: invalid PromQL, names
             // Prometheus does not allow, the same SLO twice.
-            let all: Vec<Slo> = specs.iter().flat_map(|(_, _, s)| s.clone()).collect();
+            let all: Vec<Slo> = specs.iter().flat_map(|s| s.slos.clone()).collect();
             let with_rules: Vec<Slo> = all
                 .iter()
                 .filter(|s| ballast_slo::promql::error_ratio(&s.sli, s.window).is_some())
@@ -183,8 +183,8 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
                 &with_rules,
                 &ballast_slo::RuleOptions::default(),
             )?)?;
-            for (file, _, slos) in &specs {
-                println!("{}: ok — {} SLO(s)", file.display(), slos.len());
+            for s in &specs {
+                println!("{}: ok — {} SLO(s)", s.file.display(), s.slos.len());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -252,9 +252,10 @@ pub async fn run(command: SloCommand) -> anyhow::Result<ExitCode> {
                 }
                 for s in &statuses {
                     println!(
-                        "{}/{}  objective {}% over {}  SLI {}  budget spent {}  left {}{}",
+                        "{}/{}{}  objective {}% over {}  SLI {}  budget spent {}  left {}{}",
                         s.service,
                         s.slo,
+                        s.group,
                         s.objective * 100.0,
                         s.window,
                         percent(s.sli),

@@ -63,6 +63,11 @@ pub struct RulesArgs {
     /// Write no alerts.
     #[arg(long)]
     pub disable_alerts: bool,
+    /// Write SLOs read from Kubernetes resources (Sloth's PrometheusServiceLevel, Pyrra's
+    /// ServiceLevelObjective) as a plain rules file, as Pyrra's filesystem mode does, instead
+    /// of PrometheusRule objects.
+    #[arg(long)]
+    pub rule_file: bool,
     /// Compute the period's error ratio over the whole period instead of averaging the
     /// shortest window's recording (costlier for Prometheus).
     #[arg(long)]
@@ -180,16 +185,26 @@ fn window_defs(paths: &[PathBuf]) -> anyhow::Result<Vec<AlertWindows>> {
     Ok(all)
 }
 
+/// One spec file read.
+pub struct SpecFile {
+    /// The file.
+    pub file: PathBuf,
+    /// The directory it was found under, when it was found in one.
+    pub root: Option<PathBuf>,
+    /// Its SLOs, periods and windows applied.
+    pub slos: Vec<Slo>,
+}
+
 /// Every spec's SLOs, periods and windows applied; per file, in order.
-pub fn load_specs(input: &SpecArgs) -> anyhow::Result<Vec<(PathBuf, Option<PathBuf>, Vec<Slo>)>> {
+pub fn load_specs(input: &SpecArgs) -> anyhow::Result<Vec<SpecFile>> {
     let windows = window_defs(&input.window_defs)?;
     let mut out = Vec::new();
     for (file, root) in spec_files(input)? {
         let mut slos = load_file(&file)?;
         apply_periods(&mut slos, input.default_period, &windows);
-        out.push((file, root, slos));
+        out.push(SpecFile { file, root, slos });
     }
-    if out.iter().all(|(_, _, s)| s.is_empty()) {
+    if out.iter().all(|s| s.slos.is_empty()) {
         return Err(InputError("no SLOs found in the given files".into()).into());
     }
     Ok(out)
@@ -209,16 +224,17 @@ pub fn run(args: RulesArgs) -> anyhow::Result<()> {
         recordings: !args.disable_recordings,
         alerts: !args.disable_alerts,
         optimized_period: !args.disable_optimizations,
+        kubernetes_objects: !args.rule_file,
         ..RuleOptions::default()
     };
     let specs = load_specs(&args.input)?;
     // Checked as one set first: the same SLO in two files is refused even when each file
     // gets its own output.
-    let all: Vec<Slo> = specs.iter().flat_map(|(_, _, s)| s.clone()).collect();
+    let all: Vec<Slo> = specs.iter().flat_map(|s| s.slos.clone()).collect();
     rules::check(&rules::build(&all, &options)?)?;
     match &args.output {
         Some(dir) if dir.is_dir() => {
-            for (file, root, slos) in &specs {
+            for SpecFile { file, root, slos } in &specs {
                 if slos.is_empty() {
                     continue;
                 }

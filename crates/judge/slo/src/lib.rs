@@ -2,7 +2,8 @@
 //! Prometheus rules, and the live status of SLOs from Prometheus or VictoriaMetrics.
 //!
 //! - [`load_file`] reads SLOs from a ballast contract (`slos:`), OpenSLO v1 and v1alpha
-//!   documents (in any mix) or Sloth `prometheus/v1` specs into one [`Slo`] model. Nothing
+//!   documents (in any mix), Sloth specs (`prometheus/v1` and the Kubernetes
+//!   `PrometheusServiceLevel`) or Pyrra's `ServiceLevelObjective` into one [`Slo`] model. Nothing
 //!   is ignored: every document and every field is read into the model or refused with
 //!   file, line, column and field, a field OpenSLO or Sloth defines but ballast does not
 //!   support saying so.
@@ -29,6 +30,8 @@
 //!       events:
 //!         error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
 //!         total_query: sum(rate(http_requests_total[{{.window}}]))
+//!     alerting:
+//!       name: ShopHighErrorRate
 //! "#;
 //! let slos = load_str(spec, "shop.yaml", ".".as_ref())?;
 //! let rules = ballast_slo::rules::generate(&slos)?;

@@ -31,6 +31,9 @@ pub struct Slo {
     /// `openslo/v1alpha`, `openslo/v1`, `pyrra.dev/v1alpha1`, `ballast/contract`): Sloth's
     /// `sloth_spec` info label in `--compat sloth`.
     pub spec: String,
+    /// The period's error ratio is the SLI over the whole period, not the mean of the base
+    /// window's recording (Pyrra's default, `performanceOverAccuracy: false`).
+    pub exact_period: bool,
     /// The Kubernetes resource it was read from (Sloth's `PrometheusServiceLevel`), whose
     /// rules are written as a `PrometheusRule` of the same name and namespace.
     pub kubernetes: Option<KubeObject>,

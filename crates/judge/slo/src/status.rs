@@ -9,6 +9,8 @@ use crate::promql::{error_ratio, window};
 use crate::Error;
 use ballast_core::SeriesSource;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// One window's burn.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,6 +30,9 @@ pub struct Status {
     pub service: String,
     /// SLO name.
     pub slo: String,
+    /// The group's labels when the SLI keeps several series (Pyrra's `grouping`, a
+    /// `sum by (…)` query), e.g. `{route="/cart"}`; empty for one series.
+    pub group: String,
     /// Objective, 0..1.
     pub objective: f64,
     /// Window, Prometheus notation.
@@ -60,49 +65,69 @@ pub async fn status(server: &dyn SeriesSource, slos: &[Slo]) -> Result<Vec<Statu
                 slo.origin, slo.name
             )));
         }
-        let mut burn = Vec::new();
-        for w in slo.alert_windows() {
-            let ratio = query_scalar(server, &error_ratio(&slo.sli, w).unwrap_or_default()).await?;
-            burn.push(WindowBurn {
-                window: window(w),
-                error_ratio: ratio,
-                burn_rate: ratio.map(|r| budget.burn_rate(r)),
-            });
-        }
-        let period = query_scalar(
-            server,
-            &error_ratio(&slo.sli, slo.window).unwrap_or_default(),
-        )
-        .await?;
-        let rate_of = |w: std::time::Duration| {
-            burn.iter()
-                .find(|b| b.window == window(w))
-                .and_then(|b| b.burn_rate)
-        };
-        let mut firing = Vec::new();
-        for (severity, pairs) in [
-            ("page", &slo.alerting.page),
-            ("ticket", &slo.alerting.ticket),
-        ] {
-            let fires = pairs.iter().any(|p| {
-                matches!((rate_of(p.long), rate_of(p.short)), (Some(l), Some(s)) if l > p.factor && s > p.factor)
-            });
-            if fires {
-                firing.push(severity.to_string());
+        // Every window's ratio for every group the queries return.
+        let mut windows = slo.alert_windows();
+        windows.push(slo.window);
+        let mut ratios: BTreeMap<String, BTreeMap<Duration, f64>> = BTreeMap::new();
+        for &w in &windows {
+            let query = error_ratio(&slo.sli, w).unwrap_or_default();
+            for (labels, value) in server.instant(&query).await? {
+                if value.is_finite() {
+                    ratios.entry(labels).or_default().insert(w, value);
+                }
             }
         }
-        let consumed = period.map(|r| budget.burn_rate(r));
-        out.push(Status {
-            service: slo.service.clone(),
-            slo: slo.name.clone(),
-            objective: slo.objective,
-            window: window(slo.window),
-            sli: period.map(|r| 1.0 - r),
-            budget_consumed: consumed,
-            budget_remaining: consumed.map(|c| 1.0 - c),
-            burn,
-            firing,
-        });
+        if ratios.is_empty() {
+            // No data yet: one status saying so.
+            ratios.insert(String::new(), BTreeMap::new());
+        }
+        let grouped = ratios.len() > 1;
+        for (labels, by_window) in ratios {
+            let burn: Vec<WindowBurn> = slo
+                .alert_windows()
+                .into_iter()
+                .map(|w| {
+                    let ratio = by_window.get(&w).copied();
+                    WindowBurn {
+                        window: window(w),
+                        error_ratio: ratio,
+                        burn_rate: ratio.map(|r| budget.burn_rate(r)),
+                    }
+                })
+                .collect();
+            let rate_of = |w: Duration| by_window.get(&w).map(|r| budget.burn_rate(*r));
+            let mut firing = Vec::new();
+            for (severity, pairs, disabled) in [
+                ("page", &slo.alerting.page, slo.alerting.page_disabled),
+                ("ticket", &slo.alerting.ticket, slo.alerting.ticket_disabled),
+            ] {
+                let fires = pairs.iter().any(|p| {
+                    matches!((rate_of(p.long), rate_of(p.short)), (Some(l), Some(s)) if l > p.factor && s > p.factor)
+                });
+                // A disabled alert is not written, so it cannot fire.
+                if fires && !disabled {
+                    firing.push(severity.to_string());
+                }
+            }
+            let period = by_window.get(&slo.window).copied();
+            let consumed = period.map(|r| budget.burn_rate(r));
+            out.push(Status {
+                service: slo.service.clone(),
+                slo: slo.name.clone(),
+                group: if grouped || labels != "{}" {
+                    labels
+                } else {
+                    String::new()
+                },
+                objective: slo.objective,
+                window: window(slo.window),
+                sli: period.map(|r| 1.0 - r),
+                budget_consumed: consumed,
+                budget_remaining: consumed.map(|c| 1.0 - c),
+                burn,
+                firing,
+            });
+        }
     }
     Ok(out)
 }
@@ -173,5 +198,49 @@ mod tests {
         );
         let bad = query_scalar(&source, "bad").await.unwrap_err().to_string();
         assert!(bad.contains("parse error at char 5"), "{bad}");
+    }
+
+    #[tokio::test]
+    async fn one_status_per_group_and_disabled_alerts_never_fire() {
+        let text = r#"
+version: prometheus/v1
+service: shop
+slos:
+  - name: errors
+    objective: 99
+    sli:
+      events:
+        error_query: sum by (route) (rate(errors_total[{{.window}}]))
+        total_query: sum by (route) (rate(requests_total[{{.window}}]))
+    alerting:
+      name: ShopErrors
+      ticket_alert: { disable: true }
+"#;
+        let slos = crate::load_str(text, "shop.yaml", ".".as_ref()).unwrap();
+        // /cart fails 50 % in every window (burn 50), /pay 0.1 % (burn 0.1).
+        let mut answers = Vec::new();
+        for w in slos[0].alert_windows().into_iter().chain([slos[0].window]) {
+            let q = error_ratio(&slos[0].sli, w).unwrap();
+            let q: &'static str = Box::leak(q.into_boxed_str());
+            answers.push((
+                q,
+                Ok(vec![
+                    ("{route=\"/cart\"}".to_string(), 0.5),
+                    ("{route=\"/pay\"}".to_string(), 0.001),
+                ]),
+            ));
+        }
+        let statuses = status(&Recorded(answers), &slos).await.unwrap();
+        assert_eq!(statuses.len(), 2);
+        let cart = statuses.iter().find(|s| s.group.contains("/cart")).unwrap();
+        let pay = statuses.iter().find(|s| s.group.contains("/pay")).unwrap();
+        assert_eq!(
+            cart.firing,
+            vec!["page".to_string()],
+            "the ticket is disabled"
+        );
+        assert!(pay.firing.is_empty());
+        assert!((cart.sli.unwrap() - 0.5).abs() < 1e-12);
+        assert!((pay.burn[0].burn_rate.unwrap() - 0.1).abs() < 1e-9);
     }
 }

@@ -39,6 +39,7 @@ fn demo_slo() -> Slo {
         },
         origin: "live test".into(),
         spec: "test".into(),
+        exact_period: false,
         kubernetes: None,
     }
 }

@@ -116,6 +116,7 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
                 alerting: Alerting::defaults(&alert_name(&contract.name, &s.name), s.window),
                 origin: file.to_string(),
                 spec: "ballast/contract".into(),
+                exact_period: false,
                 kubernetes: None,
             })
             .collect());
@@ -127,8 +128,9 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
         path: String::new(),
         message:
             "unknown SLO format; expected a ballast contract (with slos:), an OpenSLO document \
-                  (apiVersion: openslo/v1 or openslo/v1alpha) or a Sloth spec (version: prometheus/v1, or \
-                  apiVersion: sloth.slok.dev/v1)"
+                  (apiVersion: openslo/v1 or openslo/v1alpha), a Sloth spec (version: prometheus/v1, or \
+                  apiVersion: sloth.slok.dev/v1) or a Pyrra ServiceLevelObjective (apiVersion: \
+                  pyrra.dev/v1alpha1)"
                 .into(),
     }]))
 }

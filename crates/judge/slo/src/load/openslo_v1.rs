@@ -476,6 +476,7 @@ pub(super) fn v1_slo(
             description: description.clone(),
             origin: format!("{}:{origin}", r.file),
             spec: "openslo/v1".into(),
+            exact_period: false,
             kubernetes: None,
             service: service.clone(),
             name,

@@ -9,6 +9,7 @@
 //! how Pyrra's rules compare with ballast's are in `docs/slo.md` ("Pyrra").
 
 use super::*;
+use crate::model::KubeObject;
 
 /// The `apiVersion` of Pyrra's resource.
 pub(super) const API_VERSION: &str = "pyrra.dev/v1alpha1";
@@ -123,6 +124,9 @@ struct Metadata {
     labels: BTreeMap<String, String>,
     /// `pyrra.dev/` annotations without the prefix: annotations of the alerts.
     annotations: BTreeMap<String, String>,
+    /// The others: the Kubernetes object's own, for the PrometheusRule written for it.
+    object_labels: BTreeMap<String, String>,
+    object_annotations: BTreeMap<String, String>,
 }
 
 /// One `ServiceLevelObjective` document; `None` when it has a problem (reported).
@@ -141,6 +145,8 @@ fn read(r: &mut Reader<'_>, v: &Value) -> Option<Slo> {
                     namespace: None,
                     labels: BTreeMap::new(),
                     annotations: BTreeMap::new(),
+                    object_labels: BTreeMap::new(),
+                    object_annotations: BTreeMap::new(),
                 },
             ),
         };
@@ -166,31 +172,37 @@ fn metadata(r: &mut Reader<'_>, m: &Value) -> Metadata {
         _ => r.text(m, "metadata", "name"),
     };
     let namespace = optional_text(r, m, "metadata", "namespace").filter(|n| !n.is_empty());
-    let labels = propagated(r, m, "labels", "a label of every rule");
-    let annotations = propagated(r, m, "annotations", "an annotation of the alerts");
+    let (labels, object_labels) = propagated(r, m, "labels", "a label of every rule");
+    let (annotations, object_annotations) =
+        propagated(r, m, "annotations", "an annotation of the alerts");
     Metadata {
         name,
         namespace,
         labels,
         annotations,
+        object_labels,
+        object_annotations,
     }
 }
 
-/// The `pyrra.dev/` entries of `metadata.<field>`, prefix removed; the other entries are the
-/// Kubernetes object's own (they select and describe the object), read as one value each.
+/// The `pyrra.dev/` entries of `metadata.<field>`, prefix removed, and the others: the
+/// Kubernetes object's own (they select and describe it), which go on the PrometheusRule
+/// written for it, as Pyrra's operator copies them.
 fn propagated(
     r: &mut Reader<'_>,
     m: &Value,
     field: &str,
     becomes: &str,
-) -> BTreeMap<String, String> {
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let path = join("metadata", field);
     let mut out = BTreeMap::new();
+    let mut object = BTreeMap::new();
     for (key, value) in r.map(m, "metadata", field) {
         let Some(name) = key.strip_prefix(PROPAGATED) else {
+            object.insert(key, value);
             continue;
         };
-        if !valid_label_name(name) {
+        if !crate::rules::valid_label_name(name) {
             r.error_key(
                 &path,
                 &key,
@@ -213,21 +225,19 @@ fn propagated(
             out.insert(name.to_string(), value);
         }
     }
-    out
+    (out, object)
 }
 
-/// `status`, which Pyrra's operator writes (`type`: the kind of object it generated).
+/// `status`, which Pyrra's operator writes (`type`: the kind of object it generated): not
+/// an input, so refused rather than read and dropped.
 fn status(r: &mut Reader<'_>, v: &Value) {
-    match v.get("status") {
-        None | Some(Value::Null) => {}
-        Some(s @ Value::Object(_)) => {
-            r.known_keys(s, "status", &["type"]);
-            optional_text(r, s, "status", "type");
-        }
-        Some(_) => r.error(
+    if v.get("status").is_some() {
+        r.error_key(
+            "",
             "status",
-            "expected { type: ... } (Pyrra's operator writes it)",
-        ),
+            "status is written by Pyrra's operator, not read (a `kubectl get -o yaml` export \
+             holds it); remove it",
+        );
     }
 }
 
@@ -287,14 +297,25 @@ fn read_spec(r: &mut Reader<'_>, spec: &Value, metadata: Metadata) -> Option<Slo
         a.ticket_labels
             .insert("severity".into(), alerting.ticket_severity);
     } else {
-        a.page.clear();
-        a.ticket.clear();
+        // No alerts, but the windows are still recorded, as Pyrra keeps its burn rates.
+        a.page_disabled = true;
+        a.ticket_disabled = true;
     }
     a.annotations = metadata.annotations;
+    let exact_period = !performance_over_accuracy(r, spec);
+    // Written as a PrometheusRule of the same name, namespace, labels and annotations, as
+    // Pyrra's operator writes it (`--rule-file` writes a plain rules file instead, as Pyrra's
+    // filesystem mode does).
+    let kubernetes = Some(KubeObject {
+        name: name.clone(),
+        namespace: metadata.namespace.clone(),
+        labels: metadata.object_labels,
+        annotations: metadata.object_annotations,
+    });
     Some(Slo {
         // Pyrra tells its objectives apart by name and namespace (the `namespace` label of
         // its objective); without a namespace the name alone identifies it.
-        service: metadata.namespace.unwrap_or_else(|| name.clone()),
+        service: metadata.namespace.clone().unwrap_or_else(|| name.clone()),
         name,
         description,
         objective,
@@ -305,10 +326,19 @@ fn read_spec(r: &mut Reader<'_>, spec: &Value, metadata: Metadata) -> Option<Slo
         origin: format!("{}:{}", r.file, r.root.position.line),
         spec: API_VERSION.into(),
         window_is_default: false,
-        // Written as a plain rules file (what `promtool check rules` and a Prometheus read);
-        // the Kubernetes labels and annotations stay with the ServiceLevelObjective.
-        kubernetes: None,
+        exact_period,
+        kubernetes,
     })
+}
+
+/// `spec.performanceOverAccuracy`: Pyrra's cheaper, less exact full-window rules. ballast's
+/// counterpart is the period ratio averaged from the base window's recording; without it
+/// (Pyrra's default) the period ratio is the SLI over the whole window.
+fn performance_over_accuracy(r: &mut Reader<'_>, spec: &Value) -> bool {
+    flag(r, spec, "spec", "performanceOverAccuracy")
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
 /// `spec.target`: a percentage, as text (the CRD's type) or a number; the objective.
@@ -594,7 +624,7 @@ fn grouping(
         let at = format!("{p}[{i}]");
         let problem = match item.as_str() {
             None => Some(format!("expected a label name, got {item}")),
-            Some(l) if !valid_label_name(l) => Some(format!(
+            Some(l) if !crate::rules::valid_label_name(l) => Some(format!(
                 "expected a Prometheus label name (letters, digits and _, not starting with a \
                  digit or __), got {l:?}"
             )),
@@ -826,8 +856,6 @@ fn thanos_and_rule_output(r: &mut Reader<'_>, spec: &Value) {
             format!("expected abort, warn or \"\" (Pyrra's values), got {other}"),
         ),
     }
-    // Either value: it only changes how Pyrra computes its own full-window increase rules.
-    let _ = flag(r, spec, "spec", "performanceOverAccuracy");
     let path = "spec.ruleOutput";
     let o = match spec.get("ruleOutput") {
         None | Some(Value::Null) => return,
@@ -869,64 +897,18 @@ fn thanos_and_rule_output(r: &mut Reader<'_>, spec: &Value) {
     }
 }
 
-/// A Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not `__`-prefixed (reserved).
-fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
-}
-
 /// A duration as Prometheus' `model.ParseDuration` (which Pyrra uses) reads it: whole
 /// numbers of `y` (365 d), `w`, `d`, `h`, `m`, `s`, `ms`, each once, largest first, or `0`.
 pub(super) fn prometheus_duration(text: &str) -> Result<Duration, String> {
-    let bad = || {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    promql_parser::util::parse_duration(text).map_err(|_| {
         format!(
             "expected a Prometheus duration such as 4w, 28d or 1d12h (whole numbers of y, w, \
              d, h, m, s, ms, largest first), as Pyrra reads it; got {text:?}"
         )
-    };
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let mut rest = text;
-    let mut next_unit = 0;
-    let mut total: u64 = 0;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let letters = rest[digits..]
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .map_or(rest.len(), |n| digits + n);
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        let unit = &rest[digits..letters];
-        let Some(i) = UNITS[next_unit..].iter().position(|(u, _)| *u == unit) else {
-            return Err(bad());
-        };
-        let size = UNITS[next_unit + i].1;
-        next_unit += i + 1;
-        total = number
-            .checked_mul(size)
-            .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(bad)?;
-        rest = &rest[letters..];
-    }
-    Ok(Duration::from_millis(total))
+    })
 }
 
 /// A PromQL vector selector: `name` or `name{label op "value", ...}`.
@@ -939,140 +921,63 @@ struct Selector {
 #[derive(Debug, PartialEq)]
 struct Matcher {
     label: String,
-    op: &'static str,
+    op: String,
     value: String,
 }
 
-/// Reads a selector as Pyrra requires its metrics: a metric name with optional matchers,
-/// no range, no offset, no function around it.
+/// Reads a selector as Pyrra requires its metrics (a metric name with optional matchers, no
+/// range, no offset, no function around it), with a real PromQL parser.
 fn parse_selector(text: &str) -> Result<Selector, String> {
+    use promql_parser::parser::{self, Expr};
     let t = text.trim();
-    let chars: Vec<char> = t.chars().collect();
-    let expected = || {
+    let expr = parser::parse(t).map_err(|e| {
         format!(
-            "expected a PromQL selector, a metric name with optional matchers such as \
-             http_requests_total{{code=~\"5..\"}}, as Pyrra takes it; got {t:?}"
+            "expected a selector such as http_requests_total{{job=\"api\",code=~\"5..\"}}, as \
+             Pyrra takes its metrics; {t:?} is not valid PromQL ({})",
+            e.trim()
         )
+    })?;
+    let v = match expr {
+        Expr::VectorSelector(v) => v,
+        Expr::MatrixSelector(_) => {
+            return Err(format!(
+                "a range such as [5m] makes {t:?} a range vector, which Pyrra refuses: give the \
+                 selector alone; each rule puts its own window in"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "{t:?} is a function or aggregation, not a selector: Pyrra takes the selector \
+                 and writes sum(rate(...)) around it itself"
+            ))
+        }
     };
-    let mut i = 0;
-    while i < chars.len()
-        && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
-    {
-        i += 1;
+    if v.offset.is_some() || v.at.is_some() {
+        return Err(format!(
+            "an offset or @ modifier would move every window of {t:?}; give the selector alone"
+        ));
     }
-    let name: String = chars[..i].iter().collect();
-    if name.is_empty() {
-        return Err(if chars.first() == Some(&'{') {
+    let Some(name) = v.name.clone() else {
+        return Err(
             "give the metric name before the braces (not as {__name__=...}): Pyrra names its \
              rules after it and cannot read the SLO without it"
-                .to_string()
-        } else {
-            expected()
-        });
-    }
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(expected());
-    }
-    let skip = |i: &mut usize| {
-        while *i < chars.len() && chars[*i].is_whitespace() {
-            *i += 1;
-        }
+                .into(),
+        );
     };
-    skip(&mut i);
-    let mut matchers = Vec::new();
-    if chars.get(i) == Some(&'{') {
-        i += 1;
-        loop {
-            skip(&mut i);
-            match chars.get(i) {
-                None => return Err(format!("the braces are not closed in {t:?}")),
-                Some('}') => {
-                    i += 1;
-                    break;
-                }
-                Some(_) => {}
-            }
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            let label: String = chars[start..i].iter().collect();
-            if label.is_empty() || label.starts_with(|c: char| c.is_ascii_digit()) {
-                return Err(format!(
-                    "expected a label name at character {} of {t:?}",
-                    start + 1
-                ));
-            }
-            skip(&mut i);
-            let two: String = chars[i..chars.len().min(i + 2)].iter().collect();
-            let op = match two.as_str() {
-                "=~" => "=~",
-                "!~" => "!~",
-                "!=" => "!=",
-                _ if two.starts_with('=') => "=",
-                _ => return Err(format!("expected =, !=, =~ or !~ after {label} in {t:?}")),
-            };
-            i += op.len();
-            skip(&mut i);
-            let Some(&quote) = chars.get(i).filter(|c| matches!(c, '"' | '\'' | '`')) else {
-                return Err(format!(
-                    "expected a quoted value after {label}{op} in {t:?}"
-                ));
-            };
-            i += 1;
-            let mut value = String::new();
-            loop {
-                match chars.get(i) {
-                    None => return Err(format!("the value of {label} is not closed in {t:?}")),
-                    Some('\\') if quote != '`' => {
-                        if let Some(c) = chars.get(i + 1) {
-                            value.push(*c);
-                        }
-                        i += 2;
-                    }
-                    Some(c) if *c == quote => {
-                        i += 1;
-                        break;
-                    }
-                    Some(c) => {
-                        value.push(*c);
-                        i += 1;
-                    }
-                }
-            }
-            skip(&mut i);
-            match chars.get(i) {
-                Some(',') => i += 1,
-                Some('}') => {}
-                None => return Err(format!("the braces are not closed in {t:?}")),
-                _ => {
-                    return Err(format!(
-                        "expected , or }} after the value of {label} in {t:?}"
-                    ))
-                }
-            }
-            matchers.push(Matcher { label, op, value });
-        }
-        skip(&mut i);
-    }
-    let rest: String = chars[i..].iter().collect();
-    if rest.is_empty() {
-        return Ok(Selector { name, matchers });
-    }
-    Err(if rest.starts_with('[') {
-        format!(
-            "a range such as [5m] makes {t:?} a range vector, which Pyrra refuses: give the \
-             selector alone; each rule puts its own window in"
-        )
-    } else if rest.starts_with("offset") || rest.starts_with('@') {
-        format!("an offset or @ modifier would move every window of {t:?}; give the selector alone")
-    } else if rest.starts_with('(') {
-        format!(
-            "{t:?} is a function or aggregation, not a selector: Pyrra takes the selector and \
-             writes sum(rate(...)) around it itself"
-        )
-    } else {
-        expected()
+    Ok(Selector {
+        name,
+        matchers: v
+            .matchers
+            .matchers
+            .iter()
+            .chain(v.matchers.or_matchers.iter().flatten())
+            .filter(|m| m.name != "__name__")
+            .map(|m| Matcher {
+                label: m.name.clone(),
+                op: m.op.to_string(),
+                value: m.value.clone(),
+            })
+            .collect(),
     })
 }
 
@@ -1097,20 +1002,20 @@ mod tests {
 
     #[test]
     fn selectors_as_pyrra_takes_them() {
-        let s = parse_selector(r#" http_requests_total{code=~"5..", job = 'a\'b',} "#).unwrap();
+        let s = parse_selector(r#" http_requests_total{code=~"5..", job = 'ab',} "#).unwrap();
         assert_eq!(s.name, "http_requests_total");
         assert_eq!(
             s.matchers,
             vec![
                 Matcher {
                     label: "code".into(),
-                    op: "=~",
+                    op: "=~".into(),
                     value: "5..".into()
                 },
                 Matcher {
                     label: "job".into(),
-                    op: "=",
-                    value: "a'b".into()
+                    op: "=".into(),
+                    value: "ab".into()
                 }
             ]
         );
@@ -1121,11 +1026,10 @@ mod tests {
             ("x offset 5m", "offset"),
             ("sum(rate(x[5m]))", "function"),
             ("{__name__=\"x\"}", "metric name before the braces"),
-            ("x{a=\"b\"", "not closed"),
-            ("x{a=b}", "quoted value"),
-            ("x{a~\"b\"}", "expected =, !=, =~ or !~"),
-            ("x{a=\"b\" c=\"d\"}", "expected , or }"),
-            ("1x", "expected a PromQL selector"),
+            ("x{a=\"b\"", "not valid PromQL"),
+            ("x{a=b}", "not valid PromQL"),
+            ("x{a~\"b\"}", "not valid PromQL"),
+            ("1x", "not valid PromQL"),
         ] {
             let e = parse_selector(wrong).unwrap_err();
             assert!(e.contains(why), "{wrong}: {e}");

@@ -132,6 +132,7 @@ impl Reader<'_> {
                 alerting: a,
                 origin: format!("{}:{}", self.file, self.root.locate(&path).line),
                 spec: keys.spec.into(),
+                exact_period: false,
                 kubernetes: None,
             });
         }

@@ -32,15 +32,15 @@ fn balanced_template(text: &str) -> bool {
     let mut rest = text;
     while let Some(i) = rest.find(['{', '}']) {
         let tail = &rest[i..];
-        if tail.starts_with("{{") {
+        if let Some(after) = tail.strip_prefix("{{") {
             if depth > 0 {
                 return false;
             }
             depth += 1;
-            rest = &tail[2..];
-        } else if tail.starts_with("}}") && depth > 0 {
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("}}").filter(|_| depth > 0) {
             depth -= 1;
-            rest = &tail[2..];
+            rest = after;
         } else {
             rest = &tail[1..];
         }

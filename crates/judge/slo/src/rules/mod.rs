@@ -54,30 +54,10 @@ impl Flavour {
     }
 }
 
-/// Prometheus' `model.Duration` text: units from years to milliseconds, each used once,
-/// largest first (`4w`, `1d12h`, `90s` → `1m30s`; `30d`, not `4w2d`).
+/// Prometheus' `model.Duration` text, as Sloth writes windows: each unit from years to
+/// milliseconds once, largest first, years and weeks only when exact (`4w`, `1d12h`, `30d`).
 pub fn prometheus_duration(d: Duration) -> String {
-    let mut ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    // Years and weeks only when exact, as Prometheus writes 90d rather than 12w6d.
-    for (unit, size, exact) in [
-        ("y", 365 * 86_400_000u128, true),
-        ("w", 7 * 86_400_000, true),
-        ("d", 86_400_000, false),
-        ("h", 3_600_000, false),
-        ("m", 60_000, false),
-        ("s", 1000, false),
-        ("ms", 1, false),
-    ] {
-        if ms >= size && !(exact && ms % size != 0) {
-            out.push_str(&format!("{}{unit}", ms / size));
-            ms %= size;
-        }
-    }
-    out
+    promql_parser::util::display_duration(&d)
 }
 
 /// How rules are written (the flags of `ballast slo rules`).
@@ -97,6 +77,10 @@ pub struct RuleOptions {
     pub optimized_period: bool,
     /// `sloth_version` of the info rule in `--compat sloth`.
     pub version: String,
+    /// SLOs read from Kubernetes resources are written as `PrometheusRule` objects (as
+    /// Sloth's CLI and Pyrra's operator write them); off, as a plain rules file (Pyrra's
+    /// filesystem mode).
+    pub kubernetes_objects: bool,
 }
 
 impl Default for RuleOptions {
@@ -108,6 +92,7 @@ impl Default for RuleOptions {
             alerts: true,
             optimized_period: true,
             version: format!("ballast-{}", env!("CARGO_PKG_VERSION")),
+            kubernetes_objects: true,
         }
     }
 }
@@ -160,7 +145,10 @@ pub fn generate(slos: &[Slo]) -> Result<String, Error> {
 pub fn generate_with(slos: &[Slo], options: &RuleOptions) -> Result<String, Error> {
     let groups = build(slos, options)?;
     check(&groups)?;
-    let kube = slos.iter().filter(|s| s.kubernetes.is_some()).count();
+    let kube = slos
+        .iter()
+        .filter(|s| s.kubernetes.is_some() && options.kubernetes_objects)
+        .count();
     if kube == 0 {
         return Ok(render::rule_file(&groups));
     }
@@ -273,7 +261,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
         }
         // The period ratio averages the base window's ratio over the SLO window, as Sloth
         // does, instead of asking Prometheus for a 30-day rate at every evaluation.
-        let expr = if options.optimized_period && base != slo.window {
+        let expr = if options.optimized_period && !slo.exact_period && base != slo.window {
             let short = format!("slo:sli_error:ratio_rate{}{sel}", n.w(base));
             format!(
                 "sum_over_time({short}[{period}])\n/ ignoring ({})\ncount_over_time({short}[{period}])",
