@@ -34,9 +34,59 @@ pub struct Slo {
     /// The period's error ratio is the SLI over the whole period, not the mean of the base
     /// window's recording (Pyrra's default, `performanceOverAccuracy: false`).
     pub exact_period: bool,
+    /// Changes to the generated rules the spec asks for (Sloth's built-in SLO plugins).
+    pub tweaks: RuleTweaks,
     /// The Kubernetes resource it was read from (Sloth's `PrometheusServiceLevel`), whose
     /// rules are written as a `PrometheusRule` of the same name and namespace.
     pub kubernetes: Option<KubeObject>,
+}
+
+/// Changes to an SLO's generated rules, as Sloth's built-in SLO plugins make them
+/// (`sloth.dev/core/*` and `sloth.dev/contrib/*`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleTweaks {
+    /// The steps, in the order Sloth runs its plugins (by priority, the default core
+    /// plugins at 0); `None`: the default steps (SLI rules, metadata rules, alerts).
+    pub steps: Option<Vec<RuleStep>>,
+}
+
+/// One step of making an SLO's rules (one Sloth plugin).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleStep {
+    /// Make the SLI recording rules (`core/sli_rules`); `exact_period`: the period ratio
+    /// over the whole period (`disableOptimized`).
+    SliRules {
+        /// Query the whole period for its ratio.
+        exact_period: bool,
+    },
+    /// Make the metadata recording rules (`core/metadata_rules`).
+    MetadataRules,
+    /// Make the alerts (`core/alert_rules`).
+    AlertRules,
+    /// Evaluation intervals of the three groups (`contrib/rule_intervals`).
+    Intervals {
+        /// SLI recording group.
+        sli: Duration,
+        /// Metadata recording group.
+        metadata: Duration,
+        /// Alert group.
+        alert: Duration,
+    },
+    /// Labels merged into one metadata rule (`contrib/info_labels`), if it is made by then.
+    InfoLabels {
+        /// The recorded name (`None`: the info rule).
+        metric: Option<String>,
+        /// The labels.
+        labels: BTreeMap<String, String>,
+    },
+    /// Every label but the ids (and the window) removed from the recording rules made by
+    /// then (`contrib/remove_labels`).
+    RemoveLabels {
+        /// Labels kept besides.
+        preserve: Vec<String>,
+        /// Recorded names left alone.
+        skip: Vec<String>,
+    },
 }
 
 /// The metadata of a Kubernetes resource an SLO was read from.

@@ -36,10 +36,23 @@ const NO_EFFECT_HERE: &[(&str, &str, &str)] = &[
          their own {{.window}} range",
     ),
     (
+        "",
+        ".priority",
+        "a Sloth plugin's priority orders its chain; a change that keeps the order (as +1 \
+         does here) rightly changes nothing",
+    ),
+    (
         "SLO",
         ".indicator.metadata.name",
         "the name of an inline indicator is display text: nothing refers to it",
     ),
+];
+
+/// Sloth plugins that check or log and change no rule, by design: removing one from a chain
+/// changes nothing (ballast's own PromQL check covers what validate_victoria_metrics checks).
+const NO_EFFECT_PLUGINS: &[&str] = &[
+    "sloth.dev/core/debug/v1",
+    "sloth.dev/contrib/validate_victoria_metrics/v1",
 ];
 
 /// Whether `path` of a document of `kind` is one of the exceptions above.
@@ -156,10 +169,10 @@ fn at<'v>(v: &'v mut Value, path: &[Step]) -> &'v mut Value {
 fn changed(v: &Value, suffix: &str) -> Value {
     match v {
         Value::String(s) => Value::String(format!("{s}{suffix}")),
-        Value::Number(n) => {
-            let x = n.as_f64().unwrap_or(0.0);
-            serde_json::json!(if x.fract() == 0.0 { x + 1.0 } else { x / 2.0 })
-        }
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => serde_json::json!(i + 1),
+            None => serde_json::json!(n.as_f64().unwrap_or(0.0) / 2.0),
+        },
         Value::Bool(b) => Value::Bool(!b),
         Value::Null => Value::String(suffix.to_string()),
         Value::Array(items) => {
@@ -220,6 +233,16 @@ fn ignored_fields(spec: &Path, suffix: &str) -> Vec<String> {
                     items.remove(*i);
                 }
                 _ => unreachable!(),
+            }
+            // Dropping the last element of a plugin chain that is a no-effect plugin.
+            if let Value::Array(items) = at(&mut docs.clone()[d], &path) {
+                let id = items
+                    .last()
+                    .and_then(|i| i.get("id"))
+                    .and_then(Value::as_str);
+                if id.is_some_and(|id| NO_EFFECT_PLUGINS.contains(&id)) {
+                    continue;
+                }
             }
             // "99.9" and "99.90" are one number: the same value written another way.
             let original = at(&mut docs.clone()[d], &path).clone();

@@ -40,6 +40,7 @@ fn demo_slo() -> Slo {
         origin: "live test".into(),
         spec: "test".into(),
         exact_period: false,
+        tweaks: Default::default(),
         kubernetes: None,
     }
 }

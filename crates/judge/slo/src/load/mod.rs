@@ -21,6 +21,7 @@ mod openslo_v1alpha;
 mod pyrra;
 mod reader;
 mod sloth;
+mod sloth_plugins;
 
 pub use alert_windows::{alert_windows_str, apply_periods, load_alert_windows, AlertWindows};
 use openslo_v1::openslo;
@@ -117,6 +118,7 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
                 origin: file.to_string(),
                 spec: "ballast/contract".into(),
                 exact_period: false,
+                tweaks: Default::default(),
                 kubernetes: None,
             })
             .collect());

@@ -477,6 +477,7 @@ pub(super) fn v1_slo(
             origin: format!("{}:{origin}", r.file),
             spec: "openslo/v1".into(),
             exact_period: false,
+            tweaks: Default::default(),
             kubernetes: None,
             service: service.clone(),
             name,

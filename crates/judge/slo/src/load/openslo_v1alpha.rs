@@ -173,6 +173,7 @@ pub(super) fn v1alpha(r: &mut Reader<'_>, v: &Value) -> Vec<Slo> {
             origin: format!("{}:{}", r.file, r.root.locate(&path).line),
             spec: "openslo/v1alpha".into(),
             exact_period: false,
+            tweaks: Default::default(),
             kubernetes: None,
             service: service.clone(),
             name,

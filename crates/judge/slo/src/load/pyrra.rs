@@ -327,6 +327,7 @@ fn read_spec(r: &mut Reader<'_>, spec: &Value, metadata: Metadata) -> Option<Slo
         spec: API_VERSION.into(),
         window_is_default: false,
         exact_period,
+        tweaks: Default::default(),
         kubernetes,
     })
 }

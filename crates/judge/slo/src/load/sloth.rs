@@ -37,10 +37,6 @@ const KUBERNETES: Keys = Keys {
     ticket_alert: "ticketAlert",
 };
 
-const PLUGINS_REFUSED: &str = "Sloth SLO plugins (rule intervals, info labels, extra rules) \
-    run Go code inside Sloth and are not supported; remove them (docs/slo.md lists what \
-    ballast writes instead)";
-
 impl Reader<'_> {
     /// A Sloth spec (`doc` at `base`, "" for a plain spec, "spec" inside the Kubernetes
     /// resource): objective in percent, queries with `{{.window}}`.
@@ -50,9 +46,7 @@ impl Reader<'_> {
             known.push("version");
         }
         self.known_keys(doc, base, &known);
-        if doc.get(keys.plugins).is_some() {
-            self.error_key(base, keys.plugins, PLUGINS_REFUSED);
-        }
+        let spec_chain = self.sloth_chain(doc, base, keys.plugins);
         let service = self.text(doc, base, "service").unwrap_or_default();
         let labels = self.map(doc, base, "labels");
         let Some(items) = doc.get("slos").and_then(Value::as_array) else {
@@ -82,9 +76,8 @@ impl Reader<'_> {
                     "plugins",
                 ],
             );
-            if item.get("plugins").is_some() {
-                self.error_key(&path, "plugins", PLUGINS_REFUSED);
-            }
+            let slo_chain = self.sloth_chain(item, &path, "plugins");
+            let tweaks = super::sloth_plugins::tweaks(&spec_chain, &slo_chain);
             let name = self.text(item, &path, "name");
             let description = optional_text(self, item, &path, "description");
             let objective = match item.get("objective").and_then(Value::as_f64) {
@@ -133,6 +126,7 @@ impl Reader<'_> {
                 origin: format!("{}:{}", self.file, self.root.locate(&path).line),
                 spec: keys.spec.into(),
                 exact_period: false,
+                tweaks,
                 kubernetes: None,
             });
         }

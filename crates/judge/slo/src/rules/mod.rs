@@ -11,7 +11,7 @@ mod render;
 
 pub use check::{check, valid_label_name, valid_metric_name};
 
-use crate::model::{BurnWindow, Slo};
+use crate::model::{BurnWindow, RuleStep, Slo};
 use crate::promql::{error_ratio, over, window};
 use crate::Error;
 use std::collections::BTreeMap;
@@ -128,6 +128,8 @@ pub struct RuleGroup {
     pub name: String,
     /// The rules.
     pub rules: Vec<Rule>,
+    /// `interval:` (none: Prometheus' global evaluation interval).
+    pub interval: Option<Duration>,
     /// The SLO it was made from (`file:line`), for messages.
     pub origin: String,
 }
@@ -246,9 +248,8 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
     );
     let period = n.w(slo.window);
     let base = slo.base_window();
-    let mut groups = Vec::new();
 
-    if options.recordings {
+    let sli_group = |exact_period: bool| {
         let mut rules = Vec::new();
         for w in slo.alert_windows() {
             let mut l = labels.clone();
@@ -261,7 +262,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
         }
         // The period ratio averages the base window's ratio over the SLO window, as Sloth
         // does, instead of asking Prometheus for a 30-day rate at every evaluation.
-        let expr = if options.optimized_period && !slo.exact_period && base != slo.window {
+        let expr = if options.optimized_period && !exact_period && base != slo.window {
             let short = format!("slo:sli_error:ratio_rate{}{sel}", n.w(base));
             format!(
                 "sum_over_time({short}[{period}])\n/ ignoring ({})\ncount_over_time({short}[{period}])",
@@ -277,12 +278,14 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
             expr,
             l,
         ));
-        groups.push(RuleGroup {
+        RuleGroup {
             name: format!("{prefix}-slo-sli-recordings-{}", slo.id()),
             rules,
+            interval: None,
             origin: slo.origin.clone(),
-        });
-
+        }
+    };
+    let meta_group = {
         let on = format!("on ({}, {}, {}) group_left", n.id, n.service, n.slo);
         let mut rules = vec![
             record(
@@ -324,22 +327,27 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
                 labels.clone(),
             ),
         ];
-        if options.flavour == Flavour::Sloth {
-            let mut l = labels.clone();
-            l.insert("sloth_version".into(), options.version.clone());
+        // The info series: what the SLO is, for dashboards and joins (Sloth's
+        // sloth_slo_info with its labels; ballast_slo_info likewise).
+        let mut l = labels.clone();
+        l.insert(n.flavour.label("version"), options.version.clone());
+        if n.flavour == Flavour::Sloth {
             l.insert("sloth_mode".into(), "cli-gen-prom".into());
-            l.insert("sloth_spec".into(), slo.spec.clone());
-            l.insert("sloth_objective".into(), trim_float(slo.objective * 100.0));
-            rules.push(record("sloth_slo_info", "vector(1)".into(), l));
         }
-        groups.push(RuleGroup {
+        l.insert(n.flavour.label("spec"), slo.spec.clone());
+        l.insert(
+            n.flavour.label("objective"),
+            trim_float(slo.objective * 100.0),
+        );
+        rules.push(record(&format!("{prefix}_slo_info"), "vector(1)".into(), l));
+        RuleGroup {
             name: format!("{prefix}-slo-meta-recordings-{}", slo.id()),
             rules,
+            interval: None,
             origin: slo.origin.clone(),
-        });
-    }
-
-    if options.alerts {
+        }
+    };
+    let alert_group = {
         let a = &slo.alerting;
         let mut rules = Vec::new();
         for (severity, pairs, extra, own, disabled) in [
@@ -388,12 +396,78 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
                 annotations,
             });
         }
-        if !rules.is_empty() {
-            groups.push(RuleGroup {
-                name: format!("{prefix}-slo-alerts-{}", slo.id()),
-                rules,
-                origin: slo.origin.clone(),
-            });
+        RuleGroup {
+            name: format!("{prefix}-slo-alerts-{}", slo.id()),
+            rules,
+            interval: None,
+            origin: slo.origin.clone(),
+        }
+    };
+
+    // Sloth's plugin pipeline: each step makes or changes the result in order; the default
+    // is its three core plugins.
+    let default_steps = [
+        RuleStep::SliRules {
+            exact_period: false,
+        },
+        RuleStep::MetadataRules,
+        RuleStep::AlertRules,
+    ];
+    let steps = slo.tweaks.steps.as_deref().unwrap_or(&default_steps);
+    let (mut sli, mut meta, mut alerts) = (None, None, None);
+    let mut intervals: [Option<Duration>; 3] = [None; 3];
+    let info = format!("{prefix}_slo_info");
+    for step in steps {
+        match step {
+            RuleStep::SliRules { exact_period } => {
+                sli = Some(sli_group(*exact_period || slo.exact_period));
+            }
+            RuleStep::MetadataRules => meta = Some(meta_group.clone()),
+            RuleStep::AlertRules => alerts = Some(alert_group.clone()),
+            RuleStep::Intervals {
+                sli,
+                metadata,
+                alert,
+            } => intervals = [Some(*sli), Some(*metadata), Some(*alert)],
+            RuleStep::InfoLabels { metric, labels } => {
+                let target = RuleKind::Record(metric.clone().unwrap_or_else(|| info.clone()));
+                if let Some(r) = meta
+                    .as_mut()
+                    .and_then(|g: &mut RuleGroup| g.rules.iter_mut().find(|r| r.kind == target))
+                {
+                    r.labels.extend(labels.clone());
+                }
+            }
+            RuleStep::RemoveLabels { preserve, skip } => {
+                // Recording rules keep only the ids (and the SLI rules their window) and the
+                // labels asked to be kept; the info rule and the skipped rules keep all.
+                for (g, window) in [(sli.as_mut(), true), (meta.as_mut(), false)] {
+                    for r in g.into_iter().flat_map(|g| g.rules.iter_mut()) {
+                        let RuleKind::Record(name) = &r.kind else {
+                            continue;
+                        };
+                        if *name == info || skip.contains(name) {
+                            continue;
+                        }
+                        r.labels.retain(|k, _| {
+                            ids.contains_key(k)
+                                || preserve.contains(k)
+                                || (window && *k == n.window)
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let mut groups = Vec::new();
+    for (group, interval, wanted) in [
+        (sli, intervals[0], options.recordings),
+        (meta, intervals[1], options.recordings),
+        (alerts, intervals[2], options.alerts),
+    ] {
+        if let Some(mut g) = group.filter(|g| wanted && !g.rules.is_empty()) {
+            g.interval = interval;
+            groups.push(g);
         }
     }
     Ok(groups)

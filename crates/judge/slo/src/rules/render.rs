@@ -36,6 +36,13 @@ pub(super) fn groups(out: &mut String, groups: &[RuleGroup], spaces: usize) {
     let _ = writeln!(out, "{pad}groups:");
     for g in groups {
         let _ = writeln!(out, "{pad}  - name: {}", quote(&g.name));
+        if let Some(interval) = g.interval {
+            let _ = writeln!(
+                out,
+                "{pad}    interval: {}",
+                super::prometheus_duration(interval)
+            );
+        }
         let _ = writeln!(out, "{pad}    rules:");
         for r in &g.rules {
             match &r.kind {
