@@ -79,6 +79,9 @@ pub enum RuleStep {
         /// The labels.
         labels: BTreeMap<String, String>,
     },
+    /// The expressions are MetricsQL, for VictoriaMetrics (`contrib/validate_victoria_metrics`):
+    /// not checked by the PromQL parser, which would refuse MetricsQL's own functions.
+    MetricsQl,
     /// Every label but the ids (and the window) removed from the recording rules made by
     /// then (`contrib/remove_labels`).
     RemoveLabels {

@@ -48,12 +48,9 @@ const NO_EFFECT_HERE: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Sloth plugins that check or log and change no rule, by design: removing one from a chain
-/// changes nothing (ballast's own PromQL check covers what validate_victoria_metrics checks).
-const NO_EFFECT_PLUGINS: &[&str] = &[
-    "sloth.dev/core/debug/v1",
-    "sloth.dev/contrib/validate_victoria_metrics/v1",
-];
+/// Sloth plugins that log and change no rule, by design: removing one from a chain changes
+/// nothing.
+const NO_EFFECT_PLUGINS: &[&str] = &["sloth.dev/core/debug/v1"];
 
 /// Whether `path` of a document of `kind` is one of the exceptions above.
 fn exempt(kind: &str, path: &str) -> bool {

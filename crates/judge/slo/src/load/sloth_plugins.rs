@@ -9,7 +9,7 @@
 //! | `sloth.dev/contrib/info_labels/v1` | labels merged into the info rule (or `metricName`) |
 //! | `sloth.dev/contrib/remove_labels/v1` | every label but the ids removed from the recording rules |
 //! | `sloth.dev/core/debug/v1` | its `msg` logged (tracing, info) when the spec is read, as Sloth logs it |
-//! | `sloth.dev/contrib/validate_victoria_metrics/v1` | a check only; ballast parses every expression with a PromQL parser, which refuses what that plugin refuses and more |
+//! | `sloth.dev/contrib/validate_victoria_metrics/v1` | the expressions are MetricsQL: ballast's PromQL check, which would refuse MetricsQL's own functions, is left out for that SLO (names and labels are still checked) |
 //! | anything else (`denominator_corrected_rules`, `error_budget_exhausted_alert`, custom plugins) | refused |
 
 use super::*;
@@ -203,7 +203,7 @@ impl Reader<'_> {
             }
             "sloth.dev/contrib/validate_victoria_metrics/v1" => {
                 known(self, &[]);
-                return Some(None);
+                RuleStep::MetricsQl
             }
             other => {
                 self.error(

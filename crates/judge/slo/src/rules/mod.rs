@@ -130,6 +130,8 @@ pub struct RuleGroup {
     pub rules: Vec<Rule>,
     /// `interval:` (none: Prometheus' global evaluation interval).
     pub interval: Option<Duration>,
+    /// The expressions are MetricsQL (VictoriaMetrics), which the PromQL check leaves alone.
+    pub metricsql: bool,
     /// The SLO it was made from (`file:line`), for messages.
     pub origin: String,
 }
@@ -282,6 +284,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
             name: format!("{prefix}-slo-sli-recordings-{}", slo.id()),
             rules,
             interval: None,
+            metricsql: false,
             origin: slo.origin.clone(),
         }
     };
@@ -332,7 +335,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
         let mut l = labels.clone();
         l.insert(n.flavour.label("version"), options.version.clone());
         if n.flavour == Flavour::Sloth {
-            l.insert("sloth_mode".into(), "cli-gen-prom".into());
+            l.insert("sloth_mode".into(), sloth_mode(&slo.spec).into());
         }
         l.insert(n.flavour.label("spec"), slo.spec.clone());
         l.insert(
@@ -344,6 +347,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
             name: format!("{prefix}-slo-meta-recordings-{}", slo.id()),
             rules,
             interval: None,
+            metricsql: false,
             origin: slo.origin.clone(),
         }
     };
@@ -400,6 +404,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
             name: format!("{prefix}-slo-alerts-{}", slo.id()),
             rules,
             interval: None,
+            metricsql: false,
             origin: slo.origin.clone(),
         }
     };
@@ -424,6 +429,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
             }
             RuleStep::MetadataRules => meta = Some(meta_group.clone()),
             RuleStep::AlertRules => alerts = Some(alert_group.clone()),
+            RuleStep::MetricsQl => {}
             RuleStep::Intervals {
                 sli,
                 metadata,
@@ -459,6 +465,10 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
             }
         }
     }
+    // Sloth writes no alerts for OpenSLO specs (OpenSLO has no alerting of Sloth's);
+    // `--compat sloth` does the same, so its output is Sloth's.
+    let openslo = slo.spec.starts_with("openslo/");
+    let alerts = alerts.filter(|_| !(options.flavour == Flavour::Sloth && openslo));
     let mut groups = Vec::new();
     for (group, interval, wanted) in [
         (sli, intervals[0], options.recordings),
@@ -467,10 +477,20 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
     ] {
         if let Some(mut g) = group.filter(|g| wanted && !g.rules.is_empty()) {
             g.interval = interval;
+            g.metricsql = steps.contains(&RuleStep::MetricsQl);
             groups.push(g);
         }
     }
     Ok(groups)
+}
+
+/// Sloth's `sloth_mode` for a spec format: how Sloth's CLI names the loader it used.
+fn sloth_mode(spec: &str) -> &'static str {
+    match spec {
+        "sloth.slok.dev/v1" => "cli-gen-k8s",
+        s if s.starts_with("openslo/") => "cli-gen-openslo",
+        _ => "cli-gen-prom",
+    }
 }
 
 /// The SLI's error ratio over `w`.
