@@ -158,8 +158,11 @@ fn baseline_suggests_an_objective_in_text_json_and_a_contract_slo_check_accepts(
     let snippet = ballast(&[
         "baseline", "suggest", "--csv", csv, "--format", "contract", "--name", "p99",
     ]);
-    let snippet =
-        stdout(&snippet).replace("<PromQL for", "max(p99_seconds) or vector(0) # <PromQL for");
+    // The user replaces the placeholder with the query of the series the CSV came from.
+    let snippet = stdout(&snippet);
+    let placeholder = format!("<PromQL for {csv}>");
+    assert!(snippet.contains(&placeholder), "{snippet}");
+    let snippet = snippet.replace(&placeholder, "max(p99_seconds) or vector(0)");
     let contract = format!(
         "name: shop\ntarget:\n  base_url: http://127.0.0.1:8080\nphases:\n  - {{ name: baseline, rate: 10/s, duration: 1s }}\n{snippet}"
     );

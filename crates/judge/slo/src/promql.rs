@@ -57,7 +57,16 @@ pub fn over(query: &str, w: Duration) -> String {
     for p in PLACEHOLDERS {
         out = out.replace(p, &range);
     }
-    out
+    ends_its_comment(out)
+}
+
+/// A query with a `#` comment gets a line break after it, so the comment cannot swallow what
+/// is written after the query on the same line (a closing parenthesis, `<= bool 0.3`).
+fn ends_its_comment(query: String) -> String {
+    match query.lines().last() {
+        Some(last) if last.contains('#') => query + "\n",
+        _ => query,
+    }
 }
 
 /// Inserts `le="…"` into a histogram selector: `h{a="b"}` → `h_bucket{a="b",le="0.3"}`.
@@ -109,7 +118,8 @@ pub fn error_ratio(sli: &Sli, w: Duration) -> Option<String> {
             // Ten samples per window, at least one a second.
             let step = window((w / 10).max(Duration::from_secs(1)));
             format!(
-                "1 - avg_over_time((({query}) {symbol} bool {value})[{}:{step}])",
+                "1 - avg_over_time((({}) {symbol} bool {value})[{}:{step}])",
+                ends_its_comment(query.trim().to_string()),
                 window(w)
             )
         }
@@ -172,6 +182,10 @@ mod tests {
             "{q}"
         );
         assert_eq!(url_encode("a b{c}"), "a%20b%7Bc%7D");
+        // A comment ends its line, so it cannot comment out what follows the query.
+        let commented = over("max(x) # from the dashboard", Duration::from_secs(60));
+        let expr = format!("({commented}) <= bool 0.3");
+        assert!(promql_parser::parser::parse(&expr).is_ok(), "{expr}");
         let threshold = Sli::Threshold {
             query: "p99_seconds".into(),
             op: "lte".into(),
