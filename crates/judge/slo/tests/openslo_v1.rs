@@ -131,3 +131,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_window_ending_in_a_multibyte_character_is_an_error_not_a_panic() {
+    // Found by fuzzing: the calendar-unit check sliced the text at a byte, not a character.
+    let text = "apiVersion: openslo/v1\nkind: SLO\nmetadata: { name: web }\nspec:\n  service: web\n  budgetingMethod: Occurrences\n  timeWindow:\n    - { duration: \"2ȡ\", isRolling: true }\n  objectives:\n    - target: 0.99\n  indicator:\n    metadata: { name: ok }\n    spec:\n      ratioMetric:\n        good: { metricSource: { type: Prometheus, spec: { query: ok_total } } }\n        total: { metricSource: { type: Prometheus, spec: { query: all_total } } }\n";
+    let Err(Error::Invalid(d)) = load_str(text, "f.yaml", Path::new(".")) else {
+        panic!("expected an invalid window");
+    };
+    assert!(d[0].to_string().contains("spec.timeWindow[0].duration"), "{}", d[0]);
+}

@@ -674,10 +674,10 @@ pub(super) fn v1_window(r: &mut Reader<'_>, spec: &Value) -> Option<Duration> {
     let duration = match w.get("duration") {
         Some(Value::String(d)) => {
             let d = d.trim();
-            if d.len() > 1
-                && d[..d.len() - 1].bytes().all(|b| b.is_ascii_digit())
-                && matches!(d.as_bytes()[d.len() - 1], b'M' | b'Q' | b'Y')
-            {
+            let calendar_unit = d
+                .strip_suffix(['M', 'Q', 'Y'])
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if calendar_unit {
                 r.error(
                     &dpath,
                     format!(
