@@ -1028,7 +1028,12 @@ pub fn compare(opts: &Options, out: &mut String) -> Result<bool, BadInput> {
         if diffs.is_empty() {
             let _ = writeln!(
                 out,
-                "static: same record and alert names, group intervals, `for`"
+                "static: same record and alert names, group intervals and limits, `for`{}",
+                if notes.is_empty() {
+                    ", annotations, group names and rule order"
+                } else {
+                    ""
+                }
             );
         }
         for d in &diffs {

@@ -109,13 +109,18 @@ pub fn matching(pattern: &str, k: usize) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// A value that matches none of `patterns` (regexes, anchored) and equals none of `literals`.
-pub fn neutral(patterns: &[String], literals: &[String]) -> Result<String, String> {
+/// A value that matches none of `patterns` (regexes, anchored) and equals none of `literals`;
+/// "200" first for a label named like a status code, "other" first otherwise.
+pub fn neutral(
+    patterns: &[String],
+    literals: &[String],
+    code_like: bool,
+) -> Result<String, String> {
     let res: Vec<regex::Regex> = patterns
         .iter()
         .map(|p| anchored(p))
         .collect::<Result<_, _>>()?;
-    let candidates = [
+    let mut candidates = vec![
         "200",
         "ok",
         "other",
@@ -124,6 +129,9 @@ pub fn neutral(patterns: &[String], literals: &[String]) -> Result<String, Strin
         "eqcheck_other",
         "eqcheck-other-1",
     ];
+    if !code_like {
+        candidates.swap(0, 2);
+    }
     for c in candidates {
         if !literals.iter().any(|l| l == c) && !res.iter().any(|r| r.is_match(c)) {
             return Ok(c.to_string());
@@ -156,8 +164,8 @@ mod tests {
 
     #[test]
     fn neutral_misses_every_pattern() {
-        let n = neutral(&["(5..|429)".into(), "2..".into()], &[]).unwrap();
+        let n = neutral(&["(5..|429)".into(), "2..".into()], &[], true).unwrap();
         assert!(!matches("(5..|429)", &n).unwrap() && !matches("2..", &n).unwrap());
-        assert_eq!(neutral(&[], &["200".into()]).unwrap(), "ok");
+        assert_eq!(neutral(&[], &["200".into()], true).unwrap(), "ok");
     }
 }

@@ -303,7 +303,10 @@ fn neutral_for(ms: &[&Matcher]) -> Result<String, String> {
         .filter(|m| matches!(m.op, Op::Eq | Op::Ne))
         .map(|m| m.value.clone())
         .collect();
-    regexgen::neutral(&patterns, &literals)
+    let code_like = ms
+        .first()
+        .is_some_and(|m| m.label.contains("code") || m.label.contains("status"));
+    regexgen::neutral(&patterns, &literals, code_like)
 }
 
 fn family_base(name: &str, bucket_bases: &BTreeSet<String>) -> (String, Option<&'static str>) {
