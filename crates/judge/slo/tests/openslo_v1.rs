@@ -139,5 +139,9 @@ fn a_window_ending_in_a_multibyte_character_is_an_error_not_a_panic() {
     let Err(Error::Invalid(d)) = load_str(text, "f.yaml", Path::new(".")) else {
         panic!("expected an invalid window");
     };
-    assert!(d[0].to_string().contains("spec.timeWindow[0].duration"), "{}", d[0]);
+    assert!(
+        d[0].to_string().contains("spec.timeWindow[0].duration"),
+        "{}",
+        d[0]
+    );
 }
