@@ -363,35 +363,7 @@ pub(super) fn v1_ratio(r: &mut Reader<'_>, ratio: &Value, rpath: &str) -> Option
             "applies to a raw ratio only; good or bad already says which ratio it is",
         );
     }
-    if !has("total") {
-        r.error(rpath, "missing key `total`");
-    }
-    match (has("good"), has("bad")) {
-        (true, true) => {
-            r.error_key(rpath, "bad", "give good or bad, not both");
-            None
-        }
-        (true, false) => {
-            let good = query(r, "good");
-            let total = has("total").then(|| query(r, "total")).flatten();
-            Some(Sli::Good {
-                good: good?,
-                total: total?,
-            })
-        }
-        (false, true) => {
-            let bad = query(r, "bad");
-            let total = has("total").then(|| query(r, "total")).flatten();
-            Some(Sli::Events {
-                errors: bad?,
-                total: total?,
-            })
-        }
-        (false, false) => {
-            r.error(rpath, "expected good or bad, and total");
-            None
-        }
-    }
+    good_or_bad_over_total(r, rpath, &has, &query, "expected good or bad, and total")
 }
 
 /// A v1 `kind: SLO` document. One objective gives one SLO named `metadata.name`; several

@@ -491,18 +491,36 @@ pub(super) fn v1alpha_ratio(r: &mut Reader<'_>, o: &Value, path: &str) -> Option
         }
         Some(q)
     };
-    let has = |k: &str| ratio.get(k).is_some();
+    good_or_bad_over_total(
+        r,
+        &rpath,
+        &|k| ratio.get(k).is_some(),
+        &query,
+        "missing key `good` (or `bad`)",
+    )
+}
+
+/// `good` or `bad`, over `total` (OpenSLO v1 and v1alpha ratios): `has` says which keys are
+/// there, `query` reads one; `neither` is the message when both are missing.
+pub(super) fn good_or_bad_over_total(
+    r: &mut Reader<'_>,
+    rpath: &str,
+    has: &dyn Fn(&str) -> bool,
+    query: &dyn Fn(&mut Reader<'_>, &str) -> Option<String>,
+    neither: &str,
+) -> Option<Sli> {
     if !has("total") {
-        r.error(&rpath, "missing key `total`");
+        r.error(rpath, "missing key `total`");
     }
+    let total = |r: &mut Reader<'_>| has("total").then(|| query(r, "total")).flatten();
     match (has("good"), has("bad")) {
         (true, true) => {
-            r.error_key(&rpath, "bad", "give good or bad, not both");
+            r.error_key(rpath, "bad", "give good or bad, not both");
             None
         }
         (true, false) => {
             let good = query(r, "good");
-            let total = has("total").then(|| query(r, "total")).flatten();
+            let total = total(r);
             Some(Sli::Good {
                 good: good?,
                 total: total?,
@@ -510,14 +528,14 @@ pub(super) fn v1alpha_ratio(r: &mut Reader<'_>, o: &Value, path: &str) -> Option
         }
         (false, true) => {
             let bad = query(r, "bad");
-            let total = has("total").then(|| query(r, "total")).flatten();
+            let total = total(r);
             Some(Sli::Events {
                 errors: bad?,
                 total: total?,
             })
         }
         (false, false) => {
-            r.error(&rpath, "missing key `good` (or `bad`)");
+            r.error(rpath, neither);
             None
         }
     }
