@@ -24,21 +24,6 @@ const DEFAULT_ALERT: &str = "ErrorBudgetBurn";
 const PAGE_SEVERITY: &str = "critical";
 const TICKET_SEVERITY: &str = "warning";
 const RANGE: &str = "{{.window}}";
-/// `metadata` keys the API server writes about the object itself; they say nothing about
-/// the SLO and are accepted, so that `kubectl get slo -o yaml` output reads.
-const KUBERNETES_BOOKKEEPING: [&str; 11] = [
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-    "selfLink",
-    "generateName",
-];
 
 /// A file of Pyrra resources: every document read, empty ones skipped, any other kind or
 /// version refused at its position.

@@ -150,3 +150,20 @@ pub(super) fn optional_text(
         }
     }
 }
+
+/// `metadata` keys the API server writes about the object itself; they say nothing about
+/// the SLO and are accepted, so that `kubectl get -o yaml` output reads (Sloth's and
+/// Pyrra's resources alike).
+pub(super) const KUBERNETES_BOOKKEEPING: [&str; 11] = [
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+    "selfLink",
+    "generateName",
+];

@@ -288,11 +288,9 @@ impl Reader<'_> {
     /// annotations, which go on the PrometheusRule written for it.
     pub(super) fn kube_metadata(&mut self, v: &Value) -> Option<KubeObject> {
         let metadata = mapping(self, v, "", "metadata")?;
-        self.known_keys(
-            metadata,
-            "metadata",
-            &["name", "namespace", "labels", "annotations"],
-        );
+        let mut known = vec!["name", "namespace", "labels", "annotations"];
+        known.extend(KUBERNETES_BOOKKEEPING);
+        self.known_keys(metadata, "metadata", &known);
         let name = self.text(metadata, "metadata", "name")?;
         Some(KubeObject {
             name,
