@@ -390,25 +390,8 @@ pub(super) fn v1_slo(
             "alertPolicies",
         ],
     );
-    let service = r.text(spec, "spec", "service");
-    let description = optional_text(r, spec, "spec", "description");
+    let (service, description) = slo_spec_common(r, spec);
     let window = v1_window(r, spec);
-    match spec.get("budgetingMethod") {
-        None => {}
-        Some(Value::String(m)) if m == "Occurrences" => {}
-        Some(other) => r.error(
-            "spec.budgetingMethod",
-            format!("only Occurrences (good events over all events) is supported, got {other}"),
-        ),
-    }
-    if spec.get("alertPolicies").is_some() {
-        r.error_key(
-            "spec",
-            "alertPolicies",
-            "alert policies are not supported: ballast writes multiwindow burn-rate alerts \
-             for every SLO; remove them",
-        );
-    }
     let Some(objectives) = spec.get("objectives").and_then(Value::as_array) else {
         r.error(
             "spec.objectives",

@@ -47,24 +47,7 @@ pub(super) fn v1alpha(r: &mut Reader<'_>, v: &Value) -> Vec<Slo> {
             "alertPolicies",
         ],
     );
-    let service = r.text(spec, "spec", "service");
-    let description = optional_text(r, spec, "spec", "description");
-    match spec.get("budgetingMethod") {
-        None => {}
-        Some(Value::String(m)) if m == "Occurrences" => {}
-        Some(other) => r.error(
-            "spec.budgetingMethod",
-            format!("only Occurrences (good events over all events) is supported, got {other}"),
-        ),
-    }
-    if spec.get("alertPolicies").is_some() {
-        r.error_key(
-            "spec",
-            "alertPolicies",
-            "alert policies are not supported: ballast writes multiwindow burn-rate alerts \
-             for every SLO; remove them",
-        );
-    }
+    let (service, description) = slo_spec_common(r, spec);
     let window = v1alpha_window(r, spec);
     // `Some(None)`: a thresholdMetric is given but invalid (already reported).
     let threshold = spec.get("indicator").map(|ind| v1alpha_threshold(r, ind));
@@ -572,6 +555,33 @@ pub(super) fn rolling_window(r: &mut Reader<'_>, w: &Value, path: &str) -> bool 
         }
     }
     ok
+}
+
+/// The part of an SLO's `spec` v1 and v1alpha share: its service and description, and the
+/// budgeting method and alert policies checked (only Occurrences; ballast writes the alerts).
+pub(super) fn slo_spec_common(
+    r: &mut Reader<'_>,
+    spec: &Value,
+) -> (Option<String>, Option<String>) {
+    let service = r.text(spec, "spec", "service");
+    let description = optional_text(r, spec, "spec", "description");
+    match spec.get("budgetingMethod") {
+        None => {}
+        Some(Value::String(m)) if m == "Occurrences" => {}
+        Some(other) => r.error(
+            "spec.budgetingMethod",
+            format!("only Occurrences (good events over all events) is supported, got {other}"),
+        ),
+    }
+    if spec.get("alertPolicies").is_some() {
+        r.error_key(
+            "spec",
+            "alertPolicies",
+            "alert policies are not supported: ballast writes multiwindow burn-rate alerts \
+             for every SLO; remove them",
+        );
+    }
+    (service, description)
 }
 
 /// An SLO document's `spec`, `metadata.name` and `metadata.labels`.
