@@ -399,19 +399,12 @@ pub(super) fn v1_slo(
         );
         return Vec::new();
     };
-    if objectives.is_empty() {
-        r.error("spec.objectives", "expected at least one objective");
-    }
     let indicator = v1_indicator(r, spec, slis);
-    if matches!(indicator, Some(Indicator::Threshold(_))) && objectives.len() > 1 {
-        r.error(
-            "spec.objectives",
-            format!(
-                "a thresholdMetric indicator takes exactly one objective, got {}",
-                objectives.len()
-            ),
-        );
-    }
+    objective_count(
+        r,
+        objectives.len(),
+        matches!(indicator, Some(Indicator::Threshold(_))),
+    );
     let mut out = Vec::new();
     for (i, o) in objectives.iter().enumerate() {
         let path = format!("spec.objectives[{i}]");

@@ -58,18 +58,7 @@ pub(super) fn v1alpha(r: &mut Reader<'_>, v: &Value) -> Vec<Slo> {
         );
         return Vec::new();
     };
-    if objectives.is_empty() {
-        r.error("spec.objectives", "expected at least one objective");
-    }
-    if threshold.is_some() && objectives.len() > 1 {
-        r.error(
-            "spec.objectives",
-            format!(
-                "a thresholdMetric indicator takes exactly one objective, got {}",
-                objectives.len()
-            ),
-        );
-    }
+    objective_count(r, objectives.len(), threshold.is_some());
     let mut out = Vec::new();
     for (i, o) in objectives.iter().enumerate() {
         let path = format!("spec.objectives[{i}]");
@@ -555,6 +544,19 @@ pub(super) fn rolling_window(r: &mut Reader<'_>, w: &Value, path: &str) -> bool 
         }
     }
     ok
+}
+
+/// At least one objective, and exactly one over a thresholdMetric (v1 and v1alpha).
+pub(super) fn objective_count(r: &mut Reader<'_>, count: usize, threshold: bool) {
+    if count == 0 {
+        r.error("spec.objectives", "expected at least one objective");
+    }
+    if threshold && count > 1 {
+        r.error(
+            "spec.objectives",
+            format!("a thresholdMetric indicator takes exactly one objective, got {count}"),
+        );
+    }
 }
 
 /// The part of an SLO's `spec` v1 and v1alpha share: its service and description, and the
