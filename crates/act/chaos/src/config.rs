@@ -382,17 +382,71 @@ fn yaml_to_json(text: &str) -> Result<serde_json::Value, String> {
             Yaml::BadValue => return Err("a value could not be read".into()),
         })
     }
-    let mut documents = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
-    match documents.len() {
-        0 => Ok(serde_json::json!({})),
-        1 => convert(documents.remove(0)),
-        n => Err(format!("expected one YAML document, got {n}")),
+    let documents = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
+    let lines = document_lines(text);
+    // Empty documents (a stray `---`) hold nothing; a second one with content would be
+    // left unread, so it is refused at its line.
+    let mut full = documents
+        .into_iter()
+        .enumerate()
+        .filter(|(_, d)| !matches!(d, Yaml::Null | Yaml::BadValue));
+    let first = full.next();
+    if let Some((i, _)) = full.next() {
+        let line = lines.get(i).copied().unwrap_or(1);
+        return Err(format!(
+            "line {line}: a second YAML document: a chaos config is one document, and the \
+             second would not be read; put it in a file of its own"
+        ));
     }
+    match first {
+        None => Ok(serde_json::json!({})),
+        Some((_, d)) => convert(d),
+    }
+}
+
+/// The line each document of `text` starts at, in order.
+fn document_lines(text: &str) -> Vec<usize> {
+    use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+    use yaml_rust2::scanner::Marker;
+    struct Starts {
+        lines: Vec<usize>,
+        open: bool,
+    }
+    impl MarkedEventReceiver for Starts {
+        fn on_event(&mut self, event: Event, mark: Marker) {
+            match event {
+                Event::DocumentStart => self.open = true,
+                Event::DocumentEnd => self.open = false,
+                // The document's first node: where its content starts.
+                Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)
+                    if self.open =>
+                {
+                    self.lines.push(mark.line());
+                    self.open = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut starts = Starts {
+        lines: Vec::new(),
+        open: false,
+    };
+    let _ = Parser::new_from_str(text).load(&mut starts, true);
+    starts.lines
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_document_is_refused_at_its_line_and_empty_ones_skipped() {
+        let e = yaml_to_json("api: 127.0.0.1:8474\n---\n---\nseed: 7\n").unwrap_err();
+        assert!(e.starts_with("line 4: a second YAML document"), "{e}");
+        let v = yaml_to_json("---\napi: 127.0.0.1:8474\n---\n").unwrap();
+        assert_eq!(v["api"], "127.0.0.1:8474");
+    }
 
     #[test]
     fn reads_yaml_and_json_alike() {
