@@ -132,18 +132,6 @@ pub async fn status(server: &dyn SeriesSource, slos: &[Slo]) -> Result<Vec<Statu
     Ok(out)
 }
 
-/// Runs an instant query and returns the single value (`None` for an empty or NaN result).
-pub async fn query_scalar(server: &dyn SeriesSource, promql: &str) -> Result<Option<f64>, Error> {
-    let values = server.instant(promql).await?;
-    if values.len() > 1 {
-        return Err(Error::Query(format!(
-            "query \"{promql}\": expected one series, got {}; aggregate the SLI queries with sum()",
-            values.len()
-        )));
-    }
-    Ok(values.first().map(|(_, v)| *v))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,27 +165,6 @@ mod tests {
         ) -> SourceFuture<'a, Vec<Series>> {
             Box::pin(async { Ok(Vec::new()) })
         }
-    }
-
-    #[tokio::test]
-    async fn one_value_none_or_an_error_naming_the_query() {
-        let source = Recorded(vec![
-            ("one", Ok(vec![("{}".into(), 0.0125)])),
-            ("many", Ok(vec![("a".into(), 1.0), ("b".into(), 2.0)])),
-            (
-                "bad",
-                Err(SourceError::Input("parse error at char 5".into())),
-            ),
-        ]);
-        assert_eq!(query_scalar(&source, "one").await.unwrap(), Some(0.0125));
-        assert_eq!(query_scalar(&source, "empty").await.unwrap(), None);
-        let many = query_scalar(&source, "many").await.unwrap_err().to_string();
-        assert!(
-            many.contains("sum()") && many.contains("\"many\""),
-            "{many}"
-        );
-        let bad = query_scalar(&source, "bad").await.unwrap_err().to_string();
-        assert!(bad.contains("parse error at char 5"), "{bad}");
     }
 
     #[tokio::test]
@@ -242,5 +209,27 @@ slos:
         assert!(pay.firing.is_empty());
         assert!((cart.sli.unwrap() - 0.5).abs() < 1e-12);
         assert!((pay.burn[0].burn_rate.unwrap() - 0.1).abs() < 1e-9);
+    }
+
+    #[tokio::test]
+    async fn a_query_the_server_refuses_is_an_error_naming_why() {
+        let slos = crate::load_str(
+            "version: prometheus/v1\nservice: shop\nslos:\n  - name: a\n    objective: 99\n    sli: { events: { error_query: errors_total, total_query: requests_total } }\n    alerting: { name: A }\n",
+            "shop.yaml",
+            ".".as_ref(),
+        )
+        .unwrap();
+        let q = error_ratio(&slos[0].sli, slos[0].alert_windows()[0]).unwrap();
+        let q: &'static str = Box::leak(q.into_boxed_str());
+        let source = Recorded(vec![(
+            q,
+            Err(SourceError::Input("parse error at char 5".into())),
+        )]);
+        let e = status(&source, &slos).await.unwrap_err().to_string();
+        assert!(e.contains("parse error at char 5"), "{e}");
+        // No data at all: one status that says so, not an error.
+        let none = status(&Recorded(Vec::new()), &slos).await.unwrap();
+        assert_eq!(none.len(), 1);
+        assert!(none[0].sli.is_none() && none[0].firing.is_empty());
     }
 }
