@@ -56,5 +56,5 @@ pub use error::Error;
 pub use load::{
     alert_windows_str, apply_periods, load_alert_windows, load_file, load_str, AlertWindows,
 };
-pub use model::{Alerting, BurnWindow, KubeObject, RuleTweaks, Sli, Slo};
+pub use model::{Alerting, BurnWindow, KubeObject, RuleStep, RuleTweaks, Sli, Slo};
 pub use rules::{Flavour, RuleOptions};

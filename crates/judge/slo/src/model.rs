@@ -31,9 +31,6 @@ pub struct Slo {
     /// `openslo/v1alpha`, `openslo/v1`, `pyrra.dev/v1alpha1`, `ballast/contract`): Sloth's
     /// `sloth_spec` info label in `--compat sloth`.
     pub spec: String,
-    /// The period's error ratio is the SLI over the whole period, not the mean of the base
-    /// window's recording (Pyrra's default, `performanceOverAccuracy: false`).
-    pub exact_period: bool,
     /// Changes to the generated rules the spec asks for (Sloth's built-in SLO plugins).
     pub tweaks: RuleTweaks,
     /// The Kubernetes resource it was read from (Sloth's `PrometheusServiceLevel`), whose

@@ -39,7 +39,6 @@ fn demo_slo() -> Slo {
         },
         origin: "live test".into(),
         spec: "test".into(),
-        exact_period: false,
         tweaks: Default::default(),
         kubernetes: None,
     }

@@ -100,7 +100,10 @@ fn a_ratio_with_grouping_reads_into_the_model() {
         Some("k8s")
     );
     // Pyrra's default (performanceOverAccuracy: false): the period ratio over the whole window.
-    assert!(slo.exact_period);
+    assert_eq!(
+        slo.tweaks.steps.as_deref().and_then(|s| s.first()),
+        Some(&ballast_slo::RuleStep::SliRules { exact_period: true })
+    );
 }
 
 #[test]

@@ -117,7 +117,6 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Vec<Slo>, Err
                 alerting: Alerting::defaults(&alert_name(&contract.name, &s.name), s.window),
                 origin: file.to_string(),
                 spec: "ballast/contract".into(),
-                exact_period: false,
                 tweaks: Default::default(),
                 kubernetes: None,
             })

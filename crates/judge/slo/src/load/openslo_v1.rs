@@ -424,7 +424,6 @@ pub(super) fn v1_slo(
             description: description.clone(),
             origin: format!("{}:{origin}", r.file),
             spec: "openslo/v1".into(),
-            exact_period: false,
             tweaks: Default::default(),
             kubernetes: None,
             service: service.clone(),

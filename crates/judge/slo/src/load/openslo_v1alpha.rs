@@ -144,7 +144,6 @@ pub(super) fn v1alpha(r: &mut Reader<'_>, v: &Value) -> Vec<Slo> {
             description: description.clone(),
             origin: format!("{}:{}", r.file, r.root.locate(&path).line),
             spec: "openslo/v1alpha".into(),
-            exact_period: false,
             tweaks: Default::default(),
             kubernetes: None,
             service: service.clone(),

@@ -9,7 +9,7 @@
 //! how Pyrra's rules compare with ballast's are in `docs/slo.md` ("Pyrra").
 
 use super::*;
-use crate::model::KubeObject;
+use crate::model::{KubeObject, RuleStep, RuleTweaks};
 
 /// The `apiVersion` of Pyrra's resource.
 pub(super) const API_VERSION: &str = "pyrra.dev/v1alpha1";
@@ -287,7 +287,18 @@ fn read_spec(r: &mut Reader<'_>, spec: &Value, metadata: Metadata) -> Option<Slo
         a.ticket_disabled = true;
     }
     a.annotations = metadata.annotations;
+    // Pyrra's default (performanceOverAccuracy: false) is exact full-window rules: the
+    // period ratio over the whole window, as Sloth's disableOptimized gives it.
     let exact_period = !performance_over_accuracy(r, spec);
+    let tweaks = RuleTweaks {
+        steps: exact_period.then(|| {
+            vec![
+                RuleStep::SliRules { exact_period },
+                RuleStep::MetadataRules,
+                RuleStep::AlertRules,
+            ]
+        }),
+    };
     // Written as a PrometheusRule of the same name, namespace, labels and annotations, as
     // Pyrra's operator writes it (`--rule-file` writes a plain rules file instead, as Pyrra's
     // filesystem mode does).
@@ -311,8 +322,7 @@ fn read_spec(r: &mut Reader<'_>, spec: &Value, metadata: Metadata) -> Option<Slo
         origin: format!("{}:{}", r.file, r.root.position.line),
         spec: API_VERSION.into(),
         window_is_default: false,
-        exact_period,
-        tweaks: Default::default(),
+        tweaks,
         kubernetes,
     })
 }

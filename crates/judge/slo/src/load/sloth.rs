@@ -125,7 +125,6 @@ impl Reader<'_> {
                 alerting: a,
                 origin: format!("{}:{}", self.file, self.root.locate(&path).line),
                 spec: keys.spec.into(),
-                exact_period: false,
                 tweaks,
                 kubernetes: None,
             });

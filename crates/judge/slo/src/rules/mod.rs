@@ -425,7 +425,7 @@ fn slo_groups(slo: &Slo, options: &RuleOptions) -> Result<Vec<RuleGroup>, Error>
     for step in steps {
         match step {
             RuleStep::SliRules { exact_period } => {
-                sli = Some(sli_group(*exact_period || slo.exact_period));
+                sli = Some(sli_group(*exact_period));
             }
             RuleStep::MetadataRules => meta = Some(meta_group.clone()),
             RuleStep::AlertRules => alerts = Some(alert_group.clone()),
