@@ -16,8 +16,9 @@ const MODE: &str = "BALLAST_PROC_TEST_HELPER";
 
 /// Not a test: the process the other tests start (this binary again, with `MODE` set).
 /// `hold`: touches `MIB` MiB, says `ready`, and lives until its stdin closes.
-/// `hog`: joins the cgroup `CGROUP`, says `joined`, waits for a line on stdin, then
-/// allocates until the kernel kills it.
+/// `hog`: joins the cgroup `CGROUP`, touches 1 MiB there (a process that joins a v1
+/// group brings no charge with it, so the group would read 0 until it allocates), says
+/// `joined`, waits for a line on stdin, then allocates until the kernel kills it.
 #[test]
 #[ignore = "a child process of the other tests"]
 fn helper() {
@@ -41,6 +42,7 @@ fn helper() {
         "hog" => {
             let procs = std::env::var("CGROUP").unwrap();
             std::fs::write(&procs, std::process::id().to_string()).unwrap();
+            touch(1);
             println!("joined");
             let _ = std::io::stdin().read_line(&mut line);
             touch(4096);
