@@ -24,6 +24,28 @@ pub enum Error {
         /// Extra advice, already formatted (may be empty).
         hint: String,
     },
+    /// A size did not parse.
+    #[error("expected a size like \"256MiB\", \"1.5GiB\" or \"500MB\", got {input:?}{hint}")]
+    Size {
+        /// The rejected text.
+        input: String,
+        /// Extra advice, already formatted (may be empty).
+        hint: String,
+    },
+    /// A share did not parse.
+    #[error("expected a share like \"80%\" (0% to 100%), got {input:?}")]
+    Share {
+        /// The rejected text.
+        input: String,
+    },
+    /// A signal name is not one ballast knows.
+    #[error("unknown signal {input:?}; expected one of {known} (or its number)")]
+    Signal {
+        /// The rejected text.
+        input: String,
+        /// The names accepted.
+        known: String,
+    },
     /// An encoded histogram could not be decoded.
     #[error("invalid encoded histogram: {0}")]
     Histogram(String),

@@ -34,6 +34,7 @@ mod rate;
 pub mod series;
 pub mod source;
 pub mod stats;
+mod signal;
 mod timeline;
 mod units;
 
@@ -43,4 +44,5 @@ pub use rate::{Rate, RateSpec};
 pub use series::{Point, Series};
 pub use source::{SeriesSource, SourceError};
 pub use timeline::TimelinePoint;
-pub use units::{duration_text, format_duration, parse_duration};
+pub use signal::Signal;
+pub use units::{duration_text, format_duration, parse_bytes, parse_duration, parse_percent};

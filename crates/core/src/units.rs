@@ -1,4 +1,4 @@
-//! Durations as people write them in flags and contracts.
+//! Durations, sizes and shares as people write them in flags and contracts.
 
 use crate::Error;
 use std::time::Duration;
@@ -58,6 +58,58 @@ pub fn parse_duration(input: &str) -> Result<Duration, Error> {
     Ok(Duration::from_secs_f64(total))
 }
 
+/// Largest size accepted anywhere (1 PiB): far beyond any machine, short of overflow.
+const MAX_BYTES: f64 = (1u64 << 50) as f64;
+
+/// Parses a size such as `256MiB`, `1.5GiB`, `64KiB`, `500MB` or `4096B`, in bytes.
+///
+/// Units: `B`, `KB`/`MB`/`GB` (powers of 1000), `KiB`/`MiB`/`GiB` (powers of 1024), as
+/// in clauses. A bare `0` is accepted; any other number needs a unit.
+pub fn parse_bytes(input: &str) -> Result<u64, Error> {
+    let fail = |hint: &str| Error::Size {
+        input: input.to_string(),
+        hint: hint.to_string(),
+    };
+    let text = input.trim();
+    if text == "0" {
+        return Ok(0);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| fail(""))?;
+    let scale = match unit.trim() {
+        "B" => 1.0,
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1_048_576.0,
+        "GiB" => 1_073_741_824.0,
+        "" => return Err(fail(" (missing unit: add one of B, KiB, MiB, GiB)")),
+        _ => return Err(fail(" (units are B, KB, MB, GB, KiB, MiB, GiB)")),
+    };
+    let bytes = number * scale;
+    if !bytes.is_finite() || bytes > MAX_BYTES {
+        return Err(fail(" (more than 1 PiB)"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// Parses a share written as a percentage (`80%`, `0.5%`) into 0..=1.
+pub fn parse_percent(input: &str) -> Result<f64, Error> {
+    let fail = || Error::Share {
+        input: input.to_string(),
+    };
+    let number = input.trim().strip_suffix('%').ok_or_else(fail)?;
+    let value: f64 = number.trim().parse().map_err(|_| fail())?;
+    if !(0.0..=100.0).contains(&value) {
+        return Err(fail());
+    }
+    Ok(value / 100.0)
+}
+
 /// Formats a duration for people: `850µs`, `12.3ms`, `1.50s`, `2m05s`.
 pub fn format_duration(d: Duration) -> String {
     let micros = d.as_secs_f64() * 1e6;
@@ -108,6 +160,23 @@ pub mod duration_text {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn sizes_and_shares() {
+        assert_eq!(parse_bytes("256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_bytes("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_bytes("500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_bytes("0").unwrap(), 0);
+        for bad in ["256", "MiB", "1 TiB", "-1MiB", "", "1e99GiB"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+        assert!(parse_bytes("256").unwrap_err().to_string().contains("missing unit"));
+        assert_eq!(parse_percent("80%").unwrap(), 0.8);
+        assert_eq!(parse_percent(" 0.5 %").unwrap(), 0.005);
+        for bad in ["80", "101%", "-1%", "x%"] {
+            assert!(parse_percent(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_common_forms() {
