@@ -33,6 +33,7 @@ pub mod chaos_mesh;
 mod env;
 mod error;
 pub mod expr;
+pub mod faults;
 mod load;
 mod model;
 mod openapi;

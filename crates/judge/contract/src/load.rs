@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::time::Duration;
 
-const TOP_LEVEL: [&str; 8] = [
+const TOP_LEVEL: [&str; 9] = [
     "name",
     "description",
     "target",
@@ -22,6 +22,7 @@ const TOP_LEVEL: [&str; 8] = [
     "phases",
     "clauses",
     "slos",
+    "dns",
 ];
 const TOXICS: [&str; 11] = [
     "latency",
@@ -37,13 +38,18 @@ const TOXICS: [&str; 11] = [
     "noop",
 ];
 
-struct Checker<'a> {
+pub(crate) struct Checker<'a> {
     file: &'a str,
     root: &'a Node,
     diagnostics: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
+    /// The line `path` is written on.
+    pub(crate) fn line(&self, path: &str) -> usize {
+        self.root.locate(path).line
+    }
+
     fn at(&mut self, position: Position, path: &str, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic {
             file: self.file.to_string(),
@@ -54,7 +60,7 @@ impl Checker<'_> {
         });
     }
 
-    fn error(&mut self, path: &str, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, path: &str, message: impl Into<String>) {
         let position = self.root.locate(path);
         self.at(position, path, message);
     }
@@ -125,7 +131,7 @@ fn friendly(message: &str) -> String {
         .replace(", expected one of", "; expected one of")
 }
 
-fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .next()
@@ -285,7 +291,29 @@ impl Contract {
             Some(s) if s.api.is_some() => Proxies::Remote,
             Some(s) => Proxies::Known(s.proxies.iter().map(|p| p.name.clone()).collect()),
         };
-        let phase_plans = check_phases(&mut c, &phases, &request_names, &proxies);
+        let dns_setup: Option<crate::faults::DnsSetupSpec> = match section("dns") {
+            Some(node) if !node.to_json().is_null() => c.structure("dns", node.to_json()),
+            _ => None,
+        };
+        let dns_plans = dns_setup
+            .as_ref()
+            .map(|d| crate::faults::check::check_dns(&mut c, d))
+            .unwrap_or_default();
+        let dns_names: Vec<String> = dns_setup
+            .iter()
+            .flat_map(|d| d.servers.iter().map(|s| s.name.clone()))
+            .collect();
+        let fault_context = crate::faults::check::FaultContext {
+            spawned: target.as_ref().is_some_and(|t| t.spawn.is_some()),
+            watched: target.as_ref().is_some_and(|t| t.process.is_some()),
+            cgroup_allowed: target
+                .as_ref()
+                .and_then(|t| t.spawn.as_ref())
+                .is_none_or(|s| s.cgroup != Some(false)),
+            dns_servers: &dns_names,
+            base_dir,
+        };
+        let phase_plans = check_phases(&mut c, &phases, &request_names, &proxies, &fault_context);
         // Names come from the raw items, so that one broken phase does not make every
         // clause that mentions it look wrong too.
         let phase_names: Vec<String> = list(
@@ -323,6 +351,7 @@ impl Contract {
             phases: phases.into_iter().flatten().collect(),
             clauses: clauses.into_iter().flatten().collect(),
             slos: slos.into_iter().flatten().collect(),
+            dns: dns_setup,
         };
         let default_name = Path::new(file)
             .file_stem()
@@ -337,6 +366,7 @@ impl Contract {
             phases: phase_plans,
             clauses: clause_plans,
             slos: slo_plans,
+            dns: dns_plans,
         })
     }
 }
@@ -418,7 +448,14 @@ fn check_target(c: &mut Checker<'_>, t: &TargetSpec, base_dir: &Path) -> Option<
                 Some(dir) => base_dir.join(dir),
                 None => base_dir.to_path_buf(),
             };
+            let restart = match &s.restart {
+                None => Some(None),
+                Some(r) => crate::faults::check::check_restart(c, r).map(Some),
+            };
+            ok &= restart.is_some();
             ready_timeout.map(|timeout| SpawnPlan {
+                restart: restart.flatten(),
+                cgroup: s.cgroup,
                 command: s.command.clone(),
                 args: s.args.clone(),
                 env: s.env.clone(),
@@ -666,6 +703,7 @@ fn check_phases(
     phases: &[Option<PhaseSpec>],
     request_names: &[String],
     proxies: &Proxies,
+    fault_context: &crate::faults::check::FaultContext<'_>,
 ) -> Vec<PhasePlan> {
     let mut out = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
@@ -828,8 +866,12 @@ fn check_phases(
                 }
             }
         });
+        let beyond = crate::faults::check::check_phase(c, &path, p, fault_context);
         if let (Some(rate), Some(duration), Some(warmup)) = (rate, duration, warmup) {
             out.push(PhasePlan {
+                faults: beyond.faults,
+                limits: beyond.limits,
+                env: p.env.clone(),
                 name: p.name.clone(),
                 rate,
                 duration,

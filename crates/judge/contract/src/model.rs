@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// Values with units are text, but a number written without quotes is read as its text
 /// so that the check can say what is missing ("500" → did you mean "500/s"?).
-mod text {
+pub(crate) mod text {
     use serde::{Deserialize, Deserializer};
 
     #[derive(Deserialize)]
@@ -61,6 +61,10 @@ pub struct ContractFile {
     /// Service level objectives (used by `ballast slo`).
     #[serde(default)]
     pub slos: Vec<SloSpec>,
+    /// DNS servers `ballast verify` runs on loopback for the target to resolve through,
+    /// so that phases can inject DNS faults.
+    #[serde(default)]
+    pub dns: Option<crate::faults::DnsSetupSpec>,
 }
 
 /// The service under test.
@@ -104,6 +108,14 @@ pub struct SpawnSpec {
     /// When the service counts as started.
     #[serde(default)]
     pub ready: Option<ReadySpec>,
+    /// Start it again when it exits on its own (a crash, an OOM kill, a `kill` fault).
+    /// Default: never.
+    #[serde(default)]
+    pub restart: Option<crate::faults::RestartSpec>,
+    /// Run it in a cgroup of its own (memory and cpu), which phase `limits` and the
+    /// `memory`/`cpu` faults use. Default: only when a phase needs it.
+    #[serde(default)]
+    pub cgroup: Option<bool>,
 }
 
 /// A readiness probe: an HTTP path answering 2xx, or a TCP port accepting connections.
@@ -205,6 +217,17 @@ pub struct PhaseSpec {
     /// Stop the experiment when the steady state breaks during the phase.
     #[serde(default)]
     pub abort_when: Option<AbortSpec>,
+    /// Faults on the target's process, its resources or its DNS (not its network: that
+    /// is `chaos`), from the phase's start (warm-up included, unless `after`) to its end.
+    #[serde(default)]
+    pub faults: Vec<crate::faults::FaultSpec>,
+    /// Resource limits on the spawned target for the phase (its own cgroup).
+    #[serde(default)]
+    pub limits: Option<crate::faults::LimitsSpec>,
+    /// Environment for the spawned target during the phase (e.g. `GOGC: "50"`): it is
+    /// restarted with these at the phase's start and without them at its end.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 /// Where faults go: proxies `ballast verify` starts itself, or a running chaos server.

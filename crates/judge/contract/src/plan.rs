@@ -1,6 +1,7 @@
 //! A checked contract: every value parsed, every name resolved, ready to run.
 
 use crate::expr::Expr;
+use crate::faults::{DnsServerPlan, FaultPlan, LimitsPlan, RestartPlan};
 use crate::model::{ChaosSpec, ContractFile, ProcessSpec, Severity, SliSpec};
 use ballast_core::RateSpec;
 use ballast_spec::RequestTemplate;
@@ -29,6 +30,8 @@ pub struct Contract {
     pub clauses: Vec<ClausePlan>,
     /// SLOs.
     pub slos: Vec<SloPlan>,
+    /// DNS servers verify runs for the target.
+    pub dns: Vec<DnsServerPlan>,
 }
 
 /// The target, checked.
@@ -61,6 +64,11 @@ pub struct SpawnPlan {
     pub cwd: PathBuf,
     /// Readiness probe.
     pub ready: ReadyPlan,
+    /// Start it again when it exits on its own.
+    pub restart: Option<RestartPlan>,
+    /// A cgroup of its own: `Some(true)` always, `Some(false)` never, `None` when a phase
+    /// needs one.
+    pub cgroup: Option<bool>,
 }
 
 /// When a spawned target counts as started.
@@ -93,6 +101,12 @@ pub struct PhasePlan {
     pub toxics: Vec<(String, ballast_spec::Toxic)>,
     /// The automatic stop, if any.
     pub abort_when: Option<AbortPlan>,
+    /// Faults beyond the network (process, resources, DNS).
+    pub faults: Vec<FaultPlan>,
+    /// Limits on the spawned target.
+    pub limits: Option<LimitsPlan>,
+    /// Environment the spawned target is restarted with for the phase.
+    pub env: BTreeMap<String, String>,
 }
 
 /// The steady state of a chaos phase, compiled.
