@@ -1,8 +1,12 @@
 //! `ballast chaos export --format chaos-mesh`: a contract's faults as Chaos Mesh
-//! `NetworkChaos` and `HTTPChaos` resources, to run the same experiment on Kubernetes.
+//! `NetworkChaos` and `HTTPChaos` resources (proxy faults), and `StressChaos`,
+//! `PodChaos` and `DNSChaos` (faults on the target, [`target`]), to run the same
+//! experiment on Kubernetes.
 //!
 //! Written to Chaos Mesh's v1alpha1 API (`chaos-mesh.org/v1alpha1`); no API server can run
 //! on the project's machines, so the output is checked for shape by tests, not applied.
+
+mod target;
 
 use crate::Contract;
 use serde_json::Value;
@@ -17,7 +21,7 @@ pub struct ExportOptions {
     pub app: String,
 }
 
-fn dns_name(text: &str) -> String {
+pub(crate) fn dns_name(text: &str) -> String {
     let mut out: String = text
         .to_ascii_lowercase()
         .chars()
@@ -29,7 +33,7 @@ fn dns_name(text: &str) -> String {
     out.trim_matches('-').chars().take(63).collect()
 }
 
-fn q(text: &str) -> String {
+pub(crate) fn q(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
 
@@ -134,6 +138,7 @@ pub fn export(contract: &Contract, options: &ExportOptions) -> String {
                 }
             }
         }
+        target::export_phase(contract, phase, options, &mut out);
     }
     out
 }
