@@ -170,7 +170,10 @@ mod tests {
         for bad in ["256", "MiB", "1 TiB", "-1MiB", "", "1e99GiB"] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
         }
-        assert!(parse_bytes("256").unwrap_err().to_string().contains("missing unit"));
+        assert!(parse_bytes("256")
+            .unwrap_err()
+            .to_string()
+            .contains("missing unit"));
         assert_eq!(parse_percent("80%").unwrap(), 0.8);
         assert_eq!(parse_percent(" 0.5 %").unwrap(), 0.005);
         for bad in ["80", "101%", "-1%", "x%"] {

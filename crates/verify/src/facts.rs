@@ -30,6 +30,10 @@ pub struct RunData {
     pub samples: Vec<Sample>,
     /// Process observations.
     pub process: Vec<ProcessSample>,
+    /// Restarts verify made on purpose (a phase's `env`): from when the old process was
+    /// stopped to when the new one was ready, seconds since the run started. A change of
+    /// process across one is not a restart of the target's own.
+    pub planned_restarts: Vec<(f64, f64)>,
 }
 
 struct Traffic {
@@ -177,9 +181,15 @@ impl RunData {
                     return None;
                 }
                 let id = |s: &ProcessSample| s.pid.zip(s.started);
+                let planned = |a: f64, b: f64| {
+                    self.planned_restarts
+                        .iter()
+                        .any(|&(from, to)| b >= from && a <= to)
+                };
                 Some(
                     bounds
                         .windows(2)
+                        .filter(|w| !planned(w[0].t, w[1].t))
                         .filter(|w| match (id(&w[0]), id(&w[1])) {
                             (Some(a), Some(b)) => a != b,
                             // It exited: a crash counts even when nothing restarts it.
@@ -310,6 +320,18 @@ mod tests {
         assert_eq!(reused.process((0.0, 1.0), ProcessFact::Restarts), Some(1.0));
         let never_seen = data(vec![at(0.0, None, None, None), at(1.0, None, None, None)]);
         assert_eq!(never_seen.process((0.0, 1.0), ProcessFact::Restarts), None);
+        // A restart verify made for a phase's env (from 1.5 s to 2.8 s) is not the
+        // target's; the later change of pid is.
+        let mut planned = d;
+        planned.planned_restarts = vec![(1.5, 2.8)];
+        assert_eq!(
+            planned.process((0.5, 4.0), ProcessFact::Restarts),
+            Some(1.0)
+        );
+        assert_eq!(
+            planned.process((0.5, 3.0), ProcessFact::Restarts),
+            Some(0.0)
+        );
         assert_eq!(never_seen.process((0.0, 1.0), ProcessFact::RssMax), None);
     }
 

@@ -25,6 +25,8 @@ pub mod process;
 mod report;
 mod run;
 mod spawn;
+mod supervise;
+mod target_faults;
 
 pub use report::{
     render_html, render_junit, render_table, ClauseVerdict, FaultRecord, ObservedValue, Outcome,
@@ -50,4 +52,7 @@ pub enum Error {
     /// Faults could not be put in place (nothing is left behind: what was added is removed).
     #[error("chaos: {0}")]
     Chaos(String),
+    /// A fault on the target (its process, cgroup or DNS) could not be set up.
+    #[error("faults: {0}")]
+    Fault(String),
 }

@@ -21,6 +21,9 @@ pub enum Watched {
     /// The newest process with this `comm` name, with its descendants; a new pid counts
     /// as a restart.
     Name(String),
+    /// The spawned target, whichever pid it has now (it may be restarted): the watch
+    /// follows the supervisor's current pid and keeps the cgroup it found first.
+    Spawned(tokio::sync::watch::Receiver<Option<u32>>),
     /// The newest process named `name` inside the tree of `root` (a spawned supervisor
     /// or wrapper): restarts are the named server's, memory is the whole tree's.
     NameUnder {
@@ -70,7 +73,10 @@ struct Shared {
 /// Samples a process every second into a shared list.
 #[derive(Clone)]
 pub struct ProcessWatch {
-    watcher: Watcher,
+    watcher: Arc<Mutex<Watcher>>,
+    /// The supervisor's current pid, for [`Watched::Spawned`].
+    follow: Option<tokio::sync::watch::Receiver<Option<u32>>>,
+    start: Instant,
     shared: Arc<Mutex<Shared>>,
 }
 
@@ -78,8 +84,14 @@ impl ProcessWatch {
     /// A watch whose sample times count from `start`; refuses a process name the
     /// kernel could never report (longer than 15 bytes, say).
     pub fn new(watched: Watched, start: Instant) -> Result<Self, Error> {
-        let mut config = match &watched {
+        let mut follow = None;
+        let config = match &watched {
             Watched::Pid(pid) => WatchConfig::pid(*pid),
+            Watched::Spawned(rx) => {
+                follow = Some(rx.clone());
+                // While it is down the first pid stands in: it is gone, which is the truth.
+                WatchConfig::pid(rx.borrow().unwrap_or(u32::MAX))
+            }
             Watched::Name(name) => WatchConfig::name(name),
             Watched::NameUnder { root, name } => {
                 let mut c = WatchConfig::name(name);
@@ -87,17 +99,41 @@ impl ProcessWatch {
                 c
             }
         };
+        let watcher = Self::build(config, start)?;
+        Ok(ProcessWatch {
+            watcher: Arc::new(Mutex::new(watcher)),
+            follow,
+            start,
+            shared: Default::default(),
+        })
+    }
+
+    fn build(mut config: WatchConfig, start: Instant) -> Result<Watcher, Error> {
         // This watch keeps its own compact samples.
         config.history = 1;
         config.system_pressure = false;
-        let watcher = config
+        Ok(config
             .build()
             .map_err(|e| Error::Usage(format!("target.process.{e}")))?
-            .since(start);
-        Ok(ProcessWatch {
-            watcher,
-            shared: Default::default(),
-        })
+            .since(start))
+    }
+
+    /// The watcher for the process that runs now: a restarted target gets a new one,
+    /// reading the group the old one found (so OOM kills before the restart still count).
+    fn current(&self) -> Watcher {
+        let mut watcher = self.watcher.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(now) = self.follow.as_ref().and_then(|rx| *rx.borrow()) {
+            if watcher.config().pid != Some(now) {
+                let mut config = WatchConfig::pid(now);
+                if let Some(paths) = watcher.cgroup_paths() {
+                    config.cgroup = ballast_proc::CgroupChoice::Paths(paths);
+                }
+                if let Ok(new) = Self::build(config, self.start) {
+                    *watcher = new;
+                }
+            }
+        }
+        watcher.clone()
     }
 
     fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -106,7 +142,7 @@ impl ProcessWatch {
 
     /// Takes one sample now (a few reads of /proc and cgroupfs, which are in memory).
     pub fn sample_now(&self) {
-        let sample = self.watcher.sample_now();
+        let sample = self.current().sample_now();
         let mut shared = self.shared();
         shared.samples.push(ProcessSample::from_sample(&sample));
         for e in sample.errors {

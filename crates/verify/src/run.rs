@@ -6,7 +6,9 @@ use crate::facts::{PhaseResult, RunData};
 use crate::faults::Faults;
 use crate::process::{ProcessWatch, Watched};
 use crate::report::{ClauseVerdict, FaultRecord, Outcome, PhaseRecord, VerifyReport, SCHEMA};
-use crate::spawn::Spawned;
+use crate::supervise::{Happening, Supervisor};
+use crate::target_faults::phase::TargetRef;
+use crate::target_faults::{self, Ledger, TargetSetup};
 use crate::Error;
 use ballast_contract::expr::{Expr, Facts};
 use ballast_contract::{Contract, PhasePlan, Severity};
@@ -76,22 +78,36 @@ pub async fn verify(
     let start = Instant::now();
     let mut notes = Vec::new();
 
+    // Nothing starts before every fault is known to be possible here.
+    crate::target_faults::preflight(contract, &phases)?;
     // The proxies are the service's way to its dependencies: they are up before it starts
     // (services often connect at start-up) and go after it stops, whichever phases run.
     let faults = match &contract.chaos {
         Some(plan) => Some(Faults::start(plan, &phases).await?),
         None => None,
     };
-    let spawned = match &contract.target.spawn {
-        Some(plan) => match Spawned::start(plan, &contract.target.base_url).await {
-            Ok(spawned) => Some(spawned),
-            Err(e) => {
-                if let Some(f) = faults {
-                    f.shutdown().await;
-                }
-                return Err(e);
+    let setup = match TargetSetup::start(contract, &phases, &mut notes).await {
+        Ok(setup) => setup,
+        Err(e) => {
+            if let Some(f) = faults {
+                f.shutdown().await;
             }
-        },
+            return Err(e);
+        }
+    };
+    let supervisor = match &contract.target.spawn {
+        Some(plan) => {
+            match Supervisor::start(plan, &contract.target.base_url, setup.joiner(), start).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    setup.shutdown().await;
+                    if let Some(f) = faults {
+                        f.shutdown().await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
         None => None,
     };
     // Everything after the spawn runs in an inner function so the target is stopped on
@@ -99,19 +115,23 @@ pub async fn verify(
     let outcome = run_phases(
         contract,
         &phases,
-        faults.as_ref(),
-        spawned.as_ref().map(|s| s.pid),
+        Held {
+            faults: faults.as_ref(),
+            setup: &setup,
+            supervisor: supervisor.as_ref(),
+        },
         start,
         stop,
         &mut notes,
         &mut on_event,
     )
     .await;
-    if let Some(child) = spawned {
-        if let Some(note) = child.stop().await {
-            notes.push(note);
-        }
+    if let Some(s) = supervisor {
+        let (happenings, note) = s.stop().await;
+        notes.extend(happenings.iter().filter_map(Happening::note));
+        notes.extend(note);
     }
+    setup.shutdown().await;
     if let Some(f) = faults {
         f.shutdown().await;
     }
@@ -191,12 +211,18 @@ struct PhasesOutcome {
     faults: Vec<FaultRecord>,
 }
 
+/// What the run set up that the phases use.
+struct Held<'a> {
+    faults: Option<&'a Faults>,
+    setup: &'a TargetSetup,
+    supervisor: Option<&'a Supervisor>,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_phases(
     contract: &Contract,
     phases: &[&PhasePlan],
-    faults: Option<&Faults>,
-    spawned_pid: Option<u32>,
+    held: Held<'_>,
     start: Instant,
     stop: watch::Receiver<bool>,
     notes: &mut Vec<String>,
@@ -209,6 +235,8 @@ async fn run_phases(
         .map(|url| Scraper::new(url, start))
         .transpose()
         .map_err(|e| Error::Scrape(e.to_string()))?;
+    let faults = held.faults;
+    let spawned_pid = held.supervisor.and_then(Supervisor::pid);
     let watched = match (spawned_pid, &contract.target.process) {
         // A spawned supervisor or wrapper with a named server inside.
         (
@@ -220,12 +248,23 @@ async fn run_phases(
             root,
             name: name.clone(),
         }),
-        (Some(pid), _) => Some(Watched::Pid(pid)),
+        (Some(_), _) => held.supervisor.map(|s| Watched::Spawned(s.pid_watch())),
         (None, Some(p)) => p
             .pid
             .map(Watched::Pid)
             .or_else(|| p.name.clone().map(Watched::Name)),
         (None, None) => None,
+    };
+    let target = match (held.supervisor, &contract.target.process) {
+        (Some(_), Some(ballast_contract::ProcessSpec { name: Some(n), .. })) => {
+            TargetRef::Name(n.clone())
+        }
+        (Some(s), _) => TargetRef::Spawned(s.pid_watch()),
+        (None, Some(ballast_contract::ProcessSpec { pid: Some(pid), .. })) => TargetRef::Pid(*pid),
+        (None, Some(ballast_contract::ProcessSpec { name: Some(n), .. })) => {
+            TargetRef::Name(n.clone())
+        }
+        (None, _) => TargetRef::None,
     };
     let watch = watched.map(|w| ProcessWatch::new(w, start)).transpose()?;
     let mut background = Vec::new();
@@ -253,6 +292,28 @@ async fn run_phases(
                 }
                 _ => Vec::new(),
             };
+            let mut ledger = Ledger {
+                records: &mut out.faults,
+                planned: &mut out.data.planned_restarts,
+            };
+            let beyond = match target_faults::begin(
+                phase,
+                held.setup,
+                held.supervisor,
+                target.clone(),
+                start,
+                &mut ledger,
+            )
+            .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    if let Some(f) = faults {
+                        f.remove(&applied, start, &mut out.faults).await;
+                    }
+                    return Err(e);
+                }
+            };
             let position = (i + 1, phases.len());
             let ran = run_phase(
                 contract,
@@ -260,21 +321,39 @@ async fn run_phases(
                 position,
                 start,
                 &stop,
+                beyond.failed(),
                 scraper.as_ref(),
                 on_event,
+            )
+            .await;
+            let mut ledger = Ledger {
+                records: &mut out.faults,
+                planned: &mut out.data.planned_restarts,
+            };
+            let failed = target_faults::end(
+                phase,
+                beyond,
+                held.setup,
+                held.supervisor,
+                start,
+                &mut ledger,
             )
             .await;
             if let Some(f) = faults {
                 f.remove(&applied, start, &mut out.faults).await;
             }
-            let ran = ran?;
+            let mut ran = ran?;
+            if failed.is_some() {
+                // Stopped by its own faults, not by Ctrl-C.
+                ran.interrupted = false;
+            }
             if let Some(w) = &watch {
                 w.sample_now();
             }
             out.interrupted |= ran.interrupted;
-            out.aborted = ran.aborted.clone();
+            out.aborted = ran.aborted.clone().or(failed);
             if let Some(mut record) = ran.record {
-                record.chaos_applied = !applied.is_empty();
+                record.chaos_applied = !applied.is_empty() || !phase.faults.is_empty();
                 out.data.phases.push(PhaseResult {
                     name: phase.name.clone(),
                     report: record.report.clone(),
@@ -315,12 +394,14 @@ struct PhaseRun {
     aborted: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_phase(
     contract: &Contract,
     phase: &PhasePlan,
     (index, total): (usize, usize),
     start: Instant,
     stop: &watch::Receiver<bool>,
+    faults_failed: watch::Receiver<bool>,
     scraper: Option<&Scraper>,
     on_event: &mut impl FnMut(Event<'_>),
 ) -> Result<PhaseRun, Error> {
@@ -328,7 +409,11 @@ async fn run_phase(
         .abort_when
         .as_ref()
         .map(|plan| AbortWatch::new(plan, &phase.name, scraper));
-    let abort_rx = abort.as_ref().map(|(_, rx)| rx.clone());
+    // The phase stops when its steady state breaks or when one of its faults fails.
+    let abort_rx = Some(merge(
+        abort.as_ref().map(|(_, rx)| rx.clone()),
+        faults_failed,
+    ));
     let watch_ref = abort.as_ref().map(|(w, _)| w);
     let mut forward = |event: Event<'_>| {
         if let (Event::Progress(p), Some(w)) = (&event, watch_ref) {
@@ -406,11 +491,33 @@ async fn run_phase(
             warmup_start_s: warmup_start,
             start_s: phase_start,
             end_s: phase_end,
-            chaos_requested: phase.chaos.len(),
+            chaos_requested: phase.chaos.len() + phase.faults.len(),
             chaos_applied: false,
             report,
         }),
     })
+}
+
+/// A receiver that turns true when either does.
+fn merge(a: Option<watch::Receiver<bool>>, mut b: watch::Receiver<bool>) -> watch::Receiver<bool> {
+    let Some(mut a) = a else { return b };
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let (mut a_open, mut b_open) = (true, true);
+        loop {
+            if *a.borrow_and_update() || *b.borrow_and_update() {
+                let _ = tx.send(true);
+                return;
+            }
+            // A closed side can no longer turn true; with both closed only the end is left.
+            tokio::select! {
+                changed = a.changed(), if a_open => a_open = changed.is_ok(),
+                changed = b.changed(), if b_open => b_open = changed.is_ok(),
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    rx
 }
 
 /// Ends when `stop` (Ctrl-C) or `abort` (steady state broken) turns true.

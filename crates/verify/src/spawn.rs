@@ -11,12 +11,17 @@
 use crate::Error;
 use ballast_contract::SpawnPlan;
 use ballast_proc::{ProcessId, ProcessTable};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
+
+/// Runs in the child between fork and exec.
+pub type Joiner = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
 /// How long the target has to exit after SIGTERM before it is killed.
 const GRACE: Duration = Duration::from_secs(5);
@@ -62,8 +67,15 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// Starts `plan` and waits for its readiness probe against `base_url`.
-    pub async fn start(plan: &SpawnPlan, base_url: &str) -> Result<Spawned, Error> {
+    /// Starts `plan` with `extra_env` over its own environment, first running `join` in
+    /// the child (between fork and exec: it moves the child into the target's cgroup),
+    /// and waits for its readiness probe against `base_url`.
+    pub async fn start(
+        plan: &SpawnPlan,
+        base_url: &str,
+        extra_env: &BTreeMap<String, String>,
+        join: Option<Joiner>,
+    ) -> Result<Spawned, Error> {
         // `ballast` means this very binary, so contracts can spawn `ballast demo serve`
         // without depending on PATH.
         let program = match (plan.command.as_str(), std::env::current_exe()) {
@@ -74,6 +86,7 @@ impl Spawned {
         command
             .args(&plan.args)
             .envs(&plan.env)
+            .envs(extra_env)
             .current_dir(&plan.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -81,6 +94,13 @@ impl Spawned {
             // Its own group: one signal reaches every process it starts, and a Ctrl-C at
             // the terminal reaches ballast alone, which then stops it in order.
             .process_group(0);
+        if let Some(join) = join {
+            // SAFETY: the joiner only writes to cgroup files with raw system calls, which
+            // is what may run between fork and exec.
+            unsafe {
+                command.pre_exec(move || join());
+            }
+        }
         let child = command.spawn().map_err(|e| {
             Error::Spawn(format!(
                 "cannot start {:?} in {}: {e}",
@@ -124,6 +144,17 @@ impl Spawned {
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the target's own process exits (cancel-safe).
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        loop {
+            match self.child.wait().await {
+                Ok(status) => return status,
+                // Only an interrupted wait fails; the child is still ours.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
         }
     }
 

@@ -164,7 +164,7 @@ fn plan(contract: &Contract, only: Option<&str>) -> String {
     }
     let _ = writeln!(
         out,
-        "\n  {:<16} {:>18} {:>9} {:>9} {:>10}  chaos",
+        "\n  {:<16} {:>18} {:>9} {:>9} {:>10}  faults",
         "phase", "rate", "warm-up", "duration", "requests"
     );
     let mut total = 0;
@@ -177,11 +177,24 @@ fn plan(contract: &Contract, only: Option<&str>) -> String {
         let n = p.planned_requests();
         total += n;
         seconds += (p.warmup + p.duration).as_secs_f64();
-        let chaos: Vec<String> = p
+        let mut chaos: Vec<String> = p
             .chaos
             .iter()
             .map(|c| format!("{} on {}", c.toxic, c.proxy))
             .collect();
+        chaos.extend(p.faults.iter().map(|f| f.describe()));
+        if let Some(l) = p.limits {
+            if let Some(m) = l.memory {
+                chaos.push(format!("memory limit {}MiB", m >> 20));
+            }
+            if let Some(c) = l.cpus {
+                chaos.push(format!("cpu quota {c} cores"));
+            }
+        }
+        if !p.env.is_empty() {
+            let env: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            chaos.push(format!("restarted with {}", env.join(" ")));
+        }
         let _ = writeln!(
             out,
             "  {:<16} {:>18} {:>9} {:>9} {:>10}  {}",

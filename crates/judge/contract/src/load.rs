@@ -841,8 +841,11 @@ fn check_phases(
         }
         let abort_when = p.abort_when.as_ref().and_then(|a| {
             let apath = format!("{path}.abort_when");
-            if p.chaos.is_empty() {
-                c.error(&apath, "abort_when belongs to a phase with chaos faults");
+            if p.chaos.is_empty() && p.faults.is_empty() {
+                c.error(
+                    &apath,
+                    "abort_when belongs to a phase with faults (chaos or faults)",
+                );
             }
             let after = match &a.after {
                 Some(text) => c.duration(&format!("{apath}.for"), text)?,

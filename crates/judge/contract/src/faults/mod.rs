@@ -235,6 +235,60 @@ impl FaultKind {
     }
 }
 
+impl FaultPlan {
+    /// One line for plans and reports: `cpu 2×80% from 3s for 5s`.
+    pub fn describe(&self) -> String {
+        let mib = |b: u64| format!("{:.0}MiB", b as f64 / 1_048_576.0);
+        let mut out = match &self.kind {
+            FaultKind::Pause => "pause".to_string(),
+            FaultKind::Kill(s) => format!("kill {s}"),
+            FaultKind::Cpu { workers, load } => format!(
+                "cpu {}×{:.0}%",
+                workers.map_or("(one per CPU)".into(), |n| n.to_string()),
+                load * 100.0
+            ),
+            FaultKind::Memory(MemoryAmount::Bytes(b)) => format!("memory {}", mib(*b)),
+            FaultKind::Memory(MemoryAmount::ShareOfLimit(s)) => {
+                format!("memory {:.0}% of the limit", s * 100.0)
+            }
+            FaultKind::Io {
+                dir,
+                bytes,
+                workers,
+            } => format!("io {workers}×{} in {}", mib(*bytes), dir.display()),
+            FaultKind::Dns {
+                server,
+                names,
+                answer,
+                share,
+            } => {
+                let answer = match answer {
+                    DnsAnswer::NxDomain => "nxdomain".to_string(),
+                    DnsAnswer::ServFail => "servfail".into(),
+                    DnsAnswer::Refused => "refused".into(),
+                    DnsAnswer::Timeout => "timeout".into(),
+                    DnsAnswer::Address(a) => format!("address {a:?}"),
+                    DnsAnswer::Delay(d) => format!("delay {}", ballast_core::format_duration(*d)),
+                };
+                format!(
+                    "dns {answer} for {names} ({}% of queries, server {server})",
+                    share * 100.0
+                )
+            }
+        };
+        if !self.after.is_zero() {
+            out.push_str(&format!(
+                " from {}",
+                ballast_core::format_duration(self.after)
+            ));
+        }
+        if let (Some(l), false) = (self.length, matches!(self.kind, FaultKind::Kill(_))) {
+            out.push_str(&format!(" for {}", ballast_core::format_duration(l)));
+        }
+        out
+    }
+}
+
 /// How much memory a stress holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MemoryAmount {

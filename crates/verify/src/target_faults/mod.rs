@@ -1,0 +1,348 @@
+//! Faults beyond the network, for a run: the spawned target's own cgroup (for phase
+//! limits and stressors inside it), the DNS servers it resolves through, and the checks
+//! that refuse a fault that could not work before anything starts.
+//!
+//! [`phase`] applies one phase's faults on its schedule and removes them when the phase
+//! ends, whichever way it ends.
+
+pub(crate) mod phase;
+
+use crate::report::FaultRecord;
+use crate::spawn::Joiner;
+use crate::supervise::Supervisor;
+use crate::Error;
+use ballast_contract::faults::{FaultKind, MemoryAmount};
+use ballast_contract::{Contract, PhasePlan};
+use ballast_dns::{DnsConfig, DnsServer};
+use ballast_fault::{ChildGroup, GroupConfig};
+use phase::{PhaseContext, Running, TargetRef};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The name of the spawned target's cgroups (`ballast-verify-<our pid>-<n>`).
+const GROUP_NAME: &str = "ballast-verify";
+
+/// What a run set up for its target's faults; [`TargetSetup::shutdown`] undoes it.
+pub(crate) struct TargetSetup {
+    /// The spawned target's cgroup, when a phase needs one.
+    pub group: Option<Arc<ChildGroup>>,
+    /// The DNS servers by name.
+    pub dns: BTreeMap<String, Arc<DnsServer>>,
+}
+
+/// `file:line: path: message`, as every contract problem reads.
+fn at(contract: &Contract, line: usize, path: &str, message: impl std::fmt::Display) -> Error {
+    Error::Usage(format!("{}:{line}: {path}: {message}", contract.source))
+}
+
+/// Whether the spawned target gets a cgroup of its own.
+fn needs_group(contract: &Contract, phases: &[&PhasePlan]) -> bool {
+    let Some(spawn) = &contract.target.spawn else {
+        return false;
+    };
+    match spawn.cgroup {
+        Some(choice) => choice,
+        None => phases.iter().any(|p| {
+            p.limits.is_some()
+                || p.faults
+                    .iter()
+                    .any(|f| matches!(f.kind, FaultKind::Memory(MemoryAmount::ShareOfLimit(_))))
+        }),
+    }
+}
+
+/// Refuses what cannot work on this machine, before anything starts: a directory that
+/// is not there, more memory than the machine has, a process verify cannot signal.
+pub(crate) fn preflight(contract: &Contract, phases: &[&PhasePlan]) -> Result<(), Error> {
+    let total = ballast_fault::memory_total().ok();
+    let human = |b: u64| format!("{:.1}GiB", b as f64 / (1u64 << 30) as f64);
+    for phase in phases {
+        if let (Some(limit), Some(total)) = (phase.limits.and_then(|l| l.memory), total) {
+            if limit > total {
+                return Err(Error::Usage(format!(
+                    "{}: phase {}: limits.memory {} is above this machine's memory ({})",
+                    contract.source,
+                    phase.name,
+                    human(limit),
+                    human(total)
+                )));
+            }
+        }
+        for f in &phase.faults {
+            match &f.kind {
+                FaultKind::Memory(MemoryAmount::Bytes(b)) => {
+                    if let Some(total) = total.filter(|t| b > t) {
+                        return Err(at(
+                            contract,
+                            f.line,
+                            &format!("{}.size", f.path),
+                            format!(
+                                "{} is above this machine's memory ({})",
+                                human(*b),
+                                human(total)
+                            ),
+                        ));
+                    }
+                }
+                FaultKind::Io { dir, .. } if !dir.is_dir() => {
+                    return Err(at(
+                        contract,
+                        f.line,
+                        &format!("{}.dir", f.path),
+                        format!("{} is not a directory here", dir.display()),
+                    ));
+                }
+                kind if kind.needs_process() && contract.target.spawn.is_none() => {
+                    if let Some(pid) = contract.target.process.as_ref().and_then(|p| p.pid) {
+                        ballast_fault::can_signal(pid).map_err(|e| {
+                            at(
+                                contract,
+                                f.line,
+                                &f.path,
+                                format!("a {} fault on target.process.pid {pid}: {e}", kind.name()),
+                            )
+                        })?;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+impl TargetSetup {
+    /// Creates the target's cgroup (when a phase needs one) and starts the DNS servers.
+    pub(crate) async fn start(
+        contract: &Contract,
+        phases: &[&PhasePlan],
+        notes: &mut Vec<String>,
+    ) -> Result<TargetSetup, Error> {
+        let mut setup = TargetSetup {
+            group: None,
+            dns: BTreeMap::new(),
+        };
+        if needs_group(contract, phases) {
+            for stale in ballast_fault::sweep_stale(GROUP_NAME) {
+                notes.push(format!(
+                    "removed a cgroup left by an earlier run: {}",
+                    stale.display()
+                ));
+            }
+            let group = GroupConfig {
+                name: GROUP_NAME.into(),
+                memory: true,
+                cpu: true,
+            }
+            .build()
+            .map_err(|e| Error::Fault(format!("the target's cgroup: {e}")))?;
+            notes.push(format!(
+                "the target runs in its own cgroup ({}): {}",
+                match group.version() {
+                    ballast_proc::Version::V1 => "v1",
+                    ballast_proc::Version::V2 => "v2",
+                },
+                group
+                    .dirs()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            setup.group = Some(Arc::new(group));
+        }
+        for server in &contract.dns {
+            let mut config = DnsConfig::new(server.listen);
+            config.records = server.records.clone();
+            config.upstream = server.upstream;
+            match config.build().await {
+                Ok(s) => {
+                    setup.dns.insert(server.name.clone(), Arc::new(s));
+                }
+                Err(e) => {
+                    setup.shutdown().await;
+                    return Err(Error::Fault(format!("dns server {}: {e}", server.name)));
+                }
+            }
+        }
+        Ok(setup)
+    }
+
+    /// Moves a spawned child into the target's cgroup before it runs anything.
+    pub(crate) fn joiner(&self) -> Option<Joiner> {
+        self.group.as_ref().map(|g| {
+            let join = g.joiner();
+            Arc::new(join) as Joiner
+        })
+    }
+
+    /// Stops the DNS servers and removes the cgroup (after the target has stopped).
+    pub(crate) async fn shutdown(self) {
+        for (name, server) in self.dns {
+            match Arc::try_unwrap(server) {
+                Ok(s) => s.shutdown().await,
+                Err(_) => eprintln!("warning: dns server {name} is still in use at the end"),
+            }
+        }
+        if let Some(group) = self.group {
+            match Arc::try_unwrap(group) {
+                // Killing what is left in it and waiting for the kernel blocks.
+                Ok(g) => match tokio::task::spawn_blocking(move || g.remove()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => eprintln!("warning: removing the target's cgroup: {e}"),
+                    Err(e) => eprintln!("warning: removing the target's cgroup: {e}"),
+                },
+                Err(_) => eprintln!("warning: the target's cgroup is still in use at the end"),
+            }
+        }
+    }
+}
+
+/// A phase's faults on the target, from [`begin`] to [`end`].
+pub(crate) struct PhaseFaults {
+    running: Running,
+    /// The record of the phase's limits, when it has any.
+    limits: Option<usize>,
+    /// The record of the phase's environment, when it has one.
+    env: Option<usize>,
+}
+
+impl PhaseFaults {
+    /// Turns true when one of the phase's faults could not be put in place.
+    pub(crate) fn failed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.running.failed()
+    }
+}
+
+/// What [`begin`] and [`end`] write to.
+pub(crate) struct Ledger<'a> {
+    pub records: &'a mut Vec<FaultRecord>,
+    /// Restarts verify made on purpose, (from, to) seconds since the run started.
+    pub planned: &'a mut Vec<(f64, f64)>,
+}
+
+fn record(phase: &PhasePlan, start: Instant, what: String, ledger: &mut Ledger<'_>) -> usize {
+    ledger.records.push(FaultRecord {
+        phase: phase.name.clone(),
+        proxy: "the target".into(),
+        toxic: what,
+        applied_s: start.elapsed().as_secs_f64(),
+        removed_s: None,
+    });
+    ledger.records.len() - 1
+}
+
+fn env_text(env: &BTreeMap<String, String>) -> String {
+    env.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn restart(
+    supervisor: &Supervisor,
+    env: BTreeMap<String, String>,
+    start: Instant,
+    ledger: &mut Ledger<'_>,
+) -> Result<(), Error> {
+    let from = start.elapsed().as_secs_f64();
+    let result = supervisor.restart_with(env).await;
+    ledger.planned.push((from, start.elapsed().as_secs_f64()));
+    result
+}
+
+/// Puts a phase's limits and environment in place (restarting the target for the
+/// latter) and starts its faults' schedule.
+pub(crate) async fn begin(
+    phase: &PhasePlan,
+    setup: &TargetSetup,
+    supervisor: Option<&Supervisor>,
+    target: TargetRef,
+    start: Instant,
+    ledger: &mut Ledger<'_>,
+) -> Result<PhaseFaults, Error> {
+    let mut limits = None;
+    if let (Some(l), Some(group)) = (phase.limits, &setup.group) {
+        group
+            .set_memory_limit(l.memory)
+            .and_then(|()| group.set_cpu_quota(l.cpus))
+            .map_err(|e| Error::Fault(format!("phase {}: limits: {e}", phase.name)))?;
+        let mut what = Vec::new();
+        if let Some(m) = l.memory {
+            what.push(format!("memory {}MiB", m >> 20));
+        }
+        if let Some(c) = l.cpus {
+            what.push(format!("cpus {c}"));
+        }
+        limits = Some(record(
+            phase,
+            start,
+            format!("limits {}", what.join(", ")),
+            ledger,
+        ));
+    }
+    let mut env = None;
+    if let (false, Some(s)) = (phase.env.is_empty(), supervisor) {
+        restart(s, phase.env.clone(), start, ledger)
+            .await
+            .map_err(|e| Error::Fault(format!("phase {}: restarting with env: {e}", phase.name)))?;
+        env = Some(record(
+            phase,
+            start,
+            format!("env {}", env_text(&phase.env)),
+            ledger,
+        ));
+    }
+    let running = phase::start(
+        phase,
+        PhaseContext {
+            target,
+            group: setup.group.clone(),
+            dns: setup.dns.clone(),
+            start,
+        },
+    );
+    Ok(PhaseFaults {
+        running,
+        limits,
+        env,
+    })
+}
+
+/// Removes what [`begin`] put in place (every step is tried, whatever failed before);
+/// returns why the phase was not the experiment asked for, if a fault failed.
+pub(crate) async fn end(
+    phase: &PhasePlan,
+    faults: PhaseFaults,
+    setup: &TargetSetup,
+    supervisor: Option<&Supervisor>,
+    start: Instant,
+    ledger: &mut Ledger<'_>,
+) -> Option<String> {
+    let outcome = faults.running.finish().await;
+    ledger.records.extend(outcome.records);
+    let mut failures = outcome.failures;
+    if let (Some(index), Some(group)) = (faults.limits, &setup.group) {
+        match group
+            .set_memory_limit(None)
+            .and_then(|()| group.set_cpu_quota(None))
+        {
+            Ok(()) => ledger.records[index].removed_s = Some(start.elapsed().as_secs_f64()),
+            Err(e) => failures.push(format!("removing the limits: {e}")),
+        }
+    }
+    if let (Some(index), Some(s)) = (faults.env, supervisor) {
+        match restart(s, BTreeMap::new(), start, ledger).await {
+            Ok(()) => ledger.records[index].removed_s = Some(start.elapsed().as_secs_f64()),
+            Err(e) => failures.push(format!("restarting without the phase's env: {e}")),
+        }
+    }
+    (!failures.is_empty()).then(|| {
+        format!(
+            "phase {}: faults did not run as written: {}",
+            phase.name,
+            failures.join("; ")
+        )
+    })
+}
