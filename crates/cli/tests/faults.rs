@@ -539,3 +539,54 @@ fn a_fault_that_fails_stops_the_phase_and_removes_the_others() {
     assert!(verdict["duration_s"].as_f64().unwrap() < 15.0, "{verdict}");
     all_removed(&verdict);
 }
+
+#[test]
+fn kills_are_restarted_until_the_restart_loop_limit_then_the_target_stays_down() {
+    let dir = scratch("loop");
+    let path = dir.join("loop.yaml");
+    std::fs::write(
+        &path,
+        r#"
+target:
+  base_url: http://127.0.0.1:18289
+  timeout: 300ms
+  spawn:
+    command: ballast
+    args: [demo, serve, --bind, "127.0.0.1:18289"]
+    ready: { tcp: 18289 }
+    restart: { max: 2, within: 60s, delay: 100ms }
+phases:
+  - name: crashes
+    rate: 20/s
+    duration: 4s
+    faults:
+      - { kind: kill, after: 500ms }
+      - { kind: kill, signal: SIGTERM, after: 1500ms }
+      - { kind: kill, after: 2500ms }
+clauses:
+  - { name: three exits seen, check: process.restarts == 3 }
+"#,
+    )
+    .unwrap();
+    let (out, verdict) = verify(&path, &[], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let notes: Vec<&str> = verdict["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    let count = |what: &str| notes.iter().filter(|n| n.contains(what)).count();
+    assert_eq!(count("started again"), 2, "{notes:?}");
+    assert_eq!(count("restart loop"), 1, "{notes:?}");
+    // SIGTERM is a graceful stop for the demo service: it exits 0, and is restarted too.
+    assert!(notes.iter().any(|n| n.contains("(exit status: 0)")), "{notes:?}");
+    let kills: Vec<&str> = verdict["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["toxic"].as_str().unwrap())
+        .collect();
+    assert_eq!(kills, ["kill SIGKILL", "kill SIGTERM", "kill SIGKILL"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -481,3 +481,40 @@ async fn a_target_that_never_gets_ready_fails_the_run_and_its_group_is_stopped()
     let (server, pgid) = pidfile(&pid_path);
     assert_group_gone(pgid, server);
 }
+
+/// A Rust target reads its environment at start: a phase's `env` restarts it with the
+/// variables for that phase and without them afterwards, and those restarts are not the
+/// target's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phase_env_restarts_a_rust_target_with_it_and_without_it_after() {
+    let dir = scratch("env");
+    let (_listener, port, fd) = inheritable_listener();
+    let args: Vec<String> = HELPER_ARGS.iter().map(|a| yaml_str(a)).collect();
+    let text = format!(
+        "target:\n  base_url: http://127.0.0.1:{port}\n  timeout: 300ms\n  connections: 4\n\
+         \x20 spawn:\n    command: {}\n    args: [{}]\n    env: {{ {MODE}: serve, LISTEN_FD: \"{fd}\" }}\n    ready: {{ http: /healthz, timeout: 20s }}\n\
+         phases:\n\
+         \x20 - {{ name: plain, rate: 20/s, duration: 1500ms }}\n\
+         \x20 - {{ name: held, rate: 20/s, duration: 1500ms, env: {{ HOLD_MIB: \"96\" }} }}\n\
+         \x20 - {{ name: after, rate: 20/s, duration: 1500ms }}\n\
+         clauses:\n\
+         \x20 - {{ name: plain is small, phase: plain, check: process.rss_max < 64MiB }}\n\
+         \x20 - {{ name: held holds it, phase: held, check: process.rss_max >= 96MiB }}\n\
+         \x20 - {{ name: after is small again, phase: after, check: process.rss_max < 64MiB }}\n\
+         \x20 - {{ name: no restarts of its own, check: process.restarts == 0 }}\n\
+         \x20 - {{ name: every request answered, check: error_rate == 0 }}\n",
+        yaml_str(&me()),
+        args.join(", "),
+    );
+    let path = dir.join("contract.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let contract = ballast_contract::Contract::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let report = run(&contract).await;
+    for c in &report.clauses {
+        assert_eq!(c.outcome, Outcome::Pass, "{c:#?}\nnotes: {:?}", report.notes);
+    }
+    let env: Vec<_> = report.faults.iter().filter(|f| f.toxic == "env HOLD_MIB=96").collect();
+    assert_eq!(env.len(), 1, "{:?}", report.faults);
+    assert!(env[0].removed_s.is_some());
+    let _ = std::fs::remove_dir_all(&dir);
+}
