@@ -314,6 +314,14 @@ fn faults_that_cannot_work_here_are_refused_before_anything_starts() {
             "io.yaml:9: phases[0].faults[0].dir: /nonexistent/dir is not a directory here",
         ),
         (
+            write(
+                "room.yaml",
+                &format!("{{ kind: io, dir: {}, size: 4000GiB }}", dir.display()),
+                &spawn,
+            ),
+            "room.yaml:9: phases[0].faults[0].size: 1 worker(s) x 3.9 TiB need 3.9 TiB but",
+        ),
+        (
             write("signal.yaml", "{ kind: kill, signal: SIGBOGUS }", &spawn),
             "signal.yaml:9:",
         ),
@@ -580,7 +588,10 @@ clauses:
     assert_eq!(count("started again"), 2, "{notes:?}");
     assert_eq!(count("restart loop"), 1, "{notes:?}");
     // SIGTERM is a graceful stop for the demo service: it exits 0, and is restarted too.
-    assert!(notes.iter().any(|n| n.contains("(exit status: 0)")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains("(exit status: 0)")),
+        "{notes:?}"
+    );
     let kills: Vec<&str> = verdict["faults"]
         .as_array()
         .unwrap()

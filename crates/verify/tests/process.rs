@@ -508,12 +508,22 @@ async fn a_phase_env_restarts_a_rust_target_with_it_and_without_it_after() {
     );
     let path = dir.join("contract.yaml");
     std::fs::write(&path, &text).unwrap();
-    let contract = ballast_contract::Contract::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let contract =
+        ballast_contract::Contract::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let report = run(&contract).await;
     for c in &report.clauses {
-        assert_eq!(c.outcome, Outcome::Pass, "{c:#?}\nnotes: {:?}", report.notes);
+        assert_eq!(
+            c.outcome,
+            Outcome::Pass,
+            "{c:#?}\nnotes: {:?}",
+            report.notes
+        );
     }
-    let env: Vec<_> = report.faults.iter().filter(|f| f.toxic == "env HOLD_MIB=96").collect();
+    let env: Vec<_> = report
+        .faults
+        .iter()
+        .filter(|f| f.toxic == "env HOLD_MIB=96")
+        .collect();
     assert_eq!(env.len(), 1, "{:?}", report.faults);
     assert!(env[0].removed_s.is_some());
     let _ = std::fs::remove_dir_all(&dir);

@@ -61,7 +61,7 @@ pub(crate) fn preflight(contract: &Contract, phases: &[&PhasePlan]) -> Result<()
         if let (Some(limit), Some(total)) = (phase.limits.and_then(|l| l.memory), total) {
             if limit > total {
                 return Err(Error::Usage(format!(
-                    "{}: phase {}: limits.memory {} is above this machine's memory ({})",
+                    "{}: phase {}: limits.memory: {} is above this machine's memory ({})",
                     contract.source,
                     phase.name,
                     human(limit),
@@ -92,6 +92,34 @@ pub(crate) fn preflight(contract: &Contract, phases: &[&PhasePlan]) -> Result<()
                         &format!("{}.dir", f.path),
                         format!("{} is not a directory here", dir.display()),
                     ));
+                }
+                FaultKind::Io {
+                    dir,
+                    bytes,
+                    workers,
+                } => {
+                    // Writable, and room for every writer's file.
+                    ballast_fault::StressConfig::Io {
+                        dir: dir.clone(),
+                        bytes: *bytes,
+                        workers: *workers,
+                        cgroup: Vec::new(),
+                    }
+                    .validate()
+                    .map_err(|e| match e {
+                        // The stressor's field, under the contract's name for it.
+                        ballast_fault::Error::Config { field, reason } => at(
+                            contract,
+                            f.line,
+                            &format!(
+                                "{}.{}",
+                                f.path,
+                                if field == "bytes" { "size" } else { field }
+                            ),
+                            reason,
+                        ),
+                        other => at(contract, f.line, &f.path, other),
+                    })?;
                 }
                 kind if kind.needs_process() && contract.target.spawn.is_none() => {
                     if let Some(pid) = contract.target.process.as_ref().and_then(|p| p.pid) {
