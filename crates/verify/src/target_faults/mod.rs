@@ -37,18 +37,40 @@ fn at(contract: &Contract, line: usize, path: &str, message: impl std::fmt::Disp
 }
 
 /// Whether the spawned target gets a cgroup of its own.
-fn needs_group(contract: &Contract, phases: &[&PhasePlan]) -> bool {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GroupNeed {
+    /// No: nothing needs one, or `spawn.cgroup: false`.
+    No,
+    /// For the stressors to join, as Chaos Mesh's do; beside the target if none can be made.
+    Wanted,
+    /// Phase limits, a share of the memory limit, or `spawn.cgroup: true`.
+    Required,
+}
+
+fn group_need(contract: &Contract, phases: &[&PhasePlan]) -> GroupNeed {
     let Some(spawn) = &contract.target.spawn else {
-        return false;
+        return GroupNeed::No;
     };
+    let faults = || phases.iter().flat_map(|p| &p.faults);
     match spawn.cgroup {
-        Some(choice) => choice,
-        None => phases.iter().any(|p| {
-            p.limits.is_some()
-                || p.faults
-                    .iter()
-                    .any(|f| matches!(f.kind, FaultKind::Memory(MemoryAmount::ShareOfLimit(_))))
-        }),
+        Some(true) => GroupNeed::Required,
+        Some(false) => GroupNeed::No,
+        None if phases.iter().any(|p| p.limits.is_some())
+            || faults()
+                .any(|f| matches!(f.kind, FaultKind::Memory(MemoryAmount::ShareOfLimit(_)))) =>
+        {
+            GroupNeed::Required
+        }
+        None if faults().any(|f| {
+            matches!(
+                f.kind,
+                FaultKind::Cpu { .. } | FaultKind::Memory(_) | FaultKind::Io { .. }
+            )
+        }) =>
+        {
+            GroupNeed::Wanted
+        }
+        None => GroupNeed::No,
     }
 }
 
@@ -151,20 +173,30 @@ impl TargetSetup {
             group: None,
             dns: BTreeMap::new(),
         };
-        if needs_group(contract, phases) {
+        let need = group_need(contract, phases);
+        if need != GroupNeed::No {
             for stale in ballast_fault::sweep_stale(GROUP_NAME) {
                 notes.push(format!(
                     "removed a cgroup left by an earlier run: {}",
                     stale.display()
                 ));
             }
-            let group = GroupConfig {
+            let built = GroupConfig {
                 name: GROUP_NAME.into(),
                 memory: true,
                 cpu: true,
             }
-            .build()
-            .map_err(|e| Error::Fault(format!("the target's cgroup: {e}")))?;
+            .build();
+            let group = match (built, need) {
+                (Ok(group), _) => group,
+                (Err(e), GroupNeed::Wanted) => {
+                    notes.push(format!(
+                        "the target runs in ballast's cgroup, and the stressors beside it: no cgroup of its own could be made ({e})"
+                    ));
+                    return setup.start_dns(contract).await;
+                }
+                (Err(e), _) => return Err(Error::Fault(format!("the target's cgroup: {e}"))),
+            };
             notes.push(format!(
                 "the target runs in its own cgroup ({}): {}",
                 match group.version() {
@@ -180,21 +212,26 @@ impl TargetSetup {
             ));
             setup.group = Some(Arc::new(group));
         }
+        setup.start_dns(contract).await
+    }
+
+    /// Starts the contract's DNS servers (on an error, undoes everything set up so far).
+    async fn start_dns(mut self, contract: &Contract) -> Result<TargetSetup, Error> {
         for server in &contract.dns {
             let mut config = DnsConfig::new(server.listen);
             config.records = server.records.clone();
             config.upstream = server.upstream;
             match config.build().await {
                 Ok(s) => {
-                    setup.dns.insert(server.name.clone(), Arc::new(s));
+                    self.dns.insert(server.name.clone(), Arc::new(s));
                 }
                 Err(e) => {
-                    setup.shutdown().await;
+                    self.shutdown().await;
                     return Err(Error::Fault(format!("dns server {}: {e}", server.name)));
                 }
             }
         }
-        Ok(setup)
+        Ok(self)
     }
 
     /// Moves a spawned child into the target's cgroup before it runs anything.
