@@ -103,7 +103,7 @@ pub(crate) fn check_phase(
             Some(b)
         });
         if let Some(cpus) = l.cpus {
-            if !(cpus.is_finite() && cpus >= 0.01 && cpus <= 1024.0) {
+            if !(0.01..=1024.0).contains(&cpus) {
                 c.error(
                     &format!("{lpath}.cpus"),
                     "expected a number of cores from 0.01 to 1024, e.g. 0.5",
