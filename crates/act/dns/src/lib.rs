@@ -10,6 +10,8 @@
 //!   queries it hits. The first matching fault whose coin comes up applies; the coins come
 //!   from the seed, so a run can be repeated.
 //! - [`DnsServer::stats`] counts queries by what was done with them ([`DnsStats`]).
+//! - [`respond`] is the server's decision on one message without sockets (the code every
+//!   query goes through): an answer's bytes, nothing, a forward or a delay ([`Response`]).
 //!
 //! Resources are bounded: queries in flight (`max_in_flight`), TCP connections
 //! ([`MAX_TCP_CONNECTIONS`]) and their pipelines, delays ([`MAX_DELAY`]), idle TCP
@@ -62,5 +64,6 @@ mod upstream;
 pub use config::{DnsConfig, MAX_IN_FLIGHT};
 pub use error::Error;
 pub use fault::{DnsAction, DnsFault, MAX_DELAY};
+pub use handler::{respond, Response, Transport};
 pub use server::{DnsServer, MAX_TCP_CONNECTIONS};
 pub use stats::DnsStats;

@@ -2,12 +2,12 @@
 
 use crate::config::DnsConfig;
 use crate::error::Error;
-use crate::fault::{Dice, DnsFault, FaultSet};
+use crate::fault::{DnsFault, FaultSet};
 use crate::handler::{Handler, Stop, Transport};
-use crate::stats::{Counters, DnsStats};
+use crate::stats::DnsStats;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -55,16 +55,7 @@ impl DnsServer {
             transport: "udp",
             source,
         })?;
-        let handler = Arc::new(Handler {
-            records,
-            ttl: config.ttl,
-            upstream: config.upstream,
-            upstream_timeout: config.upstream_timeout,
-            faults: RwLock::new(Arc::new(FaultSet::default())),
-            coins: Dice::new(config.seed),
-            ids: Dice::new(config.seed ^ 0x1d5_5eed),
-            counters: Counters::default(),
-        });
+        let handler = Arc::new(Handler::new(config, records));
         let (stop, stopped) = watch::channel(false);
         let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
         let connections = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
