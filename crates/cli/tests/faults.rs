@@ -7,6 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// These tests count the machine's stressor processes and load its CPUs: one at a time,
+/// under `cargo test` too (nextest runs them in its `serial` group).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -93,6 +101,18 @@ fn stressors() -> Vec<u32> {
         .collect()
 }
 
+/// The stressors `parent` started.
+fn stressors_of(parent: u32) -> Vec<u32> {
+    stressors()
+        .into_iter()
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rsplit(')').next().unwrap_or_default();
+            after.split_whitespace().nth(1) == Some(parent.to_string().as_str())
+        })
+        .collect()
+}
+
 /// Running processes whose name starts with `prefix`.
 fn processes_named(prefix: &str) -> Vec<u32> {
     let mut out = Vec::new();
@@ -116,6 +136,7 @@ fn processes_named(prefix: &str) -> Vec<u32> {
 
 #[test]
 fn a_leaking_go_service_is_oom_killed_and_restarted_once() {
+    let _serial = one_at_a_time();
     let dir = scratch("oom");
     let binary = go_build(&dir, "runtime");
     let (out, verdict) = verify(
@@ -139,6 +160,7 @@ fn a_leaking_go_service_is_oom_killed_and_restarted_once() {
 
 #[test]
 fn gogc_for_one_phase_restarts_the_go_service_with_it() {
+    let _serial = one_at_a_time();
     let dir = scratch("gogc");
     let binary = go_build(&dir, "runtime");
     let (out, verdict) = verify(
@@ -156,6 +178,7 @@ fn gogc_for_one_phase_restarts_the_go_service_with_it() {
 
 #[test]
 fn cpu_stress_in_the_shops_cgroup_fails_the_surge_clause_the_surge_alone_passes() {
+    let _serial = one_at_a_time();
     let dir = scratch("cpu");
     let (out, verdict) = verify(&example("faults-cpu-surge"), &[], &dir);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -181,6 +204,7 @@ fn cpu_stress_in_the_shops_cgroup_fails_the_surge_clause_the_surge_alone_passes(
 
 #[test]
 fn a_client_with_a_backup_resolver_holds_through_servfail_one_without_does_not() {
+    let _serial = one_at_a_time();
     let dir = scratch("dns");
     let binary = go_build(&dir, "dnsfallback");
     let contract = example("faults-dns-fallback");
@@ -235,6 +259,7 @@ phases:
 
 #[test]
 fn stressors_die_with_a_killed_run_and_the_next_run_sweeps_its_cgroup() {
+    let _serial = one_at_a_time();
     let dir = scratch("kill9");
     let contract = stress_contract(&dir, 30);
     let mut run = Command::new(env!("CARGO_BIN_EXE_ballast"))
@@ -244,7 +269,7 @@ fn stressors_die_with_a_killed_run_and_the_next_run_sweeps_its_cgroup() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stressors().len() < 2 {
+    while stressors_of(run.id()).len() < 2 {
         assert!(Instant::now() < deadline, "the stressors never started");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -279,6 +304,7 @@ fn stressors_die_with_a_killed_run_and_the_next_run_sweeps_its_cgroup() {
 
 #[test]
 fn faults_that_cannot_work_here_are_refused_before_anything_starts() {
+    let _serial = one_at_a_time();
     let dir = scratch("refused");
     let marker = dir.join("started");
     let write = |name: &str, fault: &str, process: &str| {
@@ -307,7 +333,7 @@ fn faults_that_cannot_work_here_are_refused_before_anything_starts() {
     let cases = [
         (
             write("memory.yaml", "{ kind: memory, size: 900GiB }", &spawn),
-            "memory.yaml:9: phases[0].faults[0].size: 900.0GiB is above this machine's memory",
+            "memory.yaml:9: phases[0].faults[0].size: 900GiB is above this machine's memory",
         ),
         (
             write("io.yaml", "{ kind: io, dir: /nonexistent/dir }", &spawn),
@@ -319,7 +345,7 @@ fn faults_that_cannot_work_here_are_refused_before_anything_starts() {
                 &format!("{{ kind: io, dir: {}, size: 4000GiB }}", dir.display()),
                 &spawn,
             ),
-            "room.yaml:9: phases[0].faults[0].size: 1 worker(s) x 3.9 TiB need 3.9 TiB but",
+            "room.yaml:9: phases[0].faults[0].size: 1 worker(s) x 3.9TiB need 3.9TiB but",
         ),
         (
             write("signal.yaml", "{ kind: kill, signal: SIGBOGUS }", &spawn),
@@ -374,12 +400,20 @@ fn every_fault_contract(dir: &Path, ending: &Ending) -> PathBuf {
     let io = dir.join("io");
     std::fs::create_dir_all(&io).unwrap();
     let (extra, abort) = match ending {
-        Ending::CtrlC => ("", ""),
+        // At Ctrl-C the pause still has most of its `for` to go, and one fault is not due.
+        Ending::CtrlC => (
+            "      - { kind: dns, names: late.test, answer: nxdomain, after: 20s }\n",
+            "",
+        ),
         Ending::Abort => (
             "",
             "    abort_when: { steady_state: \"error_rate < 50%\", for: 1s }\n",
         ),
         Ending::FaultFails => ("      - { kind: kill, after: 1s }\n", ""),
+    };
+    let pause_for = match ending {
+        Ending::CtrlC => ", for: 20s",
+        _ => "",
     };
     let path = dir.join("every-fault.yaml");
     std::fs::write(
@@ -405,9 +439,9 @@ phases:
       - {{ kind: memory, size: 32MiB }}
       - {{ kind: io, dir: {io}, size: 4MiB }}
       - {{ kind: dns, names: "*", answer: servfail }}
-{extra}      - {{ kind: pause, after: 2s }}
+{extra}      - {{ kind: pause, after: 2s{pause_for} }}
 "#,
-            io = io.display()
+            io = io.display(),
         ),
     )
     .unwrap();
@@ -418,7 +452,8 @@ phases:
 /// on its port, no file in the I/O directory, the spawned target gone.
 fn nothing_left(run_pid: u32, dir: &Path, (port, dns): (u16, u16)) {
     assert_eq!(stressors(), Vec::<u32>::new(), "stressors left");
-    for controller in ["memory", "cpu", "cpuacct", "unified"] {
+    // The v1 controllers, the hybrid layout's v2 mount, and a pure v2 host's root.
+    for controller in ["memory", "cpu", "cpuacct", "unified", ""] {
         let root = Path::new("/sys/fs/cgroup").join(controller);
         let name = format!("ballast-verify-{run_pid}-");
         let mut stack = vec![root];
@@ -451,6 +486,19 @@ fn nothing_left(run_pid: u32, dir: &Path, (port, dns): (u16, u16)) {
     );
 }
 
+/// The demo service on `port` is stopped (state T).
+fn target_paused(port: u16) -> bool {
+    processes_named("ballast").into_iter().any(|pid| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline).contains(&format!("127.0.0.1:{port}"))
+            && stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('T'))
+    })
+}
+
 fn run_to(ending: Ending) -> (Output, serde_json::Value) {
     let dir = scratch(match ending {
         Ending::CtrlC => "ctrl-c",
@@ -474,12 +522,13 @@ fn run_to(ending: Ending) -> (Output, serde_json::Value) {
     let pid = child.id();
     if let Ending::CtrlC = ending {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while stressors().len() < 3 {
-            assert!(Instant::now() < deadline, "the stressors never started");
+        while stressors_of(pid).len() < 3 || !target_paused(ending.ports().0) {
+            assert!(
+                Instant::now() < deadline,
+                "the faults were never all in place"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        // After the pause is in place too.
-        std::thread::sleep(Duration::from_millis(2500));
         // SAFETY: kill(2) on the run this test started.
         unsafe { libc::kill(pid as i32, libc::SIGINT) };
     }
@@ -511,6 +560,7 @@ fn kinds(verdict: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn ctrl_c_removes_every_fault() {
+    let _serial = one_at_a_time();
     let (out, verdict) = run_to(Ending::CtrlC);
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert_eq!(
@@ -523,6 +573,7 @@ fn ctrl_c_removes_every_fault() {
 
 #[test]
 fn an_abort_removes_every_fault() {
+    let _serial = one_at_a_time();
     let (out, verdict) = run_to(Ending::Abort);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -535,6 +586,7 @@ fn an_abort_removes_every_fault() {
 
 #[test]
 fn a_fault_that_fails_stops_the_phase_and_removes_the_others() {
+    let _serial = one_at_a_time();
     let (out, verdict) = run_to(Ending::FaultFails);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let aborted = verdict["aborted"].as_str().unwrap_or_default();
@@ -550,6 +602,7 @@ fn a_fault_that_fails_stops_the_phase_and_removes_the_others() {
 
 #[test]
 fn kills_are_restarted_until_the_restart_loop_limit_then_the_target_stays_down() {
+    let _serial = one_at_a_time();
     let dir = scratch("loop");
     let path = dir.join("loop.yaml");
     std::fs::write(
@@ -566,11 +619,11 @@ target:
 phases:
   - name: crashes
     rate: 20/s
-    duration: 4s
+    duration: 8s
     faults:
       - { kind: kill, after: 500ms }
-      - { kind: kill, signal: SIGTERM, after: 1500ms }
-      - { kind: kill, after: 2500ms }
+      - { kind: kill, signal: SIGTERM, after: 3s }
+      - { kind: kill, after: 5500ms }
 clauses:
   - { name: three exits seen, check: process.restarts == 3 }
 "#,

@@ -45,4 +45,6 @@ pub use series::{Point, Series};
 pub use signal::Signal;
 pub use source::{SeriesSource, SourceError};
 pub use timeline::TimelinePoint;
-pub use units::{duration_text, format_duration, parse_bytes, parse_duration, parse_percent};
+pub use units::{
+    duration_text, format_bytes, format_duration, parse_bytes, parse_duration, parse_percent,
+};

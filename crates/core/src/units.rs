@@ -97,6 +97,26 @@ pub fn parse_bytes(input: &str) -> Result<u64, Error> {
     Ok(bytes.round() as u64)
 }
 
+/// Formats a size for people, in the units [`parse_bytes`] reads: `512B`, `64MiB`,
+/// `1.5GiB` (one decimal when not whole).
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes}B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value}{}", UNITS[unit])
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
 /// Parses a share written as a percentage (`80%`, `0.5%`) into 0..=1.
 pub fn parse_percent(input: &str) -> Result<f64, Error> {
     let fail = || Error::Share {
@@ -169,6 +189,12 @@ mod tests {
         assert_eq!(parse_bytes("0").unwrap(), 0);
         for bad in ["256", "MiB", "1 TiB", "-1MiB", "", "1e99GiB"] {
             assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_bytes(512), "512B");
+        assert_eq!(format_bytes(256 << 20), "256MiB");
+        assert_eq!(format_bytes(3 << 29), "1.5GiB");
+        for b in [1u64, 1023, 1024, 4 << 20, 7 << 30] {
+            assert_eq!(parse_bytes(&format_bytes(b)).unwrap(), b);
         }
         assert!(parse_bytes("256")
             .unwrap_err()

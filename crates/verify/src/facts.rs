@@ -34,6 +34,10 @@ pub struct RunData {
     /// stopped to when the new one was ready, seconds since the run started. A change of
     /// process across one is not a restart of the target's own.
     pub planned_restarts: Vec<(f64, f64)>,
+    /// When verify supervised the watched process itself: the times it exited without
+    /// verify asking, seconds since the run started. Restarts are then counted from these,
+    /// exactly, not from once-a-second samples.
+    pub exits: Option<Vec<f64>>,
 }
 
 struct Traffic {
@@ -179,6 +183,10 @@ impl RunData {
                 // Never seen in the window: nothing is known about its restarts.
                 if !bounds.iter().any(|s| s.pid.is_some()) {
                     return None;
+                }
+                if let Some(exits) = &self.exits {
+                    let (from, to) = (bounds.first()?.t, bounds.last()?.t);
+                    return Some(exits.iter().filter(|&&t| t > from && t <= to).count() as f64);
                 }
                 let id = |s: &ProcessSample| s.pid.zip(s.started);
                 let planned = |a: f64, b: f64| {

@@ -25,10 +25,11 @@ pub enum Watched {
     /// follows the supervisor's current pid and keeps the cgroup it found first.
     Spawned(tokio::sync::watch::Receiver<Option<u32>>),
     /// The newest process named `name` inside the tree of `root` (a spawned supervisor
-    /// or wrapper): restarts are the named server's, memory is the whole tree's.
+    /// or wrapper, whichever pid it has now): restarts are the named server's, memory is
+    /// the whole tree's.
     NameUnder {
-        /// The spawned process.
-        root: u32,
+        /// The spawned process, as the supervisor runs it now.
+        root: tokio::sync::watch::Receiver<Option<u32>>,
         /// The server's `comm` name.
         name: String,
     },
@@ -74,8 +75,9 @@ struct Shared {
 #[derive(Clone)]
 pub struct ProcessWatch {
     watcher: Arc<Mutex<Watcher>>,
-    /// The supervisor's current pid, for [`Watched::Spawned`].
-    follow: Option<tokio::sync::watch::Receiver<Option<u32>>>,
+    /// The supervisor's current pid, for [`Watched::Spawned`] and [`Watched::NameUnder`]
+    /// (with the server's name).
+    follow: Option<(tokio::sync::watch::Receiver<Option<u32>>, Option<String>)>,
     start: Instant,
     shared: Arc<Mutex<Shared>>,
 }
@@ -88,14 +90,15 @@ impl ProcessWatch {
         let config = match &watched {
             Watched::Pid(pid) => WatchConfig::pid(*pid),
             Watched::Spawned(rx) => {
-                follow = Some(rx.clone());
+                follow = Some((rx.clone(), None));
                 // While it is down the first pid stands in: it is gone, which is the truth.
                 WatchConfig::pid(rx.borrow().unwrap_or(u32::MAX))
             }
             Watched::Name(name) => WatchConfig::name(name),
             Watched::NameUnder { root, name } => {
+                follow = Some((root.clone(), Some(name.clone())));
                 let mut c = WatchConfig::name(name);
-                c.under = Some(*root);
+                c.under = Some(root.borrow().unwrap_or(u32::MAX));
                 c
             }
         };
@@ -122,9 +125,19 @@ impl ProcessWatch {
     /// reading the group the old one found (so OOM kills before the restart still count).
     fn current(&self) -> Watcher {
         let mut watcher = self.watcher.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(now) = self.follow.as_ref().and_then(|rx| *rx.borrow()) {
-            if watcher.config().pid != Some(now) {
-                let mut config = WatchConfig::pid(now);
+        let Some((rx, name)) = &self.follow else {
+            return watcher.clone();
+        };
+        if let Some(now) = *rx.borrow() {
+            let (mut config, followed) = match name {
+                None => (WatchConfig::pid(now), watcher.config().pid),
+                Some(name) => {
+                    let mut c = WatchConfig::name(name);
+                    c.under = Some(now);
+                    (c, watcher.config().under)
+                }
+            };
+            if followed != Some(now) {
                 if let Some(paths) = watcher.cgroup_paths() {
                     config.cgroup = ballast_proc::CgroupChoice::Paths(paths);
                 }

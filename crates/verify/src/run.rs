@@ -126,22 +126,36 @@ pub async fn verify(
         &mut on_event,
     )
     .await;
+    let mut exits = Vec::new();
     if let Some(s) = supervisor {
         let (happenings, note) = s.stop().await;
         notes.extend(happenings.iter().filter_map(Happening::note));
         notes.extend(note);
+        exits.extend(happenings.iter().filter_map(|h| match h {
+            Happening::Exited(t, _) => Some(*t),
+            _ => None,
+        }));
     }
     setup.shutdown().await;
     if let Some(f) = faults {
         f.shutdown().await;
     }
     let PhasesOutcome {
-        data,
+        mut data,
         records,
         interrupted,
         aborted,
         faults,
     } = outcome?;
+    // The supervised process is the watched one unless a server inside it is named.
+    let named = contract
+        .target
+        .process
+        .as_ref()
+        .and_then(|p| p.name.as_ref());
+    if contract.target.spawn.is_some() && named.is_none() {
+        data.exits = Some(exits);
+    }
 
     let executed: BTreeSet<&str> = data.phases.iter().map(|p| p.name.as_str()).collect();
     let clauses = contract
@@ -201,6 +215,32 @@ pub async fn verify(
     })
 }
 
+/// Which process the `process.*` facts are about, and which one process faults act on:
+/// the same one, found the same way.
+fn who(contract: &Contract, supervisor: Option<&Supervisor>) -> (Option<Watched>, TargetRef) {
+    let process = contract.target.process.as_ref();
+    let name = process.and_then(|p| p.name.clone());
+    match (supervisor, name) {
+        // A spawned supervisor or wrapper with a named server inside.
+        (Some(s), Some(name)) => (
+            Some(Watched::NameUnder {
+                root: s.pid_watch(),
+                name: name.clone(),
+            }),
+            TargetRef::NameUnder(s.pid_watch(), name),
+        ),
+        (Some(s), None) => (
+            Some(Watched::Spawned(s.pid_watch())),
+            TargetRef::Spawned(s.pid_watch()),
+        ),
+        (None, Some(name)) => (Some(Watched::Name(name.clone())), TargetRef::Name(name)),
+        (None, None) => match process.and_then(|p| p.pid) {
+            Some(pid) => (Some(Watched::Pid(pid)), TargetRef::Pid(pid)),
+            None => (None, TargetRef::None),
+        },
+    }
+}
+
 /// What the phases produced.
 #[derive(Default)]
 struct PhasesOutcome {
@@ -236,36 +276,7 @@ async fn run_phases(
         .transpose()
         .map_err(|e| Error::Scrape(e.to_string()))?;
     let faults = held.faults;
-    let spawned_pid = held.supervisor.and_then(Supervisor::pid);
-    let watched = match (spawned_pid, &contract.target.process) {
-        // A spawned supervisor or wrapper with a named server inside.
-        (
-            Some(root),
-            Some(ballast_contract::ProcessSpec {
-                name: Some(name), ..
-            }),
-        ) => Some(Watched::NameUnder {
-            root,
-            name: name.clone(),
-        }),
-        (Some(_), _) => held.supervisor.map(|s| Watched::Spawned(s.pid_watch())),
-        (None, Some(p)) => p
-            .pid
-            .map(Watched::Pid)
-            .or_else(|| p.name.clone().map(Watched::Name)),
-        (None, None) => None,
-    };
-    let target = match (held.supervisor, &contract.target.process) {
-        (Some(_), Some(ballast_contract::ProcessSpec { name: Some(n), .. })) => {
-            TargetRef::Name(n.clone())
-        }
-        (Some(s), _) => TargetRef::Spawned(s.pid_watch()),
-        (None, Some(ballast_contract::ProcessSpec { pid: Some(pid), .. })) => TargetRef::Pid(*pid),
-        (None, Some(ballast_contract::ProcessSpec { name: Some(n), .. })) => {
-            TargetRef::Name(n.clone())
-        }
-        (None, _) => TargetRef::None,
-    };
+    let (watched, target) = who(contract, held.supervisor);
     let watch = watched.map(|w| ProcessWatch::new(w, start)).transpose()?;
     let mut background = Vec::new();
     if let Some(s) = &scraper {
@@ -284,6 +295,7 @@ async fn run_phases(
                 out.interrupted = true;
                 break;
             }
+            let records_before = out.faults.len();
             // Faults go in before the warm-up, so the service has met them by the time
             // the judged part starts; they come out however the phase ends.
             let applied = match faults {
@@ -326,6 +338,8 @@ async fn run_phases(
                 on_event,
             )
             .await;
+            // A fault that failed while the phase ran stopped it; not Ctrl-C.
+            let stopped_by_a_fault = *beyond.failed().borrow();
             let mut ledger = Ledger {
                 records: &mut out.faults,
                 planned: &mut out.data.planned_restarts,
@@ -343,8 +357,7 @@ async fn run_phases(
                 f.remove(&applied, start, &mut out.faults).await;
             }
             let mut ran = ran?;
-            if failed.is_some() {
-                // Stopped by its own faults, not by Ctrl-C.
+            if stopped_by_a_fault {
                 ran.interrupted = false;
             }
             if let Some(w) = &watch {
@@ -353,7 +366,8 @@ async fn run_phases(
             out.interrupted |= ran.interrupted;
             out.aborted = ran.aborted.clone().or(failed);
             if let Some(mut record) = ran.record {
-                record.chaos_applied = !applied.is_empty() || !phase.faults.is_empty();
+                // Some fault (on a proxy or on the target) was put in place.
+                record.chaos_applied = out.faults.len() > records_before;
                 out.data.phases.push(PhaseResult {
                     name: phase.name.clone(),
                     report: record.report.clone(),

@@ -164,13 +164,27 @@ impl Spawned {
         self.terminate().await
     }
 
+    /// After the target's own process has exited (and been reaped): stops what is left of
+    /// its group. Its pid may already be another process's, so no tree is looked up by it;
+    /// the group's id cannot be reused while the group has members.
+    pub async fn stop_exited(mut self) -> Option<String> {
+        if remaining(self.pid as i32, &[]).is_empty() {
+            return self.done(None);
+        }
+        self.terminate_group(Vec::new()).await
+    }
+
     async fn terminate(&mut self) -> Option<String> {
-        let pgid = self.pid as i32;
         // Descendants that left the group (setsid, setpgid) are found now, while their
         // parents still link them to the target.
         let strays: Vec<ProcessId> = ProcessTable::scan(Path::new("/proc"))
             .map(|t| t.tree(self.pid).iter().map(|s| s.id()).collect())
             .unwrap_or_default();
+        self.terminate_group(strays).await
+    }
+
+    async fn terminate_group(&mut self, strays: Vec<ProcessId>) -> Option<String> {
+        let pgid = self.pid as i32;
         signal(pgid, &strays, libc::SIGTERM);
         let mut reaped = false;
         let deadline = Instant::now() + GRACE;

@@ -8,10 +8,9 @@
 
 use crate::spawn::{Joiner, Spawned};
 use crate::Error;
-use ballast_contract::faults::RestartPlan;
 use ballast_contract::SpawnPlan;
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// What the run asks of the supervisor.
@@ -105,11 +104,6 @@ impl Supervisor {
         })
     }
 
-    /// The target's current pid (and process group), `None` while it is down.
-    pub(crate) fn pid(&self) -> Option<u32> {
-        *self.pid.borrow()
-    }
-
     /// Follows the current pid.
     pub(crate) fn pid_watch(&self) -> watch::Receiver<Option<u32>> {
         self.pid.clone()
@@ -147,23 +141,30 @@ async fn supervise(
     mut requests: mpsc::Receiver<Request>,
 ) -> Vec<Happening> {
     let mut child = Some(child);
+    // A request that came while the target was being started again.
+    let mut pending: Option<Request> = None;
     loop {
-        let request = match child.as_mut() {
-            Some(running) => tokio::select! {
+        let request = match (pending.take(), child.as_mut()) {
+            (Some(request), _) => Some(request),
+            (None, Some(running)) => tokio::select! {
                 status = running.exited() => {
                     let t = state.start.elapsed().as_secs_f64();
                     state.happenings.push(Happening::Exited(t, status.to_string()));
                     state.pid.send_replace(None);
                     // What it started may still run; stop it all before anything new.
                     if let Some(gone) = child.take() {
-                        let _ = gone.stop().await;
+                        let _ = gone.stop_exited().await;
                     }
-                    child = state.after_exit().await;
+                    match state.recover(&mut requests).await {
+                        Recovery::Running(new) => child = Some(new),
+                        Recovery::Down => {}
+                        Recovery::Interrupted(request) => pending = Some(request),
+                    }
                     continue;
                 }
                 request = requests.recv() => request,
             },
-            None => requests.recv().await,
+            (None, None) => requests.recv().await,
         };
         match request {
             Some(Request::Restart { env, reply }) => {
@@ -200,43 +201,75 @@ async fn supervise(
     }
 }
 
+/// How starting the target again after an exit ended.
+enum Recovery {
+    Running(Spawned),
+    /// No policy, or a restart loop.
+    Down,
+    /// The run asked for something meanwhile (a stop, a planned restart): the attempt is
+    /// dropped (a half-started target is killed with its group) and the request served.
+    Interrupted(Request),
+}
+
 impl State {
-    /// After an exit the run did not ask for: start again if the policy allows.
-    async fn after_exit(&mut self) -> Option<Spawned> {
-        let policy: RestartPlan = self.plan.restart?;
-        let now = Instant::now();
-        while self
-            .recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > policy.within)
-        {
-            self.recent.pop_front();
-        }
-        let t = || self.start.elapsed().as_secs_f64();
-        if self.recent.len() as u32 >= policy.max {
-            self.happenings.push(Happening::RestartLoop(
-                t(),
-                format!(
-                    "the target exited {} times within {}; it is left down (restart.max {})",
-                    policy.max + 1,
-                    ballast_core::format_duration(policy.within),
-                    policy.max
-                ),
-            ));
-            return None;
-        }
-        tokio::time::sleep(policy.delay.min(Duration::from_secs(60))).await;
-        self.recent.push_back(Instant::now());
-        match Spawned::start(&self.plan, &self.base_url, &self.env, self.join.clone()).await {
-            Ok(new) => {
-                self.happenings.push(Happening::Restarted(t()));
-                self.pid.send_replace(Some(new.pid));
-                Some(new)
+    /// After an exit the run did not ask for: start again as the policy allows, each
+    /// attempt (failed ones too) counting towards the restart loop, while still listening
+    /// to the run.
+    async fn recover(&mut self, requests: &mut mpsc::Receiver<Request>) -> Recovery {
+        let Some(policy) = self.plan.restart else {
+            return Recovery::Down;
+        };
+        loop {
+            let now = Instant::now();
+            while self
+                .recent
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > policy.within)
+            {
+                self.recent.pop_front();
             }
-            Err(e) => {
-                self.happenings
-                    .push(Happening::RestartFailed(t(), e.to_string()));
-                None
+            let t = self.start.elapsed().as_secs_f64();
+            if self.recent.len() as u32 >= policy.max {
+                self.happenings.push(Happening::RestartLoop(
+                    t,
+                    format!(
+                        "the target exited {} times within {}; it is left down (restart.max {})",
+                        policy.max + 1,
+                        ballast_core::format_duration(policy.within),
+                        policy.max
+                    ),
+                ));
+                return Recovery::Down;
+            }
+            self.recent.push_back(now);
+            let (plan, base_url, env, join) = (
+                self.plan.clone(),
+                self.base_url.clone(),
+                self.env.clone(),
+                self.join.clone(),
+            );
+            let attempt = async move {
+                tokio::time::sleep(policy.delay).await;
+                Spawned::start(&plan, &base_url, &env, join).await
+            };
+            tokio::select! {
+                result = attempt => {
+                    let t = self.start.elapsed().as_secs_f64();
+                    match result {
+                        Ok(new) => {
+                            self.happenings.push(Happening::Restarted(t));
+                            self.pid.send_replace(Some(new.pid));
+                            return Recovery::Running(new);
+                        }
+                        Err(e) => self.happenings.push(Happening::RestartFailed(t, e.to_string())),
+                    }
+                }
+                request = requests.recv() => {
+                    return match request {
+                        Some(request) => Recovery::Interrupted(request),
+                        None => Recovery::Down,
+                    };
+                }
             }
         }
     }

@@ -184,12 +184,7 @@ fn plan(contract: &Contract, only: Option<&str>) -> String {
             .collect();
         chaos.extend(p.faults.iter().map(|f| f.describe()));
         if let Some(l) = p.limits {
-            if let Some(m) = l.memory {
-                chaos.push(format!("memory limit {}MiB", m >> 20));
-            }
-            if let Some(c) = l.cpus {
-                chaos.push(format!("cpu quota {c} cores"));
-            }
+            chaos.push(format!("limits {}", l.describe()));
         }
         if !p.env.is_empty() {
             let env: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -93,7 +93,7 @@ impl Checker<'_> {
         }
     }
 
-    fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
         match parse_duration(text) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -306,6 +306,10 @@ impl Contract {
         let fault_context = crate::faults::check::FaultContext {
             spawned: target.as_ref().is_some_and(|t| t.spawn.is_some()),
             watched: target.as_ref().is_some_and(|t| t.process.is_some()),
+            watched_pid: target
+                .as_ref()
+                .and_then(|t| t.process.as_ref())
+                .and_then(|p| p.pid),
             cgroup_allowed: target
                 .as_ref()
                 .and_then(|t| t.spawn.as_ref())
@@ -403,6 +407,12 @@ fn check_target(c: &mut Checker<'_>, t: &TargetSpec, base_dir: &Path) -> Option<
     if let Some(p) = &t.process {
         if p.pid.is_none() == p.name.is_none() {
             c.error("target.process", "expected exactly one of pid or name");
+            ok = false;
+        } else if p.pid.is_some() && t.spawn.is_some() {
+            c.error(
+                "target.process.pid",
+                "with target.spawn the spawned process is watched; name the server inside it with process.name instead",
+            );
             ok = false;
         }
     }

@@ -249,10 +249,16 @@ phases:
     }
     let watched = text.replace(
         "target: { base_url: http://127.0.0.1:18080 }",
-        "target: { base_url: http://127.0.0.1:18080, process: { pid: 1 } }",
+        "target: { base_url: http://127.0.0.1:18080, process: { pid: 4242 } }",
     );
     let e = parse(&watched).unwrap_err();
     assert!(!e.contains("pause fault needs"), "{e}");
+    let init = watched.replace("pid: 4242", "pid: 1");
+    let e = parse(&init).unwrap_err();
+    assert!(
+        e.contains("faults.yaml:10:") && e.contains("target.process.pid 0 or 1 is not a target"),
+        "{e}"
+    );
     let never = FULL.replace("restart: { max: 2, within: 30s }", "cgroup: false");
     assert!(parse(&never)
         .unwrap_err()

@@ -11,7 +11,7 @@ use crate::report::FaultRecord;
 use crate::spawn::Joiner;
 use crate::supervise::Supervisor;
 use crate::Error;
-use ballast_contract::faults::{FaultKind, MemoryAmount};
+use ballast_contract::faults::{FaultKind, LimitsPlan, MemoryAmount};
 use ballast_contract::{Contract, PhasePlan};
 use ballast_dns::{DnsConfig, DnsServer};
 use ballast_fault::{ChildGroup, GroupConfig};
@@ -78,7 +78,7 @@ fn group_need(contract: &Contract, phases: &[&PhasePlan]) -> GroupNeed {
 /// is not there, more memory than the machine has, a process verify cannot signal.
 pub(crate) fn preflight(contract: &Contract, phases: &[&PhasePlan]) -> Result<(), Error> {
     let total = ballast_fault::memory_total().ok();
-    let human = |b: u64| format!("{:.1}GiB", b as f64 / (1u64 << 30) as f64);
+    let human = ballast_core::format_bytes;
     for phase in phases {
         if let (Some(limit), Some(total)) = (phase.limits.and_then(|l| l.memory), total) {
             if limit > total {
@@ -175,18 +175,25 @@ impl TargetSetup {
         };
         let need = group_need(contract, phases);
         if need != GroupNeed::No {
-            for stale in ballast_fault::sweep_stale(GROUP_NAME) {
+            // Removing stale groups waits for the kernel: off the async threads.
+            let (stale, built) = tokio::task::spawn_blocking(|| {
+                let stale = ballast_fault::sweep_stale(GROUP_NAME);
+                let built = GroupConfig {
+                    name: GROUP_NAME.into(),
+                    memory: true,
+                    cpu: true,
+                }
+                .build();
+                (stale, built)
+            })
+            .await
+            .map_err(|e| Error::Fault(format!("the target's cgroup: {e}")))?;
+            for dir in stale {
                 notes.push(format!(
                     "removed a cgroup left by an earlier run: {}",
-                    stale.display()
+                    dir.display()
                 ));
             }
-            let built = GroupConfig {
-                name: GROUP_NAME.into(),
-                memory: true,
-                cpu: true,
-            }
-            .build();
             let group = match (built, need) {
                 (Ok(group), _) => group,
                 (Err(e), GroupNeed::Wanted) => {
@@ -288,14 +295,43 @@ pub(crate) struct Ledger<'a> {
 }
 
 fn record(phase: &PhasePlan, start: Instant, what: String, ledger: &mut Ledger<'_>) -> usize {
-    ledger.records.push(FaultRecord {
-        phase: phase.name.clone(),
-        proxy: "the target".into(),
-        toxic: what,
-        applied_s: start.elapsed().as_secs_f64(),
-        removed_s: None,
-    });
-    ledger.records.len() - 1
+    phase::push_record(
+        ledger.records,
+        &phase.name,
+        "the target",
+        what,
+        start,
+        false,
+    )
+}
+
+/// Sets (or with `None` lifts) both limits, trying each whatever the other did; cgroup
+/// writes can block while the kernel reclaims memory, so off the async threads.
+async fn set_limits(group: &Arc<ChildGroup>, limits: Option<LimitsPlan>) -> Result<(), String> {
+    let group = Arc::clone(group);
+    let (memory, cpus) = limits.map_or((None, None), |l| (l.memory, l.cpus));
+    tokio::task::spawn_blocking(move || {
+        let problems: Vec<String> = [
+            group
+                .set_memory_limit(memory)
+                .err()
+                .map(|e| format!("memory: {e}")),
+            group
+                .set_cpu_quota(cpus)
+                .err()
+                .map(|e| format!("cpus: {e}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
 
 fn env_text(env: &BTreeMap<String, String>) -> String {
@@ -329,29 +365,30 @@ pub(crate) async fn begin(
 ) -> Result<PhaseFaults, Error> {
     let mut limits = None;
     if let (Some(l), Some(group)) = (phase.limits, &setup.group) {
-        group
-            .set_memory_limit(l.memory)
-            .and_then(|()| group.set_cpu_quota(l.cpus))
-            .map_err(|e| Error::Fault(format!("phase {}: limits: {e}", phase.name)))?;
-        let mut what = Vec::new();
-        if let Some(m) = l.memory {
-            what.push(format!("memory {}MiB", m >> 20));
-        }
-        if let Some(c) = l.cpus {
-            what.push(format!("cpus {c}"));
+        if let Err(e) = set_limits(group, Some(l)).await {
+            let _ = set_limits(group, None).await;
+            return Err(Error::Fault(format!("phase {}: limits: {e}", phase.name)));
         }
         limits = Some(record(
             phase,
             start,
-            format!("limits {}", what.join(", ")),
+            format!("limits {}", l.describe()),
             ledger,
         ));
     }
     let mut env = None;
     if let (false, Some(s)) = (phase.env.is_empty(), supervisor) {
-        restart(s, phase.env.clone(), start, ledger)
-            .await
-            .map_err(|e| Error::Fault(format!("phase {}: restarting with env: {e}", phase.name)))?;
+        if let Err(e) = restart(s, phase.env.clone(), start, ledger).await {
+            if let (Some(index), Some(group)) = (limits, &setup.group) {
+                if set_limits(group, None).await.is_ok() {
+                    ledger.records[index].removed_s = Some(start.elapsed().as_secs_f64());
+                }
+            }
+            return Err(Error::Fault(format!(
+                "phase {}: restarting with env: {e}",
+                phase.name
+            )));
+        }
         env = Some(record(
             phase,
             start,
@@ -389,10 +426,7 @@ pub(crate) async fn end(
     ledger.records.extend(outcome.records);
     let mut failures = outcome.failures;
     if let (Some(index), Some(group)) = (faults.limits, &setup.group) {
-        match group
-            .set_memory_limit(None)
-            .and_then(|()| group.set_cpu_quota(None))
-        {
+        match set_limits(group, None).await {
             Ok(()) => ledger.records[index].removed_s = Some(start.elapsed().as_secs_f64()),
             Err(e) => failures.push(format!("removing the limits: {e}")),
         }

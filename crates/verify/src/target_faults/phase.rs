@@ -23,14 +23,45 @@ pub(crate) enum TargetRef {
     Pid(u32),
     /// `target.process.name`: the newest process of that name.
     Name(String),
+    /// `target.process.name` inside the spawned target's tree (a supervisor or wrapper):
+    /// signals go to the named server alone, a pause to the whole spawned group.
+    NameUnder(watch::Receiver<Option<u32>>, String),
     /// No process (no process faults were allowed by the contract check).
     None,
 }
 
 impl TargetRef {
     /// The process now, and whether its whole group may be signalled (only a group verify
-    /// started: a process found by pid or name may share its group with a shell).
+    /// started: a process found by pid or name may share its group with a shell). Never
+    /// ballast itself or one of its ancestors.
     fn now(&self) -> Result<(u32, bool), String> {
+        let (pid, group) = self.find()?;
+        if ancestry().contains(&pid) {
+            return Err(format!(
+                "process {pid} is ballast itself or one of its parents; it is not faulted"
+            ));
+        }
+        Ok((pid, group))
+    }
+
+    /// The group a pause stops: the spawned target's own, or a process that leads its
+    /// own group.
+    fn group_to_pause(&self) -> Result<u32, String> {
+        if let TargetRef::NameUnder(rx, _) = self {
+            return rx
+                .borrow()
+                .ok_or_else(|| "the target is not running".to_string());
+        }
+        let (pid, group) = self.now()?;
+        if !group && process_group(pid) != Some(pid) {
+            return Err(format!(
+                "process {pid} does not lead a process group of its own (its group may hold other programs); pause needs one"
+            ));
+        }
+        Ok(pid)
+    }
+
+    fn find(&self) -> Result<(u32, bool), String> {
         match self {
             TargetRef::Spawned(rx) => rx
                 .borrow()
@@ -44,6 +75,18 @@ impl TargetRef {
                     .newest_named(name, None)
                     .map(|p| (p.pid, false))
                     .ok_or_else(|| format!("no process named {name:?} is running"))
+            }
+            TargetRef::NameUnder(rx, name) => {
+                let root = rx
+                    .borrow()
+                    .ok_or_else(|| "the target is not running".to_string())?;
+                let table = ballast_proc::ProcessTable::scan(std::path::Path::new("/proc"))
+                    .map_err(|e| e.to_string())?;
+                let tree = table.tree(root);
+                table
+                    .newest_named(name, Some(&tree))
+                    .map(|p| (p.pid, false))
+                    .ok_or_else(|| format!("no process named {name:?} runs under the target"))
             }
             TargetRef::None => Err("the contract names no process".into()),
         }
@@ -62,6 +105,9 @@ pub(crate) struct PhaseContext {
 /// A phase's faults, running.
 pub(crate) struct Running {
     end: Option<oneshot::Sender<()>>,
+    /// The DNS servers, to clear if the task dies (what else it holds undoes itself on
+    /// drop).
+    dns: Vec<Arc<DnsServer>>,
     task: tokio::task::JoinHandle<Outcome>,
     failed: watch::Receiver<bool>,
 }
@@ -94,6 +140,7 @@ pub(crate) fn start(phase: &PhasePlan, ctx: PhaseContext) -> Running {
     let (end, ended) = oneshot::channel();
     let (failed_tx, failed) = watch::channel(false);
     let faults = phase.faults.clone();
+    let dns = ctx.dns.values().cloned().collect();
     let name = phase.name.clone();
     let task = tokio::spawn(async move {
         let began = Instant::now();
@@ -114,10 +161,16 @@ pub(crate) fn start(phase: &PhasePlan, ctx: PhaseContext) -> Running {
             failed: failed_tx,
         };
         let mut ended = ended;
+        // Faults still due when the phase ends (early, or an `after + for` past its end)
+        // are never applied.
+        let mut ended_early = false;
         for (t, apply, i) in events {
             tokio::select! {
                 _ = tokio::time::sleep_until((began + t).into()) => {}
-                _ = &mut ended => break,
+                _ = &mut ended => {
+                    ended_early = true;
+                    break;
+                }
             }
             if apply {
                 schedule.apply(i, &faults[i]).await;
@@ -125,7 +178,9 @@ pub(crate) fn start(phase: &PhasePlan, ctx: PhaseContext) -> Running {
                 schedule.remove(i).await;
             }
         }
-        let _ = ended.await;
+        if !ended_early {
+            let _ = ended.await;
+        }
         let keys: Vec<usize> = schedule.held.keys().copied().collect();
         for i in keys {
             schedule.remove(i).await;
@@ -134,6 +189,7 @@ pub(crate) fn start(phase: &PhasePlan, ctx: PhaseContext) -> Running {
     });
     Running {
         end: Some(end),
+        dns,
         task,
         failed,
     }
@@ -152,10 +208,15 @@ impl Running {
         }
         match (&mut self.task).await {
             Ok(outcome) => outcome,
-            Err(e) => Outcome {
-                failures: vec![format!("the phase's fault task failed: {e}")],
-                ..Outcome::default()
-            },
+            Err(e) => {
+                for server in &self.dns {
+                    server.clear_faults();
+                }
+                Outcome {
+                    failures: vec![format!("the phase's fault task failed: {e}")],
+                    ..Outcome::default()
+                }
+            }
         }
     }
 }
@@ -166,15 +227,14 @@ impl Schedule {
     }
 
     fn record(&mut self, on: String, what: String, instant: bool) -> usize {
-        let t = self.now();
-        self.out.records.push(FaultRecord {
-            phase: self.phase.clone(),
-            proxy: on,
-            toxic: what,
-            applied_s: t,
-            removed_s: instant.then_some(t),
-        });
-        self.out.records.len() - 1
+        push_record(
+            &mut self.out.records,
+            &self.phase,
+            &on,
+            what,
+            self.ctx.start,
+            instant,
+        )
     }
 
     async fn apply(&mut self, i: usize, fault: &FaultPlan) {
@@ -205,13 +265,8 @@ impl Schedule {
         };
         match &fault.kind {
             FaultKind::Pause => {
-                let (pid, group) = self.ctx.target.now()?;
-                if !group && process_group(pid) != Some(pid) {
-                    return Err(format!(
-                        "process {pid} shares its process group with others; pause needs a group of its own"
-                    ));
-                }
-                let pause = Pause::start(pid).map_err(|e| e.to_string())?;
+                let group = self.ctx.target.group_to_pause()?;
+                let pause = Pause::start(group).map_err(|e| e.to_string())?;
                 Ok(Some((
                     Held::Pause(pause),
                     "the target".into(),
@@ -267,7 +322,10 @@ impl Schedule {
                     cgroup: dirs(&self.ctx.group),
                 })
                 .await?;
-                let what = format!("memory stress {}MiB {place}", bytes >> 20);
+                let what = format!(
+                    "memory stress {} {place}",
+                    ballast_core::format_bytes(bytes)
+                );
                 Ok(Some((Held::Stress(stress), "the target".into(), what)))
             }
             FaultKind::Io {
@@ -283,8 +341,8 @@ impl Schedule {
                 })
                 .await?;
                 let what = format!(
-                    "io stress {workers}×{}MiB in {} {place}",
-                    bytes >> 20,
+                    "io stress {workers}×{} in {} {place}",
+                    ballast_core::format_bytes(*bytes),
                     dir.display()
                 );
                 Ok(Some((Held::Stress(stress), "the target".into(), what)))
@@ -373,6 +431,26 @@ impl Schedule {
     }
 }
 
+/// Adds the record of a fault put in place now (and, for an instant one, over at once).
+pub(crate) fn push_record(
+    records: &mut Vec<FaultRecord>,
+    phase: &str,
+    on: &str,
+    what: String,
+    start: Instant,
+    instant: bool,
+) -> usize {
+    let t = start.elapsed().as_secs_f64();
+    records.push(FaultRecord {
+        phase: phase.to_string(),
+        proxy: on.to_string(),
+        toxic: what,
+        applied_s: t,
+        removed_s: instant.then_some(t),
+    });
+    records.len() - 1
+}
+
 /// Starts stressors, which blocks until every worker is ready (memory mapped and
 /// touched, files open).
 async fn start_stress(config: StressConfig) -> Result<Stressor, String> {
@@ -380,6 +458,23 @@ async fn start_stress(config: StressConfig) -> Result<Stressor, String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())
+}
+
+/// This process and its ancestors, up to init (never a fault's target).
+fn ancestry() -> Vec<u32> {
+    let mut out = vec![std::process::id()];
+    let Ok(table) = ballast_proc::ProcessTable::scan(std::path::Path::new("/proc")) else {
+        return out;
+    };
+    while let Some(parent) = out
+        .last()
+        .and_then(|&pid| table.get(pid))
+        .map(|p| p.ppid)
+        .filter(|&p| p > 0 && !out.contains(&p))
+    {
+        out.push(parent);
+    }
+    out
 }
 
 /// The process group of `pid`, if it runs.

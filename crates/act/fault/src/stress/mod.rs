@@ -7,6 +7,7 @@ pub(crate) use child::write_zero;
 
 use crate::exit::{self, Slot, Table};
 use crate::{system, Error};
+use ballast_core::format_bytes;
 use child::{Plan, Work};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -71,25 +72,6 @@ pub enum StressConfig {
 
 fn config(field: &'static str, reason: String) -> Error {
     Error::Config { field, reason }
-}
-
-/// `64 MiB`, `1.5 GiB`, `512 B`.
-pub(crate) fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 fn check_workers(workers: u32) -> Result<(), Error> {
@@ -158,10 +140,10 @@ fn check_dir(dir: &Path, bytes: u64, workers: u32) -> Result<(), Error> {
                 "bytes",
                 format!(
                     "{workers} worker(s) x {} need {} but {} has {} free",
-                    human(bytes),
-                    human(need),
+                    format_bytes(bytes),
+                    format_bytes(need),
                     dir.display(),
-                    human(free)
+                    format_bytes(free)
                 ),
             ));
         }
@@ -224,8 +206,8 @@ impl StressConfig {
                         "bytes",
                         format!(
                             "{} is more than this machine's memory ({}, MemTotal)",
-                            human(*bytes),
-                            human(total)
+                            format_bytes(*bytes),
+                            format_bytes(total)
                         ),
                     ));
                 }

@@ -1,12 +1,5 @@
 use super::*;
 
-#[test]
-fn human_sizes() {
-    assert_eq!(human(512), "512 B");
-    assert_eq!(human(64 << 20), "64 MiB");
-    assert_eq!(human(3 << 29), "1.5 GiB");
-}
-
 fn field(config: StressConfig) -> String {
     config.validate().unwrap_err().to_string()
 }

@@ -38,16 +38,9 @@ pub(super) fn export_phase(
         );
     };
     if let Some(limits) = phase.limits {
-        let mut what = Vec::new();
-        if let Some(m) = limits.memory {
-            what.push(format!("memory {}", size(m)));
-        }
-        if let Some(c) = limits.cpus {
-            what.push(format!("cpus {c}"));
-        }
         skip(
             out,
-            &format!("limits ({})", what.join(", ")),
+            &format!("limits ({})", limits.describe()),
             "set resources.limits in the pod spec for this experiment",
         );
     }

@@ -14,6 +14,8 @@ pub(crate) struct FaultContext<'a> {
     pub spawned: bool,
     /// `target.process` names a process to watch (and signal).
     pub watched: bool,
+    /// `target.process.pid`, when given.
+    pub watched_pid: Option<u32>,
     /// `target.spawn.cgroup` is not `false`.
     pub cgroup_allowed: bool,
     /// `dns.servers[].name`.
@@ -30,14 +32,22 @@ pub(crate) struct PhaseFaults {
 }
 
 fn optional_duration(c: &mut Checker<'_>, path: &str, text: &Option<String>) -> Option<Duration> {
-    let text = text.as_ref()?;
-    match parse_duration(text) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            c.error(path, e.to_string());
-            None
+    c.duration(path, text.as_ref()?)
+}
+
+/// IP addresses, each one checked; the problems named by their position.
+fn addresses(c: &mut Checker<'_>, path: &str, texts: &[String]) -> Vec<IpAddr> {
+    let mut ips = Vec::new();
+    for (k, a) in texts.iter().enumerate() {
+        match a.trim().parse::<IpAddr>() {
+            Ok(ip) => ips.push(ip),
+            Err(_) => c.error(
+                &format!("{path}[{k}]"),
+                format!("expected an IP address, got {a:?}"),
+            ),
         }
     }
+    ips
 }
 
 fn bytes(c: &mut Checker<'_>, path: &str, text: &str) -> Option<u64> {
@@ -150,13 +160,16 @@ pub(crate) fn check_phase(
             c.error(&format!("{fpath}.for"), "expected a duration above zero");
         }
         if let Some(total) = phase_length {
+            let lasts = ballast_core::format_duration(total);
             if after >= total {
                 c.error(
                     &format!("{fpath}.after"),
-                    format!(
-                        "starts after the phase has ended (the phase lasts {}, warm-up included)",
-                        ballast_core::format_duration(total)
-                    ),
+                    format!("starts after the phase has ended (the phase lasts {lasts}, warm-up included)"),
+                );
+            } else if length.is_some_and(|l| after + l > total) {
+                c.error(
+                    &format!("{fpath}.for"),
+                    format!("ends after the phase does (it lasts {lasts}, warm-up included); leave `for` out to last to the phase's end"),
                 );
             }
         }
@@ -164,10 +177,11 @@ pub(crate) fn check_phase(
             FaultSpec::Pause { .. } => Some(FaultKind::Pause),
             FaultSpec::Kill { signal, .. } => {
                 match signal.as_deref().unwrap_or("SIGKILL").parse::<Signal>() {
-                    Ok(s) if s == Signal::STOP || s == Signal::CONT => {
+                    // Stop signals would leave the target stopped with nothing to continue it.
+                    Ok(s) if [18, 19, 20, 21, 22].contains(&s.number()) => {
                         c.error(
                             &format!("{fpath}.signal"),
-                            "SIGSTOP and SIGCONT are what kind: pause does (with a length); use it",
+                            format!("{s} stops or continues a process: that is what kind: pause does (with a length), and undoes; use it"),
                         );
                         None
                     }
@@ -259,6 +273,12 @@ pub(crate) fn check_phase(
             ),
         };
         let Some(kind) = kind else { continue };
+        if kind.needs_process() && ctx.watched_pid.is_some_and(|p| p <= 1) {
+            c.error(
+                &format!("{fpath}.kind"),
+                "target.process.pid 0 or 1 is not a target faults may act on",
+            );
+        }
         if kind.needs_process() && !ctx.spawned && !ctx.watched {
             c.error(
                 &format!("{fpath}.kind"),
@@ -360,17 +380,11 @@ fn check_dns_fault(
                     "answer: address needs the wrong addresses, e.g. [10.0.0.9]",
                 );
             }
-            let mut ips = Vec::new();
-            for (k, a) in address.iter().enumerate() {
-                match a.trim().parse::<IpAddr>() {
-                    Ok(ip) => ips.push(ip),
-                    Err(_) => c.error(
-                        &format!("{fpath}.address[{k}]"),
-                        format!("expected an IP address, got {a:?}"),
-                    ),
-                }
-            }
-            Some(DnsAnswer::Address(ips))
+            Some(DnsAnswer::Address(addresses(
+                c,
+                &format!("{fpath}.address"),
+                address,
+            )))
         }
         "delay" => match delay {
             None => {
@@ -409,7 +423,11 @@ fn check_dns_fault(
     let share = match share {
         None => Some(1.0),
         Some(text) => match parse_share(text) {
-            Ok(s) => Some(s),
+            Ok(s) if s > 0.0 => Some(s),
+            Ok(_) => {
+                c.error(&format!("{fpath}.share"), "expected a share above 0%");
+                None
+            }
             Err(e) => {
                 c.error(&format!("{fpath}.share"), e);
                 None
@@ -483,7 +501,7 @@ pub(crate) fn check_dns(c: &mut Checker<'_>, spec: &DnsSetupSpec) -> Vec<DnsServ
             },
         };
         let mut records = BTreeMap::new();
-        for (name, addresses) in &s.records {
+        for (name, addresses_written) in &s.records {
             let rpath = format!("{path}.records.{name}");
             let key = match dns_name(name, false) {
                 Ok(k) => k,
@@ -492,19 +510,10 @@ pub(crate) fn check_dns(c: &mut Checker<'_>, spec: &DnsSetupSpec) -> Vec<DnsServ
                     continue;
                 }
             };
-            if addresses.is_empty() {
+            if addresses_written.is_empty() {
                 c.error(&rpath, "expected at least one address");
             }
-            let mut ips = Vec::new();
-            for (k, a) in addresses.iter().enumerate() {
-                match a.trim().parse::<IpAddr>() {
-                    Ok(ip) => ips.push(ip),
-                    Err(_) => c.error(
-                        &format!("{rpath}[{k}]"),
-                        format!("expected an IP address, got {a:?}"),
-                    ),
-                }
-            }
+            let ips = addresses(c, &rpath, addresses_written);
             if records.insert(key.clone(), ips).is_some() {
                 c.error(
                     &rpath,
@@ -529,6 +538,10 @@ pub(crate) fn check_restart(c: &mut Checker<'_>, r: &RestartSpec) -> Option<Rest
         .or_else(|| r.within.is_none().then_some(Duration::from_secs(60)))?;
     let delay = optional_duration(c, "target.spawn.restart.delay", &r.delay)
         .or_else(|| r.delay.is_none().then_some(Duration::from_millis(200)))?;
+    if delay > Duration::from_secs(60) {
+        c.error("target.spawn.restart.delay", "expected at most 60s");
+        return None;
+    }
     let max = r.max.unwrap_or(5);
     if max == 0 || max > 1000 {
         c.error("target.spawn.restart.max", "expected 1..=1000 restarts");

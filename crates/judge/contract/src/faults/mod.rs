@@ -238,7 +238,7 @@ impl FaultKind {
 impl FaultPlan {
     /// One line for plans and reports: `cpu 2×80% from 3s for 5s`.
     pub fn describe(&self) -> String {
-        let mib = |b: u64| format!("{:.0}MiB", b as f64 / 1_048_576.0);
+        let mib = ballast_core::format_bytes;
         let mut out = match &self.kind {
             FaultKind::Pause => "pause".to_string(),
             FaultKind::Kill(s) => format!("kill {s}"),
@@ -324,6 +324,20 @@ pub struct LimitsPlan {
     pub cpus: Option<f64>,
 }
 
+impl LimitsPlan {
+    /// `memory 256MiB, cpus 0.5`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = self.memory {
+            parts.push(format!("memory {}", ballast_core::format_bytes(m)));
+        }
+        if let Some(c) = self.cpus {
+            parts.push(format!("cpus {c}"));
+        }
+        parts.join(", ")
+    }
+}
+
 /// A restart policy, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestartPlan {
@@ -376,6 +390,11 @@ pub(crate) fn parse_loopback(text: &str) -> Result<SocketAddr, String> {
         .trim()
         .parse()
         .map_err(|_| format!("expected an address like 127.0.0.1:15353, got {text:?}"))?;
+    if addr.port() == 0 {
+        return Err(format!(
+            "{addr}: expected a port of its own (port 0 would be a different one each run, which the target cannot be told)"
+        ));
+    }
     if !addr.ip().is_loopback() {
         return Err(format!(
             "{addr} is not a loopback address: ballast's DNS servers listen on 127.0.0.0/8 or ::1 only"
