@@ -32,20 +32,7 @@ fn go_build(dir: &Path, name: &str) -> PathBuf {
         .join("crates/verify/tests/go")
         .join(name)
         .join("main.go");
-    let out = dir.join(name);
-    let status = Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&out)
-        .arg(&source)
-        .env("GOCACHE", dir.join("gocache"))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .status()
-        .expect("go must be installed (scripts/test.sh installs golang-go)");
-    assert!(status.success(), "go build {} failed", source.display());
-    out
+    ballast_testkit::go_build(&source, dir, name)
 }
 
 /// `ballast verify CONTRACT --json` with `env`; the exit status, output and verdict.

@@ -402,3 +402,25 @@ impl Default for RefusedPort {
         RefusedPort::new()
     }
 }
+
+/// Builds the standard-library-only Go program `source` (a `main.go`) into `dir/name`
+/// with the system's Go: no module downloads, caches under `dir`. Panics with what to do
+/// when Go is missing or the build fails (`scripts/test.sh` installs Debian's golang-go).
+pub fn go_build(source: &Path, dir: &Path, name: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("the build folder can be made");
+    let out = dir.join(name);
+    let status = std::process::Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&out)
+        .arg(source)
+        // No module downloads, no writes outside the test's folder.
+        .env("GOCACHE", dir.join("gocache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOPROXY", "off")
+        .status()
+        .expect("go must be installed (scripts/test.sh installs golang-go)");
+    assert!(status.success(), "go build {} failed", source.display());
+    out
+}

@@ -27,21 +27,11 @@ fn go_build() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../verify/tests/go/dnsfallback/main.go");
     // Under the target dir, so the build cache outlives one run.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ballast-dns-go");
-    let out = dir.join(format!("dnsfallback-{}", std::process::id()));
-    let status = std::process::Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&out)
-        .arg(&source)
-        // No module downloads, no writes outside the test's folder.
-        .env("GOCACHE", dir.join("gocache"))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .status()
-        .expect("go runs");
-    assert!(status.success(), "go build {} failed", source.display());
-    out
+    ballast_testkit::go_build(
+        &source,
+        &dir,
+        &format!("dnsfallback-{}", std::process::id()),
+    )
 }
 
 /// Starts the program; returns it and the address it listens on.

@@ -25,21 +25,7 @@ fn go_build(dir: &Path, name: &str) -> std::path::PathBuf {
         .join("tests/go")
         .join(name)
         .join("main.go");
-    let out = dir.join(name);
-    let status = std::process::Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&out)
-        .arg(&source)
-        // No module downloads, no writes outside the test's folder.
-        .env("GOCACHE", dir.join("gocache"))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOPROXY", "off")
-        .status()
-        .expect("go must be installed (scripts/test.sh installs golang-go)");
-    assert!(status.success(), "go build {} failed", source.display());
-    out
+    ballast_testkit::go_build(&source, dir, name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

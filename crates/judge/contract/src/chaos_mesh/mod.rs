@@ -144,7 +144,7 @@ pub fn export(contract: &Contract, options: &ExportOptions) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::path::Path;
 
@@ -171,9 +171,10 @@ phases:
       - { proxy: inventory, toxic: timeout, attributes: { timeout: 0 } }
 "#;
 
-    #[test]
-    fn faults_become_chaos_mesh_resources() {
-        let contract = Contract::parse(CONTRACT, "shop.yaml", Path::new(".")).unwrap();
+    /// `CONTRACT` exported for namespace `shop`, app `checkout`: the text and its
+    /// documents.
+    pub(super) fn exported(contract: &str) -> (String, Vec<serde_json::Value>) {
+        let contract = Contract::parse(contract, "shop.yaml", Path::new(".")).unwrap();
         let yaml = export(
             &contract,
             &ExportOptions {
@@ -181,12 +182,18 @@ phases:
                 app: "checkout".into(),
             },
         );
-        let docs = crate::yaml::parse_documents(&yaml).unwrap();
-        let docs: Vec<serde_json::Value> = docs
+        let docs = crate::yaml::parse_documents(&yaml)
+            .unwrap()
             .iter()
             .map(|d| d.to_json())
             .filter(|d| !d.is_null())
             .collect();
+        (yaml, docs)
+    }
+
+    #[test]
+    fn faults_become_chaos_mesh_resources() {
+        let (yaml, docs) = exported(CONTRACT);
         assert_eq!(docs.len(), 3, "{yaml}");
         let delay = &docs[0];
         assert_eq!(delay["kind"], "NetworkChaos");

@@ -139,14 +139,9 @@ pub(super) fn export_phase(
                     DnsAnswer::NxDomain | DnsAnswer::ServFail | DnsAnswer::Refused => "error",
                     DnsAnswer::Address(_) => "random",
                     DnsAnswer::Timeout | DnsAnswer::Delay(_) => {
-                        let what = if matches!(answer, DnsAnswer::Timeout) {
-                            "timeout"
-                        } else {
-                            "delay"
-                        };
                         skip(
                             out,
-                            &format!("a DNS {what} for {names}"),
+                            &format!("a DNS {} for {names}", answer.name()),
                             "DNSChaos answers with errors or random addresses only",
                         );
                         continue;
@@ -179,9 +174,6 @@ pub(super) fn export_phase(
 
 #[cfg(test)]
 mod tests {
-    use super::super::export;
-    use super::*;
-    use std::path::Path;
 
     const CONTRACT: &str = r#"
 name: Shop
@@ -207,20 +199,7 @@ phases:
 
     #[test]
     fn target_faults_become_stress_pod_and_dns_chaos() {
-        let contract = Contract::parse(CONTRACT, "shop.yaml", Path::new(".")).unwrap();
-        let yaml = export(
-            &contract,
-            &ExportOptions {
-                namespace: "shop".into(),
-                app: "checkout".into(),
-            },
-        );
-        let docs: Vec<serde_json::Value> = crate::yaml::parse_documents(&yaml)
-            .unwrap()
-            .iter()
-            .map(|d| d.to_json())
-            .filter(|d| !d.is_null())
-            .collect();
+        let (yaml, docs) = super::super::tests::exported(CONTRACT);
         let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
         assert_eq!(
             kinds,

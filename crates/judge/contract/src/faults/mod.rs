@@ -263,12 +263,9 @@ impl FaultPlan {
                 share,
             } => {
                 let answer = match answer {
-                    DnsAnswer::NxDomain => "nxdomain".to_string(),
-                    DnsAnswer::ServFail => "servfail".into(),
-                    DnsAnswer::Refused => "refused".into(),
-                    DnsAnswer::Timeout => "timeout".into(),
                     DnsAnswer::Address(a) => format!("address {a:?}"),
                     DnsAnswer::Delay(d) => format!("delay {}", ballast_core::format_duration(*d)),
+                    other => other.name().to_string(),
                 };
                 format!(
                     "dns {answer} for {names} ({}% of queries, server {server})",
@@ -313,6 +310,20 @@ pub enum DnsAnswer {
     Address(Vec<IpAddr>),
     /// The right answer, this much later.
     Delay(Duration),
+}
+
+impl DnsAnswer {
+    /// The answer as written (`servfail`, `delay`…).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DnsAnswer::NxDomain => "nxdomain",
+            DnsAnswer::ServFail => "servfail",
+            DnsAnswer::Refused => "refused",
+            DnsAnswer::Timeout => "timeout",
+            DnsAnswer::Address(_) => "address",
+            DnsAnswer::Delay(_) => "delay",
+        }
+    }
 }
 
 /// A phase's limits, checked.
