@@ -641,3 +641,127 @@ clauses:
     assert_eq!(kills, ["kill SIGKILL", "kill SIGTERM", "kill SIGKILL"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A network namespace of the test's own, with `/etc/netns/NAME/resolv.conf` naming
+/// 127.0.0.1 (which `ip netns exec` puts over /etc/resolv.conf); removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn create() -> Result<Netns, String> {
+        // SAFETY: geteuid(2) has no arguments and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not root: network namespaces need it".into());
+        }
+        let name = format!("ballast-dns-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .status()
+                .map_err(|e| format!("ip (Debian's iproute2): {e}"))
+                .and_then(|s| {
+                    s.success()
+                        .then_some(())
+                        .ok_or(format!("ip {args:?} failed"))
+                })
+        };
+        ip(&["netns", "add", &name])?;
+        let ns = Netns(name);
+        ip(&["-n", &ns.0, "link", "set", "lo", "up"])?;
+        let etc = Path::new("/etc/netns").join(&ns.0);
+        std::fs::create_dir_all(&etc).map_err(|e| e.to_string())?;
+        std::fs::write(
+            etc.join("resolv.conf"),
+            "nameserver 127.0.0.1\noptions attempts:1\n",
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(ns)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.0));
+    }
+}
+
+#[test]
+fn a_target_using_the_system_resolver_is_pointed_at_our_dns_by_a_netns_resolv_conf() {
+    let _serial = one_at_a_time();
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(why) if std::env::var("CI").is_err() => {
+            println!("skipped: {why}");
+            return;
+        }
+        Err(why) => panic!("{why}"),
+    };
+    let dir = scratch("netns");
+    let binary = go_build(&dir, "dnsfallback");
+    let contract = dir.join("netns.yaml");
+    std::fs::write(
+        &contract,
+        format!(
+            r#"
+dns:
+  servers:
+    - {{ name: system, listen: "127.0.0.1:53", records: {{ db.shop.test: [127.0.0.1] }} }}
+target:
+  base_url: http://127.0.0.1:18299
+  spawn:
+    command: {binary}
+    env: {{ LISTEN: "127.0.0.1:18299", LOOKUP_NAME: db.shop.test, DNS_PRIMARY: system }}
+    ready: {{ http: /healthz, timeout: 10s }}
+requests: [{{ name: lookup, path: /lookup }}]
+phases:
+  - {{ name: healthy, rate: 20/s, duration: 1s }}
+  - name: failing
+    rate: 20/s
+    duration: 1s
+    faults:
+      - {{ kind: dns, names: db.shop.test, answer: servfail }}
+clauses:
+  - {{ name: resolves through our server, phase: healthy, check: error_rate == 0 }}
+  - {{ name: and fails with it, phase: failing, check: error_rate == 0 }}
+"#,
+            binary = binary.display()
+        ),
+    )
+    .unwrap();
+    let json = dir.join("verdict.json");
+    // The whole run in the namespace: its loopback holds the DNS server on port 53, the
+    // target and the load; its /etc/resolv.conf names 127.0.0.1.
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_ballast"),
+            "verify",
+        ])
+        .arg(&contract)
+        .args(["--no-progress", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let verdict: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_default())
+            .unwrap_or_default();
+    let said = format!(
+        "{}\nstatus {} errors {}",
+        text(&out),
+        verdict["phases"][0]["report"]["status"],
+        verdict["phases"][0]["report"]["error_kinds"]
+    );
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(outcome(&verdict, 0), "pass", "{said}");
+    assert_eq!(outcome(&verdict, 1), "fail", "{said}");
+    let failing = verdict["phases"][1]["report"]["error_rate"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        failing > 0.9,
+        "SERVFAIL for every query failed {failing} of lookups"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,6 +8,9 @@
 // fails for any reason and DNS_FALLBACK is set, once more at DNS_FALLBACK: 200 with the
 // addresses, one a line, or 502 with why. GET /healthz: 200.
 //
+// DNS_PRIMARY=system resolves with the system's resolver instead (/etc/resolv.conf, as
+// most programs do): the netns test points it at ballast's DNS server that way.
+//
 // Each server is asked exactly once per lookup, with DNS_TIMEOUT (a Go duration, default
 // 300ms) for its answer, so the share of failed lookups is the share of failed queries.
 // Standard library only (Go 1.19). It prints "listening on ADDR" once it listens (LISTEN
@@ -50,8 +53,14 @@ func (p peek) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// resolve asks server, and only server, for name's IPv4 addresses.
+// resolve asks server, and only server, for name's IPv4 addresses ("system": whatever
+// /etc/resolv.conf names).
 func resolve(ctx context.Context, server, name string) ([]net.IP, error) {
+	if server == "system" {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return net.DefaultResolver.LookupIP(ctx, "ip4", strings.TrimSuffix(name, ".")+".")
+	}
 	var udpDials, tcpDials, rcode int32
 	r := &net.Resolver{
 		PreferGo: true,
