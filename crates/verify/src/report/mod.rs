@@ -61,14 +61,18 @@ pub struct VerifyReport {
     pub process: Vec<(f64, Option<u64>)>,
 }
 
-/// A fault injected through the chaos proxy.
+/// A fault put in place: through the chaos proxy, or on the target (its process, its
+/// cgroup, the machine beside it, a DNS server it resolves through).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultRecord {
     /// Phase that asked for it.
     pub phase: String,
-    /// Proxy (dependency).
+    /// Where: the proxy (dependency), `the target`, `the target's cgroup`,
+    /// `the target's CPUs`, `the machine` or `dns server NAME`.
     pub proxy: String,
-    /// Toxic type (`timeout`, `latency`…) or `down`.
+    /// What: a toxic type (`timeout`, `latency`…) or `down`; for faults on the target
+    /// what was done (`pause`, `kill SIGTERM`, `cpu stress 2×80% (CPUs [0, 1])`,
+    /// `limits memory 256MiB`, `env GOGC=50`, `servfail for *.shop.test (5% of queries)`).
     pub toxic: String,
     /// Put in place, seconds since the run started.
     pub applied_s: f64,

@@ -258,10 +258,13 @@ impl Schedule {
         let dirs = |g: &Option<Arc<ChildGroup>>| -> Vec<PathBuf> {
             g.as_ref().map(|g| g.dirs()).unwrap_or_default()
         };
+        // Stressors join the target's cgroup when it has one (they compete under its
+        // limits); otherwise they compete for the machine.
+        let (inside, beside) = ("the target's cgroup", "the machine");
         let place = if self.ctx.group.is_some() {
-            "in the target's cgroup"
+            inside
         } else {
-            "beside the target"
+            beside
         };
         match &fault.kind {
             FaultKind::Pause => {
@@ -299,8 +302,13 @@ impl Schedule {
                     cgroup: dirs(&self.ctx.group),
                 })
                 .await?;
-                let what = format!("cpu stress {workers}×{load_percent}% on CPUs {cpus:?} {place}");
-                Ok(Some((Held::Stress(stress), "the target".into(), what)))
+                let what = format!("cpu stress {workers}×{load_percent}% (CPUs {cpus:?})");
+                let on = if self.ctx.group.is_some() {
+                    inside
+                } else {
+                    "the target's CPUs"
+                };
+                Ok(Some((Held::Stress(stress), on.into(), what)))
             }
             FaultKind::Memory(amount) => {
                 let bytes = match amount {
@@ -322,11 +330,8 @@ impl Schedule {
                     cgroup: dirs(&self.ctx.group),
                 })
                 .await?;
-                let what = format!(
-                    "memory stress {} {place}",
-                    ballast_core::format_bytes(bytes)
-                );
-                Ok(Some((Held::Stress(stress), "the target".into(), what)))
+                let what = format!("memory stress {}", ballast_core::format_bytes(bytes));
+                Ok(Some((Held::Stress(stress), place.into(), what)))
             }
             FaultKind::Io {
                 dir,
@@ -341,11 +346,11 @@ impl Schedule {
                 })
                 .await?;
                 let what = format!(
-                    "io stress {workers}×{} in {} {place}",
+                    "io stress {workers}×{} in {}",
                     ballast_core::format_bytes(*bytes),
                     dir.display()
                 );
-                Ok(Some((Held::Stress(stress), "the target".into(), what)))
+                Ok(Some((Held::Stress(stress), place.into(), what)))
             }
             FaultKind::Dns {
                 server,
