@@ -157,8 +157,8 @@ fn gogc_for_one_phase_restarts_the_go_service_with_it() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let env = &verdict["faults"][0];
-    assert_eq!(env["toxic"], "env GOGC=20", "{verdict}");
-    assert_eq!(env["phase"], "gogc_20");
+    assert_eq!(env["toxic"], "env GOGC=50 GOMEMLIMIT=256MiB", "{verdict}");
+    assert_eq!(env["phase"], "gogc_50");
     all_removed(&verdict);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -417,7 +417,7 @@ phases:
     limits: {{ memory: 512MiB, cpus: 1 }}
 {abort}    faults:
       - {{ kind: cpu, workers: 1, load: 20% }}
-      - {{ kind: memory, size: 32MiB }}
+      - {{ kind: memory, share: 6% }}
       - {{ kind: io, dir: {io}, size: 4MiB }}
       - {{ kind: dns, names: "*", answer: servfail }}
 {extra}      - {{ kind: pause, after: 2s{pause_for} }}
@@ -429,10 +429,8 @@ phases:
     path
 }
 
-/// Nothing a run put in place is left: no stressor, no cgroup of that run, no DNS server
-/// on its port, no file in the I/O directory, the spawned target gone.
-fn nothing_left(run_pid: u32, dir: &Path, (port, dns): (u16, u16)) {
-    assert_eq!(stressors(), Vec::<u32>::new(), "stressors left");
+/// No cgroup of the run `run_pid` is left, under any controller.
+fn no_cgroup_left(run_pid: u32) {
     // The v1 controllers, the hybrid layout's v2 mount, and a pure v2 host's root.
     for controller in ["memory", "cpu", "cpuacct", "unified", ""] {
         let root = Path::new("/sys/fs/cgroup").join(controller);
@@ -454,6 +452,13 @@ fn nothing_left(run_pid: u32, dir: &Path, (port, dns): (u16, u16)) {
             }
         }
     }
+}
+
+/// Nothing a run put in place is left: no stressor, no cgroup of that run, no DNS server
+/// on its port, no file in the I/O directory, the spawned target gone.
+fn nothing_left(run_pid: u32, dir: &Path, (port, dns): (u16, u16)) {
+    assert_eq!(stressors(), Vec::<u32>::new(), "stressors left");
+    no_cgroup_left(run_pid);
     std::net::UdpSocket::bind(("127.0.0.1", dns)).expect("the DNS server's port is free");
     std::net::TcpListener::bind(("127.0.0.1", dns)).expect("the DNS server's port is free");
     let files: Vec<_> = std::fs::read_dir(dir.join("io"))
@@ -757,5 +762,98 @@ clauses:
         failing > 0.9,
         "SERVFAIL for every query failed {failing} of lookups"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_faults_examples_export_to_chaos_mesh() {
+    let _serial = one_at_a_time();
+    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args([
+            "chaos",
+            "export",
+            "--format",
+            "chaos-mesh",
+            "--namespace",
+            "shop",
+        ])
+        .arg(example("faults-cpu-surge"))
+        .output()
+        .unwrap();
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for wanted in [
+        "kind: StressChaos",
+        "    cpu:\n",
+        "namespaces: [\"shop\"]",
+        "# phase surge: limits (cpus 0.5) has no Chaos Mesh equivalent",
+    ] {
+        assert!(yaml.contains(wanted), "{wanted}\n{yaml}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(["chaos", "export"])
+        .arg(example("faults-dns-fallback"))
+        .output()
+        .unwrap();
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        yaml.contains("kind: DNSChaos") && yaml.contains("action: error"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("20.0000% of queries"), "{yaml}");
+}
+
+#[test]
+fn a_phase_whose_env_restart_fails_ends_the_run_and_leaves_nothing() {
+    let _serial = one_at_a_time();
+    let dir = scratch("env-fails");
+    let binary = go_build(&dir, "runtime");
+    let contract = dir.join("env-fails.yaml");
+    std::fs::write(
+        &contract,
+        format!(
+            r#"
+target:
+  base_url: http://127.0.0.1:18288
+  spawn:
+    command: {binary}
+    env: {{ LISTEN: "127.0.0.1:18288" }}
+    ready: {{ http: /healthz, timeout: 3s }}
+phases:
+  - name: stressed
+    rate: 20/s
+    duration: 1s
+    limits: {{ memory: 256MiB }}
+    faults:
+      - {{ kind: cpu, workers: 1, load: 20% }}
+      - {{ kind: memory, size: 32MiB }}
+  - name: broken
+    rate: 20/s
+    duration: 1s
+    limits: {{ memory: 256MiB }}
+    env: {{ LISTEN: "no-such-address" }}
+"#,
+            binary = binary.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(["verify", contract.to_str().unwrap(), "--no-progress"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("phase broken: restarting with env")
+            && said.contains("exited before it was ready"),
+        "{said}"
+    );
+    assert_eq!(stressors(), Vec::<u32>::new(), "stressors left");
+    no_cgroup_left(pid);
+    assert!(std::net::TcpStream::connect("127.0.0.1:18288").is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }

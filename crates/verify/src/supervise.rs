@@ -233,8 +233,8 @@ impl State {
                 self.happenings.push(Happening::RestartLoop(
                     t,
                     format!(
-                        "the target exited {} times within {}; it is left down (restart.max {})",
-                        policy.max + 1,
+                        "the target needed more than {} starts again within {}; it is left down (restart.max {})",
+                        policy.max,
                         ballast_core::format_duration(policy.within),
                         policy.max
                     ),

@@ -174,6 +174,8 @@ struct Spec<'a> {
     target: String,
     ready: &'a str,
     clauses: &'a [(&'a str, &'a str)],
+    /// The one phase, as a YAML flow mapping.
+    phase: String,
 }
 
 impl<'a> Spec<'a> {
@@ -188,6 +190,7 @@ impl<'a> Spec<'a> {
             target: String::new(),
             ready: "http: /healthz, timeout: 20s",
             clauses,
+            phase: "{ name: steady, rate: 50/s, duration: 2s }".into(),
         }
     }
 
@@ -221,13 +224,14 @@ impl<'a> Spec<'a> {
             "name: process-e2e\n\
              target:\n  base_url: http://127.0.0.1:{port}\n  timeout: 300ms\n  connections: 4\n{}\
              \x20 spawn:\n    command: {}\n    args: [{}]\n    env: {{ {} }}\n    ready: {{ {} }}\n\
-             phases:\n  - {{ name: steady, rate: 50/s, duration: 2s }}\n\
+             phases:\n  - {}\n\
              clauses:\n{clauses}",
             self.target,
             yaml_str(&self.command),
             args.join(", "),
             env.join(", "),
             self.ready,
+            self.phase,
         );
         let path = dir.join("contract.yaml");
         std::fs::write(&path, &text).unwrap();
@@ -367,6 +371,48 @@ async fn a_crashed_server_restarted_by_its_supervisor_fails_the_no_restart_claus
     assert_eq!(observed(&report, "no restarts", Outcome::Fail), Some(1.0));
     assert!(observed(&report, "memory is measured", Outcome::Pass).is_some());
     assert!(!report.passed);
+}
+
+/// `kill` with `target.process.name` inside a spawned supervisor: the named server alone
+/// is killed, and the supervisor (not verify) starts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_reaches_the_named_server_inside_a_spawned_supervisor_which_restarts_it() {
+    let dir = scratch("supervised-kill");
+    let (_listener, port, fd) = inheritable_listener();
+    let comm = format!("bvk{}", std::process::id());
+    let restarts_file = dir.join("restarts");
+    let clauses = [("one restart", "process.restarts == 1")];
+    let mut spec = Spec::helper(
+        "supervise",
+        vec![
+            ("COMM", comm.clone()),
+            ("LISTEN_FD", fd.to_string()),
+            ("RESTARTS_FILE", restarts_file.to_str().unwrap().into()),
+        ],
+        &clauses,
+    );
+    spec.target = format!("  process: {{ name: {comm} }}\n");
+    spec.phase =
+        "{ name: steady, rate: 50/s, duration: 3s, faults: [{ kind: kill, after: 1s }] }".into();
+    let report = run(&spec.write(&dir, port)).await;
+    let restarts: u64 = std::fs::read_to_string(&restarts_file)
+        .expect("the supervisor restarted the server")
+        .parse()
+        .unwrap();
+    assert_eq!(restarts, 1);
+    assert_eq!(observed(&report, "one restart", Outcome::Pass), Some(1.0));
+    let kill = &report.faults[0];
+    assert_eq!(
+        (kill.toxic.as_str(), kill.proxy.as_str()),
+        ("kill SIGKILL", "the target")
+    );
+    // The spawned supervisor itself never went down.
+    assert!(
+        !report.notes.iter().any(|n| n.contains("the target exited")),
+        "{:?}",
+        report.notes
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! Faults beyond the network in a contract: every kind read into its plan, every mistake
 //! named with its line and field before anything runs.
 
-use ballast_contract::faults::{DnsAnswer, FaultKind, MemoryAmount};
+use ballast_contract::faults::{DnsAnswer, FaultKind, MemoryAmount, Upstream};
 use ballast_contract::Contract;
 use ballast_core::Signal;
 use std::path::Path;
@@ -56,7 +56,12 @@ fn every_kind_reads_into_its_plan() {
         c.dns[0].records["db.shop.test"],
         vec!["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
     );
-    assert_eq!(c.dns[0].upstream, Some("127.0.0.1:15354".parse().unwrap()));
+    assert_eq!(
+        c.dns[0].upstream,
+        Some(Upstream::Address("127.0.0.1:15354".parse().unwrap()))
+    );
+    let system = parse(&FULL.replace("upstream: 127.0.0.1:15354", "upstream: system")).unwrap();
+    assert_eq!(system.dns[0].upstream, Some(Upstream::System));
     let phase = &c.phases[0];
     let limits = phase.limits.unwrap();
     assert_eq!((limits.memory, limits.cpus), (Some(256 << 20), Some(0.5)));

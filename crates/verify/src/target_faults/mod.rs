@@ -11,7 +11,7 @@ use crate::report::FaultRecord;
 use crate::spawn::Joiner;
 use crate::supervise::Supervisor;
 use crate::Error;
-use ballast_contract::faults::{FaultKind, LimitsPlan, MemoryAmount};
+use ballast_contract::faults::{FaultKind, LimitsPlan, MemoryAmount, Upstream};
 use ballast_contract::{Contract, PhasePlan};
 use ballast_dns::{DnsConfig, DnsServer};
 use ballast_fault::{ChildGroup, GroupConfig};
@@ -19,6 +19,30 @@ use phase::{PhaseContext, Running, TargetRef};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Where `upstream: system` is read from.
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+
+/// The first `nameserver` of a resolv.conf, on port 53; never the server itself.
+fn system_resolver(
+    text: &str,
+    listen: std::net::SocketAddr,
+) -> Result<std::net::SocketAddr, String> {
+    let ip = text
+        .lines()
+        .map(|l| l.split(['#', ';']).next().unwrap_or_default())
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .filter_map(|rest| rest.trim().parse::<std::net::IpAddr>().ok())
+        .next()
+        .ok_or("names no nameserver")?;
+    let addr = std::net::SocketAddr::new(ip, 53);
+    if addr == listen {
+        return Err(format!(
+            "its nameserver is {addr}, this very server (a target's resolv.conf pointing here)"
+        ));
+    }
+    Ok(addr)
+}
 
 /// The name of the spawned target's cgroups (`ballast-verify-<our pid>-<n>`).
 const GROUP_NAME: &str = "ballast-verify";
@@ -74,21 +98,44 @@ fn group_need(contract: &Contract, phases: &[&PhasePlan]) -> GroupNeed {
     }
 }
 
+/// Why a run with stressors gives the target no cgroup of its own, if it has stressors.
+fn stress_beside(contract: &Contract, phases: &[&PhasePlan]) -> Option<&'static str> {
+    let stress = phases.iter().flat_map(|p| &p.faults).any(|f| {
+        matches!(
+            f.kind,
+            FaultKind::Cpu { .. } | FaultKind::Memory(_) | FaultKind::Io { .. }
+        )
+    });
+    match &contract.target.spawn {
+        _ if !stress => None,
+        None => Some("verify did not start it, so it has no cgroup of verify's"),
+        Some(_) => Some("target.spawn.cgroup is false"),
+    }
+}
+
 /// Refuses what cannot work on this machine, before anything starts: a directory that
 /// is not there, more memory than the machine has, a process verify cannot signal.
 pub(crate) fn preflight(contract: &Contract, phases: &[&PhasePlan]) -> Result<(), Error> {
     let total = ballast_fault::memory_total().ok();
     let human = ballast_core::format_bytes;
     for phase in phases {
-        if let (Some(limit), Some(total)) = (phase.limits.and_then(|l| l.memory), total) {
-            if limit > total {
-                return Err(Error::Usage(format!(
-                    "{}: phase {}: limits.memory: {} is above this machine's memory ({})",
-                    contract.source,
-                    phase.name,
-                    human(limit),
-                    human(total)
-                )));
+        if let (Some(limits), Some(total)) = (phase.limits, total) {
+            if let Some(limit) = limits.memory.filter(|m| *m > total) {
+                let index = contract
+                    .phases
+                    .iter()
+                    .position(|p| p.name == phase.name)
+                    .unwrap_or_default();
+                return Err(at(
+                    contract,
+                    limits.line,
+                    &format!("phases[{index}].limits.memory"),
+                    format!(
+                        "{} is above this machine's memory ({})",
+                        human(limit),
+                        human(total)
+                    ),
+                ));
             }
         }
         for f in &phase.faults {
@@ -200,7 +247,7 @@ impl TargetSetup {
                     notes.push(format!(
                         "the target runs in ballast's cgroup, and the stressors beside it: no cgroup of its own could be made ({e})"
                     ));
-                    return setup.start_dns(contract).await;
+                    return setup.start_dns(contract, notes).await;
                 }
                 (Err(e), _) => return Err(Error::Fault(format!("the target's cgroup: {e}"))),
             };
@@ -218,16 +265,49 @@ impl TargetSetup {
                     .join(", ")
             ));
             setup.group = Some(Arc::new(group));
+        } else if let Some(why) = stress_beside(contract, phases) {
+            notes.push(format!("the stressors run beside the target: {why}"));
         }
-        setup.start_dns(contract).await
+        setup.start_dns(contract, notes).await
     }
 
     /// Starts the contract's DNS servers (on an error, undoes everything set up so far).
-    async fn start_dns(mut self, contract: &Contract) -> Result<TargetSetup, Error> {
+    async fn start_dns(
+        mut self,
+        contract: &Contract,
+        notes: &mut Vec<String>,
+    ) -> Result<TargetSetup, Error> {
         for server in &contract.dns {
             let mut config = DnsConfig::new(server.listen);
             config.records = server.records.clone();
-            config.upstream = server.upstream;
+            config.upstream = match server.upstream {
+                None => None,
+                Some(Upstream::Address(a)) => Some(a),
+                Some(Upstream::System) => {
+                    let found = std::fs::read_to_string(RESOLV_CONF)
+                        .map_err(|e| format!("{RESOLV_CONF}: {e}"))
+                        .and_then(|text| system_resolver(&text, server.listen));
+                    match found {
+                        Ok(a) => {
+                            // The machine's own resolver is where the target's queries
+                            // would go anyway: it may be off loopback.
+                            config.allow_remote = !a.ip().is_loopback();
+                            notes.push(format!(
+                                "dns server {} forwards what it does not hold to {a} ({RESOLV_CONF})",
+                                server.name
+                            ));
+                            Some(a)
+                        }
+                        Err(e) => {
+                            self.shutdown().await;
+                            return Err(Error::Fault(format!(
+                                "dns server {}: upstream system: {e}",
+                                server.name
+                            )));
+                        }
+                    }
+                }
+            };
             match config.build().await {
                 Ok(s) => {
                     self.dns.insert(server.name.clone(), Arc::new(s));
@@ -444,4 +524,31 @@ pub(crate) async fn end(
             failures.join("; ")
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_resolver_is_the_first_nameserver_and_never_ourselves() {
+        let listen: std::net::SocketAddr = "127.0.0.1:15353".parse().unwrap();
+        let text =
+            "# generated\nsearch example.org\nnameserver 10.0.0.2 # office\nnameserver 10.0.0.3\n";
+        assert_eq!(
+            system_resolver(text, listen).unwrap(),
+            "10.0.0.2:53".parse().unwrap()
+        );
+        assert_eq!(
+            system_resolver("nameserver ::1\n", listen).unwrap(),
+            "[::1]:53".parse().unwrap()
+        );
+        assert!(system_resolver("search x\n", listen)
+            .unwrap_err()
+            .contains("no nameserver"));
+        let here: std::net::SocketAddr = "127.0.0.1:53".parse().unwrap();
+        assert!(system_resolver("nameserver 127.0.0.1\n", here)
+            .unwrap_err()
+            .contains("this very server"));
+    }
 }

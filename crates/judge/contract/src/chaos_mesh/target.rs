@@ -1,7 +1,8 @@
 //! Faults on the target as Chaos Mesh resources: cpu and memory stress → `StressChaos`,
-//! kill → `PodChaos` (`pod-kill`), DNS answers → `DNSChaos`. What Chaos Mesh cannot say
-//! (pause, other signals, I/O hogs, a share of DNS queries, delays, limits, env) is
-//! written as a comment with the nearest thing to do, never dropped.
+//! an I/O hog → `StressChaos` with stress-ng's `--hdd`, kill → `PodChaos` (`pod-kill`), DNS
+//! answers → `DNSChaos`. What Chaos Mesh cannot say (pause, other signals, a share of DNS
+//! queries, delays, limits, env) is written as a comment with the nearest thing to do,
+//! never dropped.
 
 use super::{dns_name, q, ExportOptions};
 use crate::faults::{DnsAnswer, FaultKind, MemoryAmount};
@@ -124,11 +125,25 @@ pub(super) fn export_phase(
                 "pause (SIGSTOP)",
                 "PodChaos pod-failure makes the pod unavailable, which is the nearest",
             ),
-            FaultKind::Io { .. } => skip(
-                out,
-                "an I/O hog",
-                "StressChaos stressngStressors \"--hdd 1\" is the nearest",
-            ),
+            FaultKind::Io {
+                dir,
+                bytes,
+                workers,
+            } => {
+                // StressChaos has no I/O stressor of its own; stress-ng's hdd stressor writes
+                // and syncs files, as ballast's writers do.
+                let _ = write!(
+                    out,
+                    "{}{selector}  # ballast writes in {}: --temp-path must be a directory of the container's\n  stressngStressors: {}\n{duration}",
+                    header("StressChaos"),
+                    dir.display(),
+                    q(&format!(
+                        "--hdd {workers} --hdd-bytes {}k --temp-path {}",
+                        bytes / 1024,
+                        dir.display()
+                    ))
+                );
+            }
             FaultKind::Dns {
                 names,
                 answer,
@@ -193,6 +208,7 @@ phases:
       - { kind: kill, after: 20s }
       - { kind: kill, signal: TERM }
       - { kind: pause }
+      - { kind: io, dir: /tmp, size: 8MiB, workers: 2 }
       - { kind: dns, names: "*.shop.test", answer: servfail, share: 5% }
       - { kind: dns, names: "*", answer: delay, delay: 1s }
 "#;
@@ -208,6 +224,7 @@ phases:
                 "StressChaos",
                 "StressChaos",
                 "PodChaos",
+                "StressChaos",
                 "DNSChaos"
             ],
             "{yaml}"
@@ -227,8 +244,12 @@ phases:
         assert!(yaml.contains("# starts 10s into the phase"));
         assert_eq!(docs[2]["spec"]["stressors"]["memory"]["size"], "50%");
         assert_eq!(docs[3]["spec"]["action"], "pod-kill");
-        assert_eq!(docs[4]["spec"]["action"], "error");
-        assert_eq!(docs[4]["spec"]["patterns"][0], "*.shop.test");
+        assert_eq!(
+            docs[4]["spec"]["stressngStressors"],
+            "--hdd 2 --hdd-bytes 8192k --temp-path /tmp"
+        );
+        assert_eq!(docs[5]["spec"]["action"], "error");
+        assert_eq!(docs[5]["spec"]["patterns"][0], "*.shop.test");
         assert!(yaml.contains("5.0000% of queries"));
         for skipped in [
             "kill with SIGTERM has no Chaos Mesh equivalent",

@@ -123,6 +123,7 @@ pub(crate) fn check_phase(
         out.limits = Some(LimitsPlan {
             memory,
             cpus: l.cpus,
+            line: c.line(&lpath),
         });
     }
     if !p.env.is_empty() && !ctx.spawned {
@@ -485,6 +486,7 @@ pub(crate) fn check_dns(c: &mut Checker<'_>, spec: &DnsSetupSpec) -> Vec<DnsServ
         };
         let upstream = match &s.upstream {
             None => Some(None),
+            Some(u) if u.trim() == "system" => Some(Some(Upstream::System)),
             Some(u) => match parse_loopback(u) {
                 Ok(a) if Some(a) == listen => {
                     c.error(
@@ -493,9 +495,12 @@ pub(crate) fn check_dns(c: &mut Checker<'_>, spec: &DnsSetupSpec) -> Vec<DnsServ
                     );
                     None
                 }
-                Ok(a) => Some(Some(a)),
+                Ok(a) => Some(Some(Upstream::Address(a))),
                 Err(e) => {
-                    c.error(&format!("{path}.upstream"), e);
+                    c.error(
+                        &format!("{path}.upstream"),
+                        format!("{e}; or `system` for this machine's resolver"),
+                    );
                     None
                 }
             },

@@ -158,7 +158,9 @@ pub struct DnsServerSpec {
     /// Names it answers itself, with their addresses.
     #[serde(default)]
     pub records: BTreeMap<String, Vec<String>>,
-    /// Where other names are asked (`host:port`, loopback only). Default: none (NXDOMAIN).
+    /// Where other names are asked: `host:port` on loopback, or `system` for the first
+    /// `nameserver` of this machine's `/etc/resolv.conf` (its real resolver, which may be
+    /// elsewhere). Default: none (NXDOMAIN).
     #[serde(default)]
     pub upstream: Option<String>,
 }
@@ -333,6 +335,8 @@ pub struct LimitsPlan {
     pub memory: Option<u64>,
     /// Cores.
     pub cpus: Option<f64>,
+    /// Their line in the contract, for messages.
+    pub line: usize,
 }
 
 impl LimitsPlan {
@@ -370,7 +374,16 @@ pub struct DnsServerPlan {
     /// Its own records (lower-case names without the trailing dot).
     pub records: BTreeMap<String, Vec<IpAddr>>,
     /// Where other names are asked.
-    pub upstream: Option<SocketAddr>,
+    pub upstream: Option<Upstream>,
+}
+
+/// Where a DNS server asks what it does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    /// This loopback address.
+    Address(SocketAddr),
+    /// The first `nameserver` of `/etc/resolv.conf`, read when the run starts.
+    System,
 }
 
 /// The largest worker count a stress may ask for.

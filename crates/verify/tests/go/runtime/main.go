@@ -6,7 +6,7 @@
 //	GET /leak     keeps LEAK_KIB KiB (default 1024) for good: a leak, until the kernel's
 //	              OOM killer ends it under a memory limit
 //	GET /metrics  Prometheus text: heap in use, GC cycles, the longest GC pause since the
-//	              last scrape, GOGC as the process sees it, and leaked bytes
+//	              last scrape, GOGC and GOMEMLIMIT as the runtime took them, and leaked bytes
 //
 // Build: go build -o runtime ./main.go && LISTEN=127.0.0.1:18090 ./runtime
 package main
@@ -54,6 +54,8 @@ func main() {
 	// SetGCPercent returns the setting in force (GOGC, or 100), and is then set back.
 	gogc := debug.SetGCPercent(100)
 	debug.SetGCPercent(gogc)
+	// A negative limit changes nothing and returns the one in force (GOMEMLIMIT, or none).
+	memlimit := debug.SetMemoryLimit(-1)
 
 	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -98,6 +100,7 @@ func main() {
 		fmt.Fprintf(w, "# TYPE go_gc_cycles_total counter\ngo_gc_cycles_total %d\n", m.NumGC)
 		fmt.Fprintf(w, "# TYPE go_gc_pause_max_seconds gauge\ngo_gc_pause_max_seconds %g\n", float64(longest)/1e9)
 		fmt.Fprintf(w, "# TYPE go_gogc gauge\ngo_gogc %d\n", gogc)
+		fmt.Fprintf(w, "# TYPE go_memory_limit_bytes gauge\ngo_memory_limit_bytes %d\n", memlimit)
 		fmt.Fprintf(w, "# TYPE app_leaked_bytes gauge\napp_leaked_bytes %d\n", leakedBytes)
 		fmt.Fprintf(w, "# TYPE app_requests_total counter\napp_requests_total %d\n", count)
 		fmt.Fprintf(w, "# TYPE process_uptime_seconds gauge\nprocess_uptime_seconds %g\n", time.Since(startedAt).Seconds())
