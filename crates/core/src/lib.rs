@@ -10,6 +10,7 @@
 //! - [`Rate`] and [`RateSpec`]: request rates such as `500/s` or a ramp `100/s..2000/s`.
 //! - [`parse_duration`]: durations such as `250ms`, `1.5s`, `1m30s`.
 //! - [`TimelinePoint`]: one second of a run.
+//! - [`profile`]: pprof profiles and goroutine dumps, whatever format they were read from.
 //!
 //! ```
 //! use ballast_core::{parse_duration, LatencyHistogram, RateSpec};
@@ -30,6 +31,7 @@
 pub mod alert;
 mod error;
 mod histogram;
+pub mod profile;
 mod rate;
 pub mod series;
 mod signal;

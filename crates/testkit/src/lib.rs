@@ -403,6 +403,21 @@ impl Default for RefusedPort {
     }
 }
 
+/// The `main.go` of one of the shared Go test programs in `crates/testkit/go/NAME/`
+/// (`planted`: a service with one planted cause of instability, for the profile tests).
+pub fn go_program(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("go")
+        .join(name)
+        .join("main.go")
+}
+
+/// Finds the port in a `listening on HOST:PORT` line (the shared Go programs print one).
+pub fn listening_on(line: &str) -> Option<u16> {
+    let address = line.trim().strip_prefix("listening on ")?;
+    address.rsplit(':').next()?.parse().ok().filter(|&p| p != 0)
+}
+
 /// Builds the standard-library-only Go program `source` (a `main.go`) into `dir/name`
 /// with the system's Go: no module downloads, caches under `dir`. Panics with what to do
 /// when Go is missing or the build fails (`scripts/test.sh` installs Debian's golang-go).
