@@ -38,6 +38,7 @@ mod load;
 mod model;
 mod openapi;
 mod plan;
+pub mod profile;
 pub mod yaml;
 
 pub use error::{render as render_diagnostics, Diagnostic, Error};

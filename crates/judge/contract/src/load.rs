@@ -317,7 +317,17 @@ impl Contract {
             dns_servers: &dns_names,
             base_dir,
         };
-        let phase_plans = check_phases(&mut c, &phases, &request_names, &proxies, &fault_context);
+        let base_url = target
+            .as_ref()
+            .map_or("", |t| t.base_url.trim_end_matches('/'));
+        let phase_plans = check_phases(
+            &mut c,
+            &phases,
+            &request_names,
+            &proxies,
+            &fault_context,
+            base_url,
+        );
         // Names come from the raw items, so that one broken phase does not make every
         // clause that mentions it look wrong too.
         let phase_names: Vec<String> = list(
@@ -331,6 +341,10 @@ impl Contract {
         .iter()
         .filter_map(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_string))
         .collect();
+        let profiled: Vec<(String, Vec<crate::profile::ProfileKind>)> = phase_plans
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), p.profile.as_ref()?.kinds.clone())))
+            .collect();
         let ctx = CheckContext {
             phases: &phase_names,
             requests: &request_names,
@@ -338,6 +352,8 @@ impl Contract {
             has_process: target
                 .as_ref()
                 .is_some_and(|t| t.spawn.is_some() || t.process.is_some()),
+            profiles: &profiled,
+            clause_phase: None,
         };
         let clause_plans = check_clauses(&mut c, &clauses, &ctx);
         let slo_plans = check_slos(&mut c, &slos, &request_names);
@@ -714,6 +730,7 @@ fn check_phases(
     request_names: &[String],
     proxies: &Proxies,
     fault_context: &crate::faults::check::FaultContext<'_>,
+    base_url: &str,
 ) -> Vec<PhasePlan> {
     let mut out = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
@@ -880,8 +897,12 @@ fn check_phases(
             }
         });
         let beyond = crate::faults::check::check_phase(c, &path, p, fault_context);
+        let profile = p.profile.as_ref().and_then(|spec| {
+            crate::profile::check_profile(c, &path, spec, duration, base_url)
+        });
         if let (Some(rate), Some(duration), Some(warmup)) = (rate, duration, warmup) {
             out.push(PhasePlan {
+                profile,
                 faults: beyond.faults,
                 limits: beyond.limits,
                 env: p.env.clone(),
@@ -920,7 +941,11 @@ fn check_clauses(
             }
         }
         let check_path = format!("{path}.check");
-        match expr::parse(&clause.check).and_then(|e| e.check(ctx).map(|_| e)) {
+        let ctx = CheckContext {
+            clause_phase: clause.phase.as_deref(),
+            ..ctx.clone()
+        };
+        match expr::parse(&clause.check).and_then(|e| e.check(&ctx).map(|_| e)) {
             Ok(expr) => out.push(ClausePlan {
                 name: clause.name.clone(),
                 phase: clause.phase.clone(),

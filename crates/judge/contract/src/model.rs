@@ -228,6 +228,9 @@ pub struct PhaseSpec {
     /// restarted with these at the phase's start and without them at its end.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Profiles to capture at the phase's end, for `profile.*` clauses and the report.
+    #[serde(default)]
+    pub profile: Option<crate::profile::ProfileSpec>,
 }
 
 /// Where faults go: proxies `ballast verify` starts itself, or a running chaos server.

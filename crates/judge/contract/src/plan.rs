@@ -107,6 +107,8 @@ pub struct PhasePlan {
     pub limits: Option<LimitsPlan>,
     /// Environment the spawned target is restarted with for the phase.
     pub env: BTreeMap<String, String>,
+    /// Profiles captured at the phase's end.
+    pub profile: Option<crate::profile::ProfilePlan>,
 }
 
 /// The steady state of a chaos phase, compiled.

@@ -13,6 +13,10 @@ pub struct CheckContext<'a> {
     pub has_metrics: bool,
     /// Whether a process is watched (`target.spawn` or `target.process`).
     pub has_process: bool,
+    /// The phases that capture profiles, and which kinds.
+    pub profiles: &'a [(String, Vec<crate::profile::ProfileKind>)],
+    /// The phase of the clause being checked, if it names one.
+    pub clause_phase: Option<&'a str>,
 }
 
 /// Where evaluation gets its values.
@@ -286,7 +290,32 @@ fn check_fact(fact: &Fact, ctx: &CheckContext<'_>) -> Result<(), String> {
         FactKind::Process(_) if !ctx.has_process => {
             Err("process.* needs target.spawn or target.process (which process to watch)".into())
         }
+        FactKind::Profile { kind, .. } => check_profile_fact(fact, *kind, ctx),
         _ => Ok(()),
+    }
+}
+
+fn check_profile_fact(
+    fact: &Fact,
+    kind: crate::profile::ProfileKind,
+    ctx: &CheckContext<'_>,
+) -> Result<(), String> {
+    if fact.scope.request.is_some() {
+        return Err("profile.* is about the target, not one request; drop request(…)".into());
+    }
+    let Some(phase) = fact.scope.phase.as_deref().or(ctx.clause_phase) else {
+        return Err(format!(
+            "profile.{kind}.… is captured per phase: give the clause a phase, or write PHASE.profile.{kind}.…"
+        ));
+    };
+    match ctx.profiles.iter().find(|(p, _)| p == phase) {
+        None => Err(format!(
+            "phase {phase:?} captures no profiles; add profile: {{kinds: [{kind}]}} to it"
+        )),
+        Some((_, kinds)) if !kinds.contains(&kind) => Err(format!(
+            "phase {phase:?} does not capture a {kind} profile; add {kind} to its profile.kinds"
+        )),
+        Some(_) => Ok(()),
     }
 }
 
@@ -324,6 +353,7 @@ mod tests {
             requests: &[],
             has_metrics: true,
             has_process: true,
+            ..CheckContext::default()
         }
     }
 
@@ -335,6 +365,7 @@ mod tests {
             requests: &requests,
             has_metrics: true,
             has_process: true,
+            ..CheckContext::default()
         };
         let expr = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         expr.check(&ctx).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -413,6 +444,7 @@ mod tests {
             requests: &[],
             has_metrics: false,
             has_process: false,
+            ..CheckContext::default()
         };
         let check = |text: &str| {
             parse(text)

@@ -74,8 +74,9 @@ fn quoted(text: &str) -> String {
 }
 
 /// Words of the language that cannot name a phase in `name.p95` form.
-pub const RESERVED: [&str; 11] = [
-    "request", "phase", "metric", "process", "status", "p", "and", "or", "not", "true", "false",
+pub const RESERVED: [&str; 12] = [
+    "request", "phase", "metric", "process", "profile", "status", "p", "and", "or", "not", "true",
+    "false",
 ];
 
 /// Binary operators, loosest first.
@@ -212,6 +213,13 @@ pub enum FactKind {
     },
     /// A process fact.
     Process(ProcessFact),
+    /// A profile the phase captured (`profile.cpu.share("encoding/json")`).
+    Profile {
+        /// Which profile.
+        kind: crate::profile::ProfileKind,
+        /// What of it.
+        stat: crate::profile::ProfileStat,
+    },
 }
 
 /// One looked-up value.
@@ -230,6 +238,11 @@ impl Fact {
             FactKind::Latency(_) => Dim::Millis,
             FactKind::ErrorRate => Dim::Ratio,
             FactKind::Process(ProcessFact::RssMax) => Dim::Bytes,
+            FactKind::Profile {
+                stat: crate::profile::ProfileStat::Share(_),
+                ..
+            } => Dim::Ratio,
+            FactKind::Profile { kind, .. } => kind.dim(),
             _ => Dim::Number,
         }
     }
@@ -298,6 +311,16 @@ impl fmt::Display for Fact {
                     ProcessFact::Restarts => "restarts",
                 }
             ),
+            FactKind::Profile { kind, stat } => {
+                use crate::profile::{ProfileKind, ProfileStat};
+                write!(f, "profile.{kind}.")?;
+                match stat {
+                    ProfileStat::Share(pattern) => write!(f, "share({})", quoted(pattern)),
+                    ProfileStat::Total if *kind == ProfileKind::Heap => f.write_str("inuse"),
+                    ProfileStat::Total if *kind == ProfileKind::Goroutine => f.write_str("count"),
+                    ProfileStat::Total => f.write_str("total"),
+                }
+            }
         }
     }
 }

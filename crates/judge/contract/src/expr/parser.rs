@@ -43,7 +43,8 @@ fn describe(tok: &Tok) -> String {
 
 const METRIC_HINT: &str = "expected a metric (p50 p90 p95 p99 p999 min max mean rps error_rate \
     requests errors status[503]), p(95), a phase name followed by '.', request(\"name\").…, \
-    metric(\"name\").delta|rate|max|min|mean|last, or process.rss_max|oom_kills|restarts";
+    metric(\"name\").delta|rate|max|min|mean|last, process.rss_max|oom_kills|restarts, \
+    or profile.KIND.total|share(\"function or package\") (KIND: cpu heap allocs goroutine block mutex)";
 
 impl Parser {
     fn peek(&self) -> &Tok {
@@ -344,6 +345,43 @@ impl Parser {
                     "restarts" => ProcessFact::Restarts,
                     _ => return Err(ExprError::new(fact_at, format!("unknown process fact {fact:?}; expected rss_max, oom_kills or restarts"))),
                 })
+            }
+            "profile" => {
+                use crate::profile::{ProfileKind, ProfileStat};
+                self.expect_op(".")?;
+                let (name, kind_at) =
+                    self.expect_ident("a profile kind: cpu, heap, allocs, goroutine, block or mutex")?;
+                let kind: ProfileKind = name
+                    .parse()
+                    .map_err(|e: String| ExprError::new(kind_at, e))?;
+                self.expect_op(".")?;
+                let (stat, stat_at) = self.expect_ident("total or share(\"…\")")?;
+                let stat = match stat.as_str() {
+                    "total" => ProfileStat::Total,
+                    "inuse" if kind == ProfileKind::Heap => ProfileStat::Total,
+                    "count" if kind == ProfileKind::Goroutine => ProfileStat::Total,
+                    "share" => {
+                        self.expect_op("(")?;
+                        let pattern = self.expect_string("a function or package name, as in share(\"encoding/json\")")?;
+                        if pattern.is_empty() {
+                            return Err(ExprError::new(stat_at, "share(\"\") matches every stack; name a function or package"));
+                        }
+                        self.expect_op(")")?;
+                        ProfileStat::Share(pattern)
+                    }
+                    _ => {
+                        let extra = match kind {
+                            ProfileKind::Heap => ", inuse",
+                            ProfileKind::Goroutine => ", count",
+                            _ => "",
+                        };
+                        return Err(ExprError::new(
+                            stat_at,
+                            format!("unknown {kind} profile fact {stat:?}; expected total{extra} or share(\"…\")"),
+                        ));
+                    }
+                };
+                FactKind::Profile { kind, stat }
             }
             "request" | "phase" => {
                 self.expect_op("(")?;
