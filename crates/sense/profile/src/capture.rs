@@ -1,0 +1,1 @@
+//! Captures of a service's `/debug/pprof/*` endpoints (in progress).
