@@ -152,6 +152,11 @@ pub(crate) fn stack_names<'p>(
         .map(|f| profile.functions[f].name.as_str())
         .collect();
     names.reverse();
+    fold_names(names, options)
+}
+
+/// A root-first stack with [`FoldOptions`] applied (the module's rule).
+pub(crate) fn fold_names<'n>(names: Vec<&'n str>, options: &FoldOptions) -> Vec<&'n str> {
     if options.runtime_frames == RuntimeFrames::Keep || names.is_empty() {
         return names;
     }

@@ -6,13 +6,13 @@
 //! - [`top`]: the function table of `go tool pprof -top`, value for value.
 //! - [`fold`]: collapsed stacks (`a;b;c 42`), runtime frames optionally folded into their
 //!   caller by a documented table ([`RUNTIME_FRAMES`]); [`share`]: one pattern's share.
-//! - `flame_svg` and `diff_svg`: flame graphs through `inferno`; `diff`: the
+//! - [`flame_svg`] and [`diff_svg`]: flame graphs through `inferno`; [`diff`]: the
 //!   functions that moved most between two profiles, normalised when totals differ.
-//! - `RuleSet`: the attribution rules as data (built-in YAML, user files in the same
-//!   format); `attribute` applies them to a `CaptureView` and returns an
-//!   `Attribution` whose findings name a cause with evidence; `report_html` renders
+//! - [`RuleSet`]: the attribution rules as data (built-in YAML, user files in the same
+//!   format); [`attribute`] applies them to a [`CaptureView`] and returns an
+//!   [`Attribution`] whose findings name a cause with evidence; [`report_html`] renders
 //!   it beside the flame graphs.
-//! - `HeapGrowth`: the pure detector that says when a heap kept growing.
+//! - [`HeapGrowth`]: the pure detector that says when a heap kept growing.
 //!
 //! ```
 //! use ballast_attribution::{fold, share, top, FoldOptions, RuntimeFrames};
@@ -37,13 +37,28 @@
 
 #![deny(missing_docs)]
 
+mod attribute;
+mod diff;
 mod error;
+mod flame;
 mod fold;
+mod growth;
+mod report;
+mod rules;
 mod top;
 
+pub use attribute::{
+    attribute, Attribution, CaptureView, Dimension, DimensionReport, Evidence, Finding, PathShare,
+    Severity,
+};
+pub use diff::{diff, Diff, Mover};
 pub use error::Error;
+pub use flame::{diff_svg, flame_svg, FlameOptions};
 pub use fold::{
     fold, frame_matches, is_runtime_frame, share, FoldOptions, RuntimeFrame, RuntimeFrames,
     RUNTIME_FRAMES,
 };
+pub use growth::{HeapGrowth, HeapGrowthConfig, Trigger};
+pub use report::report_html;
+pub use rules::{Rule, RuleKind, RuleSet, Threshold, BUILTIN_RULES};
 pub use top::{top, top_with, Top, TopOptions, TopRow};

@@ -1,0 +1,180 @@
+//! Flame graphs and differential flame graphs, drawn by inferno.
+
+use crate::Error;
+use inferno::flamegraph::{self, Options};
+
+/// What a flame graph says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlameOptions {
+    /// The title over the graph.
+    pub title: String,
+    /// What a value counts (`nanoseconds`, `bytes`, `goroutines`), shown on hover.
+    pub count_name: String,
+}
+
+impl Default for FlameOptions {
+    fn default() -> Self {
+        FlameOptions {
+            title: "Flame Graph".into(),
+            count_name: "samples".into(),
+        }
+    }
+}
+
+fn options(o: &FlameOptions) -> Options<'static> {
+    let mut opt = Options::default();
+    opt.title = o.title.clone();
+    opt.count_name = o.count_name.clone();
+    // Colours from a hash of each name, not at random: the same profile draws the same
+    // picture, and a function keeps its colour across the graphs of one report.
+    opt.hash = true;
+    opt.deterministic = true;
+    opt
+}
+
+/// An SVG with only a title and a note, for a profile with nothing to draw (inferno
+/// refuses empty input).
+fn empty_svg(o: &FlameOptions) -> String {
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="60" viewBox="0 0 1200 60"><text x="600" y="24" text-anchor="middle" font-family="Verdana" font-size="17">{}</text><text x="600" y="48" text-anchor="middle" font-family="Verdana" font-size="12">no samples</text></svg>"#,
+        escape(&o.title)
+    )
+}
+
+pub(crate) fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn lines(folded: &[(String, i64)]) -> Vec<String> {
+    // inferno counts are unsigned: a stack that went negative (a delta) has nothing to draw.
+    folded
+        .iter()
+        .filter(|(stack, v)| *v > 0 && !stack.is_empty())
+        .map(|(stack, v)| format!("{stack} {v}"))
+        .collect()
+}
+
+/// A flame graph of collapsed stacks (as [`crate::fold`] writes them). Stacks whose
+/// value is not positive are left out; with none left, a small SVG that says so.
+pub fn flame_svg(folded: &[(String, i64)], options_: &FlameOptions) -> Result<String, Error> {
+    let lines = lines(folded);
+    if lines.is_empty() {
+        return Ok(empty_svg(options_));
+    }
+    let mut out = Vec::new();
+    flamegraph::from_lines(
+        &mut options(options_),
+        lines.iter().map(String::as_str),
+        &mut out,
+    )
+    .map_err(|e| Error::Flame(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| Error::Flame(e.to_string()))
+}
+
+/// A differential flame graph: the shape of `after`, each frame red where it grew and blue
+/// where it shrank against `before`. `before` is scaled to `after`'s total first (inferno's
+/// `--normalize`), so a longer or busier second capture does not paint everything red.
+pub fn diff_svg(
+    before: &[(String, i64)],
+    after: &[(String, i64)],
+    options_: &FlameOptions,
+) -> Result<String, Error> {
+    let before = lines(before).join("\n");
+    let after = lines(after).join("\n");
+    if after.is_empty() {
+        return Ok(empty_svg(options_));
+    }
+    let mut merged = Vec::new();
+    let diff_options = inferno::differential::Options {
+        normalize: !before.is_empty(),
+        ..Default::default()
+    };
+    inferno::differential::from_readers(
+        diff_options,
+        before.as_bytes(),
+        after.as_bytes(),
+        &mut merged,
+    )
+    .map_err(|e| Error::Flame(e.to_string()))?;
+    let merged = String::from_utf8(merged).map_err(|e| Error::Flame(e.to_string()))?;
+    let mut out = Vec::new();
+    flamegraph::from_lines(&mut options(options_), merged.lines(), &mut out)
+        .map_err(|e| Error::Flame(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| Error::Flame(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stacks(s: &[(&str, i64)]) -> Vec<(String, i64)> {
+        s.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn a_flame_graph_names_every_frame_and_its_title() {
+        let svg = flame_svg(
+            &stacks(&[("main.main;main.hot", 90), ("main.main;main.cold", 10)]),
+            &FlameOptions {
+                title: "cpu <1>".into(),
+                count_name: "nanoseconds".into(),
+            },
+        )
+        .unwrap();
+        assert!(svg.contains("<svg"), "{svg}");
+        assert!(svg.contains("main.hot"));
+        assert!(svg.contains("main.cold"));
+        assert!(svg.contains("cpu &lt;1&gt;"));
+        assert!(svg.contains("nanoseconds"));
+        // Deterministic: the same input draws the same picture.
+        assert_eq!(
+            svg,
+            flame_svg(
+                &stacks(&[("main.main;main.hot", 90), ("main.main;main.cold", 10)]),
+                &FlameOptions {
+                    title: "cpu <1>".into(),
+                    count_name: "nanoseconds".into(),
+                },
+            )
+            .unwrap()
+        );
+    }
+
+    #[test]
+    fn nothing_to_draw_is_an_svg_that_says_so() {
+        let svg = flame_svg(&stacks(&[("a", 0), ("b", -3)]), &FlameOptions::default()).unwrap();
+        assert!(svg.contains("no samples"));
+    }
+
+    #[test]
+    fn a_differential_graph_paints_growth_red_and_shrinking_blue() {
+        let before = stacks(&[("main;grew", 10), ("main;shrank", 90)]);
+        let after = stacks(&[("main;grew", 90), ("main;shrank", 10)]);
+        let svg = diff_svg(&before, &after, &FlameOptions::default()).unwrap();
+        // inferno writes the delta into each frame's title: "+80.00%" style.
+        let grew = svg.split("<title>grew").nth(1).unwrap();
+        let shrank = svg.split("<title>shrank").nth(1).unwrap();
+        let fill = |s: &str| {
+            s.split("fill=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let (g, b) = (fill(grew), fill(shrank));
+        let rgb = |c: &str| -> (u8, u8, u8) {
+            let c = c.trim_start_matches("rgb(").trim_end_matches(')');
+            let v: Vec<u8> = c.split(',').map(|x| x.trim().parse().unwrap()).collect();
+            (v[0], v[1], v[2])
+        };
+        let (gr, _, gb) = rgb(&g);
+        let (br, _, bb) = rgb(&b);
+        assert!(gr > gb, "grew is red: {g}");
+        assert!(bb > br, "shrank is blue: {b}");
+    }
+}
