@@ -65,6 +65,13 @@ Examples:
         #[command(subcommand)]
         command: crate::cmd::slo::SloCommand,
     },
+    /// Profiles: capture Go's /debug/pprof (or a ballast-tower service's), read, draw and
+    /// compare them, attribute instability to CPU, heap, goroutines or blocking, and watch
+    /// the heap in production.
+    Profile {
+        #[command(subcommand)]
+        command: crate::cmd::profile::ProfileCommand,
+    },
     /// Work with result files.
     Report {
         #[command(subcommand)]

@@ -38,6 +38,8 @@ pub struct RunData {
     /// verify asking, seconds since the run started. Restarts are then counted from these,
     /// exactly, not from once-a-second samples.
     pub exits: Option<Vec<f64>>,
+    /// Profiles captured, by phase.
+    pub profiles: BTreeMap<String, crate::profiles::PhaseProfiles>,
 }
 
 struct Traffic {
@@ -222,6 +224,7 @@ impl Facts for RunData {
                 aggregate,
             } => self.metric(self.window(phase)?, name, labels, *aggregate),
             FactKind::Process(p) => self.process(self.window(phase)?, *p),
+            FactKind::Profile { kind, stat } => self.profiles.get(phase?)?.value(*kind, stat),
             kind => {
                 let t = self.traffic(phase, request)?;
                 let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
@@ -248,7 +251,9 @@ impl Facts for RunData {
                             .map(|(_, n)| *n)
                             .sum::<u64>() as f64,
                     ),
-                    FactKind::Metric { .. } | FactKind::Process(_) => None,
+                    FactKind::Metric { .. } | FactKind::Process(_) | FactKind::Profile { .. } => {
+                        None
+                    }
                 }
             }
         }

@@ -22,6 +22,7 @@ mod abort;
 pub mod facts;
 mod faults;
 pub mod process;
+pub mod profiles;
 mod report;
 mod run;
 mod spawn;
@@ -29,8 +30,8 @@ mod supervise;
 mod target_faults;
 
 pub use report::{
-    render_html, render_junit, render_table, ClauseVerdict, FaultRecord, ObservedValue, Outcome,
-    PhaseRecord, VerifyReport, SCHEMA,
+    render_html, render_junit, render_table, ClauseVerdict, FaultRecord, GraphRecord,
+    ObservedValue, Outcome, PhaseRecord, ProfileRecord, VerifyReport, SCHEMA,
 };
 pub use run::{verify, Event, VerifyOptions};
 

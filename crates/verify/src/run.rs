@@ -24,6 +24,9 @@ use tokio::sync::watch;
 pub struct VerifyOptions {
     /// Run only this phase (clauses that need other phases are skipped).
     pub only: Option<String>,
+    /// Where phases' profiles go (a folder per phase). Default: a new folder under the
+    /// system's temporary directory, named in a note.
+    pub profile_dir: Option<std::path::PathBuf>,
 }
 
 /// What happens during a run, for progress display.
@@ -77,6 +80,15 @@ pub async fn verify(
     let started_wall = SystemTime::now();
     let start = Instant::now();
     let mut notes = Vec::new();
+    let profile_dir = options.profile_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "ballast-profiles-{}-{}",
+            std::process::id(),
+            started_wall
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        ))
+    });
 
     // Nothing starts before every fault is known to be possible here.
     crate::target_faults::preflight(contract, &phases)?;
@@ -122,6 +134,7 @@ pub async fn verify(
         },
         start,
         stop,
+        &profile_dir,
         &mut notes,
         &mut on_event,
     )
@@ -210,6 +223,14 @@ pub async fn verify(
         faults,
         phases: records,
         clauses,
+        profiles: crate::profiles::records(
+            &data
+                .phases
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<Vec<_>>(),
+            &data.profiles,
+        ),
         metrics: crate::report::metric_series(contract, &data.samples),
         process: data.process.iter().map(|s| (s.t, s.rss_bytes)).collect(),
     })
@@ -265,6 +286,7 @@ async fn run_phases(
     held: Held<'_>,
     start: Instant,
     stop: watch::Receiver<bool>,
+    profile_dir: &std::path::Path,
     notes: &mut Vec<String>,
     on_event: &mut impl FnMut(Event<'_>),
 ) -> Result<PhasesOutcome, Error> {
@@ -335,6 +357,7 @@ async fn run_phases(
                 &stop,
                 beyond.failed(),
                 scraper.as_ref(),
+                profile_dir,
                 on_event,
             )
             .await;
@@ -365,6 +388,17 @@ async fn run_phases(
             }
             out.interrupted |= ran.interrupted;
             out.aborted = ran.aborted.clone().or(failed);
+            if let Some(captured) = ran.profiles.take() {
+                for error in &captured.errors {
+                    notes.push(format!("profiles of phase {}: {error}", phase.name));
+                }
+                notes.push(format!(
+                    "profiles of phase {}: {}",
+                    phase.name,
+                    captured.dir.display()
+                ));
+                out.data.profiles.insert(phase.name.clone(), captured);
+            }
             if let Some(mut record) = ran.record {
                 // Some fault (on a proxy or on the target) was put in place.
                 record.chaos_applied = out.faults.len() > records_before;
@@ -406,6 +440,7 @@ struct PhaseRun {
     record: Option<PhaseRecord>,
     interrupted: bool,
     aborted: Option<String>,
+    profiles: Option<crate::profiles::PhaseProfiles>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -417,6 +452,7 @@ async fn run_phase(
     stop: &watch::Receiver<bool>,
     faults_failed: watch::Receiver<bool>,
     scraper: Option<&Scraper>,
+    profile_dir: &std::path::Path,
     on_event: &mut impl FnMut(Event<'_>),
 ) -> Result<PhaseRun, Error> {
     let abort = phase
@@ -465,6 +501,7 @@ async fn run_phase(
                 record: None,
                 interrupted: aborted().is_none(),
                 aborted: aborted(),
+                profiles: None,
             });
         }
     }
@@ -478,6 +515,14 @@ async fn run_phase(
         s.scrape_now().await;
     }
     let phase_start = start.elapsed().as_secs_f64();
+    // The window ends with the phase: the capture starts its length before the end.
+    let capture = phase.profile.as_ref().map(|plan| {
+        crate::profiles::start(
+            plan,
+            profile_dir.join(&phase.name),
+            phase.duration.saturating_sub(plan.window),
+        )
+    });
     let report = run_load(
         contract,
         phase,
@@ -492,9 +537,14 @@ async fn run_phase(
     if let Some(s) = scraper {
         s.scrape_now().await;
     }
+    let profiles = match capture {
+        Some(c) => c.finish(!report.interrupted).await,
+        None => None,
+    };
     forward(Event::PhaseFinished(phase, &report));
     let reason = aborted();
     Ok(PhaseRun {
+        profiles,
         interrupted: report.interrupted && reason.is_none(),
         aborted: reason,
         record: Some(PhaseRecord {

@@ -7,6 +7,7 @@ mod contract;
 mod demo;
 mod load;
 mod peer;
+pub mod profile;
 mod report;
 pub mod slo;
 mod slo_rules;
@@ -57,6 +58,12 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<ballast_anomaly::Error>()
                 .is_some_and(ballast_anomaly::Error::is_input)
+            || cause
+                .downcast_ref::<ballast_profile::Error>()
+                .is_some_and(ballast_profile::Error::is_input)
+            || cause
+                .downcast_ref::<ballast_attribution::Error>()
+                .is_some_and(ballast_attribution::Error::is_input)
     });
     if input {
         2
@@ -74,6 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args).await,
         Command::Verify(args) => verify::run(args).await,
         Command::Slo { command } => slo::run(command).await,
+        Command::Profile { command } => profile::run(command).await,
         Command::Chaos { command } => chaos::run(command).await,
         Command::Breaker { command } => breaker::run(command),
         Command::Baseline { command } => anomaly::baseline(command).await,

@@ -25,6 +25,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    let profile_dir = args.report.as_ref().map(|dir| dir.join("profiles"));
     let outputs = Outputs {
         report: args.report,
         junit: args.junit,
@@ -32,6 +33,8 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let options = VerifyOptions {
         only: args.only.clone(),
+        // Beside the reports when there are any, so the HTML's graphs have their files.
+        profile_dir,
     };
     let report = run_contract(&contract, &options, &outputs, !args.no_progress).await?;
     Ok(exit_code(&report))

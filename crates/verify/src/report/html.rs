@@ -291,6 +291,33 @@ pub fn render_html(report: &VerifyReport) -> String {
         ));
     }
     h.push_str("</div>");
+    if !report.profiles.is_empty() {
+        h.push_str("<h2>Profiles</h2>");
+        for p in &report.profiles {
+            let _ = write!(
+                h,
+                "<div class=\"card\"><h3>{}</h3><p class=\"notes\">{} — {}</p>",
+                escape(&p.phase),
+                escape(&p.kinds.join(", ")),
+                escape(&p.dir)
+            );
+            for e in &p.errors {
+                let _ = write!(h, "<p class=\"notes\">not captured: {}</p>", escape(e));
+            }
+            // Each of inferno's SVGs has its own script and element ids: one frame each
+            // keeps them apart and keeps zoom and search working.
+            for g in &p.graphs {
+                let _ = write!(
+                    h,
+                    "<h4>{}</h4><iframe title=\"{}\" style=\"width:100%;height:420px;border:0\" srcdoc=\"{}\"></iframe>",
+                    escape(&g.title),
+                    escape(&g.title),
+                    escape(&g.svg)
+                );
+            }
+            h.push_str("</div>");
+        }
+    }
     if !report.notes.is_empty() {
         h.push_str("<h2>Notes</h2><div class=\"card\"><ul class=\"notes\">");
         for note in &report.notes {

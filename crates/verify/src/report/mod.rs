@@ -59,6 +59,37 @@ pub struct VerifyReport {
     pub metrics: BTreeMap<String, Vec<(f64, f64)>>,
     /// Process resident memory: `[seconds, bytes]` points.
     pub process: Vec<(f64, Option<u64>)>,
+    /// Profiles the phases captured, with their flame graphs.
+    #[serde(default)]
+    pub profiles: Vec<ProfileRecord>,
+}
+
+/// One phase's profiles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRecord {
+    /// The phase.
+    pub phase: String,
+    /// The folder with its files (`manifest.json`, the profiles, the flame graphs).
+    pub dir: String,
+    /// The kinds captured.
+    pub kinds: Vec<String>,
+    /// What could not be captured, and why.
+    pub errors: Vec<String>,
+    /// Flame graphs and, against the first phase that captured the same kind, differential
+    /// flame graphs.
+    pub graphs: Vec<GraphRecord>,
+}
+
+/// A flame graph of a phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphRecord {
+    /// What it shows.
+    pub title: String,
+    /// The SVG file.
+    pub file: String,
+    /// The SVG itself, for the HTML report (not in the JSON: the file has it).
+    #[serde(skip)]
+    pub svg: String,
 }
 
 /// A fault put in place: through the chaos proxy, or on the target (its process, its

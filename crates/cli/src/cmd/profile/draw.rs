@@ -1,0 +1,376 @@
+//! `ballast profile flame | diff | attribute` and the `top` table's text.
+
+use super::{read_profile, sample_index};
+use anyhow::Context as _;
+use ballast_attribution::{
+    diff_svg, flame_svg, fold, FlameOptions, FoldOptions, RuntimeFrames, Top,
+};
+use ballast_core::profile::Profile;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct FlameArgs {
+    /// A pprof profile (gzipped or not) or a goroutine?debug=2 dump.
+    pub file: PathBuf,
+    /// Which sample type. Default: the profile's default.
+    #[arg(long, value_name = "TYPE")]
+    pub sample_type: Option<String>,
+    /// Charge runtime frames (runtime.*, tokio internals) to their nearest caller of the
+    /// program's own.
+    #[arg(long)]
+    pub fold_runtime: bool,
+    /// The SVG to write.
+    #[arg(short, long, value_name = "OUT.svg")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier profile.
+    pub before: PathBuf,
+    /// The later profile.
+    pub after: PathBuf,
+    /// Which sample type. Default: the later profile's default.
+    #[arg(long, value_name = "TYPE")]
+    pub sample_type: Option<String>,
+    /// Charge runtime frames to their nearest caller of the program's own.
+    #[arg(long)]
+    pub fold_runtime: bool,
+    /// The differential flame graph to write (SVG).
+    #[arg(short, long, value_name = "OUT.svg")]
+    pub output: Option<PathBuf>,
+    /// How many movers to print.
+    #[arg(short = 'n', long, default_value_t = 15)]
+    pub count: usize,
+    /// Write the movers as JSON to this file (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+fn fold_options(fold_runtime: bool) -> FoldOptions {
+    FoldOptions {
+        runtime_frames: if fold_runtime {
+            RuntimeFrames::Fold
+        } else {
+            RuntimeFrames::Keep
+        },
+    }
+}
+
+fn title(path: &Path, profile: &Profile, index: usize) -> (String, String) {
+    let t = &profile.sample_types[index];
+    (
+        format!(
+            "{} — {}",
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into()
+            ),
+            t.kind
+        ),
+        t.unit.clone(),
+    )
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn flame(args: &FlameArgs) -> anyhow::Result<ExitCode> {
+    let profile = read_profile(&args.file)?;
+    let index = sample_index(&profile, args.sample_type.as_deref(), &args.file)?;
+    let folded = fold(&profile, index, &fold_options(args.fold_runtime));
+    let (title, count_name) = title(&args.file, &profile, index);
+    let svg = flame_svg(&folded, &FlameOptions { title, count_name })?;
+    write(&args.output, &svg)?;
+    eprintln!(
+        "{} stacks drawn into {}",
+        folded.len(),
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
+    let before = read_profile(&args.before)?;
+    let after = read_profile(&args.after)?;
+    let after_index = sample_index(&after, args.sample_type.as_deref(), &args.after)?;
+    let kind = after.sample_types[after_index].kind.clone();
+    let before_index = sample_index(&before, Some(&kind), &args.before)?;
+    let moved = ballast_attribution::diff(&before, &after, &kind);
+    if let Some(path) = &args.json {
+        crate::output::write_json(path, &moved)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.output {
+        let options = fold_options(args.fold_runtime);
+        let (title, count_name) = title(&args.after, &after, after_index);
+        let svg = diff_svg(
+            &fold(&before, before_index, &options),
+            &fold(&after, after_index, &options),
+            &FlameOptions {
+                title: format!("{title} (red grew, blue shrank)"),
+                count_name,
+            },
+        )?;
+        write(path, &svg)?;
+        eprintln!("differential flame graph: {}", path.display());
+    }
+    let unit = &after.sample_types[after_index].unit;
+    println!(
+        "{kind}: before {} total, after {} total{}",
+        format_value(moved.before_total, unit),
+        format_value(moved.after_total, unit),
+        if moved.normalised {
+            " (totals differ: movers ranked by share of each total)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:>10} {:>10} {:>8} {:>8} {:>8}  function",
+        "before", "after", "before%", "after%", "change"
+    );
+    for m in moved.movers.iter().take(args.count) {
+        println!(
+            "{:>10} {:>10} {:>7.2}% {:>7.2}% {:>+7.2}%  {}",
+            format_value(m.before, unit),
+            format_value(m.after, unit),
+            m.before_share * 100.0,
+            m.after_share * 100.0,
+            m.delta_share * 100.0,
+            m.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A value in pprof's style: `1.20s`, `30ms`, `4.50MB`, `17`.
+pub fn format_value(v: i64, unit: &str) -> String {
+    let x = v as f64;
+    match unit {
+        "nanoseconds" => {
+            let a = x.abs();
+            if a >= 1e9 {
+                format!("{:.2}s", x / 1e9)
+            } else if a >= 1e6 {
+                format!("{:.2}ms", x / 1e6)
+            } else if a >= 1e3 {
+                format!("{:.2}us", x / 1e3)
+            } else {
+                format!("{v}ns")
+            }
+        }
+        "bytes" => {
+            let a = x.abs();
+            if a >= 1024.0 * 1024.0 * 1024.0 {
+                format!("{:.2}GB", x / (1024.0 * 1024.0 * 1024.0))
+            } else if a >= 1024.0 * 1024.0 {
+                format!("{:.2}MB", x / (1024.0 * 1024.0))
+            } else if a >= 1024.0 {
+                format!("{:.2}kB", x / 1024.0)
+            } else {
+                format!("{v}B")
+            }
+        }
+        _ => v.to_string(),
+    }
+}
+
+/// The `top` table as `go tool pprof -top` lays it out.
+pub fn render_top(table: &Top, count: usize) -> String {
+    use std::fmt::Write as _;
+    let unit = table.sample_type.unit.as_str();
+    let shown: Vec<_> = table.rows.iter().take(count).collect();
+    let shown_flat: i64 = shown.iter().map(|r| r.flat).sum();
+    let pct = |v: i64| {
+        if table.total == 0 {
+            0.0
+        } else {
+            v as f64 * 100.0 / table.total as f64
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Type: {}\nShowing {} of {} functions, {} ({:.2}%) of {} total{}",
+        table.sample_type.kind,
+        shown.len(),
+        table.rows.len() + table.dropped,
+        format_value(shown_flat, unit),
+        pct(shown_flat),
+        format_value(table.total, unit),
+        if table.dropped > 0 {
+            format!(" ({} below the node fraction dropped)", table.dropped)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "{:>10} {:>7} {:>7} {:>10} {:>7}  function",
+        "flat", "flat%", "sum%", "cum", "cum%"
+    );
+    let mut sum = 0i64;
+    for row in shown {
+        sum += row.flat;
+        let _ = writeln!(
+            out,
+            "{:>10} {:>6.2}% {:>6.2}% {:>10} {:>6.2}%  {}",
+            format_value(row.flat, unit),
+            pct(row.flat),
+            pct(sum),
+            format_value(row.cum, unit),
+            pct(row.cum),
+            row.name
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_as_pprof_prints_them() {
+        assert_eq!(format_value(2_010_000_000, "nanoseconds"), "2.01s");
+        assert_eq!(format_value(30_000_000, "nanoseconds"), "30.00ms");
+        assert_eq!(format_value(3 * 1024 * 1024 / 2, "bytes"), "1.50MB");
+        assert_eq!(format_value(512, "bytes"), "512B");
+        assert_eq!(format_value(17, "count"), "17");
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AttributeArgs {
+    /// A capture folder (`ballast profile capture -o DIR`, or a verify phase's).
+    pub dir: PathBuf,
+    /// More rules (or replacements for built-in ones, by name), in the built-in rules'
+    /// format (docs/profiles.md).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Write the HTML report (four flame graphs side by side and the findings).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the findings as JSON (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+pub fn attribute(args: &AttributeArgs) -> anyhow::Result<ExitCode> {
+    use ballast_attribution::{attribute, report_html, CaptureView, RuleSet, Severity};
+    use ballast_profile::capture::{load_capture, Kind, Moment};
+    let mut rules = RuleSet::builtin();
+    for path in &args.rules {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| super::InputError(format!("{}: {e}", path.display())))?;
+        rules.extend_str(&text, &path.display().to_string())?;
+    }
+    let capture = load_capture(&args.dir)?;
+    let view = CaptureView {
+        cpu: capture.get(Kind::Cpu, Moment::Window),
+        heap_start: capture.get(Kind::Heap, Moment::Start),
+        heap_end: capture.get(Kind::Heap, Moment::End),
+        allocs: capture.get(Kind::Allocs, Moment::End),
+        goroutine_start: capture.get(Kind::Goroutine, Moment::Start),
+        goroutine_end: capture.get(Kind::Goroutine, Moment::End),
+        goroutine_dump: capture.goroutine_dump(Moment::End),
+        block: capture.get(Kind::Block, Moment::End),
+        mutex: capture.get(Kind::Mutex, Moment::End),
+        block_start: capture.get(Kind::Block, Moment::Start),
+        mutex_start: capture.get(Kind::Mutex, Moment::Start),
+    };
+    let attribution = attribute(&view, &rules);
+    for entry in capture.manifest.failed() {
+        eprintln!(
+            "note: {} ({}) was not captured: {}",
+            entry.kind,
+            entry.moment,
+            entry.error.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(path) = &args.json {
+        crate::output::write_json(path, &attribution)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        let flames = capture_flames(&view)?;
+        write(path, &report_html(&attribution, &flames))?;
+        eprintln!("report: {}", path.display());
+    }
+    for d in &attribution.dimensions {
+        let top = d.top_paths.first();
+        println!(
+            "{:<10} {:<28} {}",
+            d.dimension.as_str(),
+            format!("{} {}", d.source, d.sample_type.kind),
+            top.map_or_else(
+                || "nothing".to_string(),
+                |p| format!(
+                    "{:.1}% {}",
+                    p.share * 100.0,
+                    p.stack.last().map_or("", String::as_str)
+                )
+            )
+        );
+    }
+    if attribution.findings.is_empty() {
+        println!("no findings");
+    }
+    for f in &attribution.findings {
+        println!(
+            "{:<8} {:<10} {}: {}\n         evidence: {}",
+            format!("{:?}", f.severity).to_lowercase(),
+            f.dimension.as_str(),
+            f.rule,
+            f.title,
+            f.evidence.detail
+        );
+    }
+    let critical = attribution
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Critical);
+    Ok(if critical {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The four dimensions' flame graphs of a capture (those it has): CPU, heap in use,
+/// goroutines, and blocking (block, else mutex), runtime frames folded as attribution
+/// folds them.
+pub fn capture_flames(
+    view: &ballast_attribution::CaptureView<'_>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let options = fold_options(true);
+    let mut out = Vec::new();
+    let dimensions = [
+        ("CPU", view.cpu, "cpu"),
+        ("Heap in use", view.heap_end, "inuse_space"),
+        ("Goroutines", view.goroutine_end, "goroutine"),
+        ("Blocking", view.block.or(view.mutex), "delay"),
+    ];
+    for (title, profile, kind) in dimensions {
+        let Some(p) = profile else { continue };
+        if p.sample_types.is_empty() {
+            continue;
+        }
+        let index = p
+            .sample_index(kind)
+            .unwrap_or_else(|| p.default_sample_index());
+        let svg = flame_svg(
+            &fold(p, index, &options),
+            &FlameOptions {
+                title: title.to_string(),
+                count_name: p.sample_types[index].unit.clone(),
+            },
+        )?;
+        out.push((title.to_string(), svg));
+    }
+    Ok(out)
+}
