@@ -897,9 +897,10 @@ fn check_phases(
             }
         });
         let beyond = crate::faults::check::check_phase(c, &path, p, fault_context);
-        let profile = p.profile.as_ref().and_then(|spec| {
-            crate::profile::check_profile(c, &path, spec, duration, base_url)
-        });
+        let profile = p
+            .profile
+            .as_ref()
+            .and_then(|spec| crate::profile::check_profile(c, &path, spec, duration, base_url));
         if let (Some(rate), Some(duration), Some(warmup)) = (rate, duration, warmup) {
             out.push(PhasePlan {
                 profile,

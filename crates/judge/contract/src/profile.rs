@@ -212,11 +212,7 @@ pub(crate) fn check_profile(
             window
         }
         // Whole seconds: Go's endpoint takes `seconds` as an integer.
-        None => Duration::from_secs(
-            phase_length
-                .map(|l| l.as_secs().clamp(1, 30))
-                .unwrap_or(30),
-        ),
+        None => Duration::from_secs(phase_length.map(|l| l.as_secs().clamp(1, 30)).unwrap_or(30)),
     };
     let url = spec.url.clone().unwrap_or_else(|| base_url.to_string());
     if let Err(e) = ballast_spec::Target::parse(&url) {

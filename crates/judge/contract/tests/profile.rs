@@ -60,8 +60,14 @@ fn facts_parse_print_back_and_carry_their_dimension() {
             r#"profile.cpu.share("encoding/json") <= 20%"#,
             r#"profile.cpu.share("encoding/json") <= 20%"#,
         ),
-        ("profile.heap.total < 1GiB", "profile.heap.inuse < 1073741824B"),
-        ("surge.profile.goroutine.total < 100", "surge.profile.goroutine.count < 100"),
+        (
+            "profile.heap.total < 1GiB",
+            "profile.heap.inuse < 1073741824B",
+        ),
+        (
+            "surge.profile.goroutine.total < 100",
+            "surge.profile.goroutine.count < 100",
+        ),
         ("profile.block.total < 2s", "profile.block.total < 2000ms"),
     ] {
         let e = parse_expr(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -158,10 +164,7 @@ fn clauses_need_a_phase_that_captures_the_kind_they_read() {
         assert!(err.contains(message), "{check}: {err}");
     }
     // A phase without profile: in a clause's own phase.
-    let text = CONTRACT.replace(
-        "    profile: { url: \"http://127.0.0.1:6060\" }\n",
-        "",
-    );
+    let text = CONTRACT.replace("    profile: { url: \"http://127.0.0.1:6060\" }\n", "");
     let err = parse(&text).expect_err("surge captures nothing");
     assert!(
         err.contains("phase \"surge\" captures no profiles; add profile: {kinds: [cpu]} to it"),
