@@ -20,6 +20,9 @@
 //!   codes.
 //! - [`runtime`]: tokio and process gauges with a trend test that raises
 //!   `task_leak_suspected` on sustained growth.
+//! - `profiling` (features `pprof-cpu`, `pprof-heap`, off by default): Go-style
+//!   `/debug/pprof/profile` and `/debug/pprof/heap` answering pprof protobuf, behind a bearer
+//!   token.
 //!
 //! Time-dependent decisions read a [`Clock`]; tests and the replay drive a manual one.
 //!
@@ -76,6 +79,8 @@ pub mod grpc;
 pub mod limit;
 mod local;
 pub mod metrics;
+#[cfg(any(feature = "pprof-cpu", feature = "pprof-heap"))]
+pub mod profiling;
 pub mod runtime;
 mod shard;
 

@@ -1,0 +1,122 @@
+//! Shared by the pprof test binaries: a service serving the profiling endpoint on loopback,
+//! a one-request-per-connection HTTP/1.0 client, and the flat/cum tables of a profile.
+
+use ballast_tower::profiling::{proto, ProfilingConfig, ProfilingEndpoint};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const TOKEN: &str = "test-token-7f3a";
+
+pub fn endpoint() -> ProfilingEndpoint {
+    ProfilingConfig {
+        token: Some(TOKEN.into()),
+        ..Default::default()
+    }
+    .build()
+    .unwrap()
+}
+
+/// Serves the endpoint at both Go paths on 127.0.0.1 (an ephemeral port), as a service would.
+pub async fn serve() -> SocketAddr {
+    let endpoint = endpoint();
+    let app = axum::Router::new()
+        .route_service("/debug/pprof/profile", endpoint.clone())
+        .route_service("/debug/pprof/heap", endpoint);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// GET `path` with an optional `Authorization` value, within 30 s (a CPU window is 1-3 s).
+pub async fn get(addr: SocketAddr, path: &str, authorization: Option<&str>) -> Answer {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        let auth = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        stream
+            .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n").as_bytes())
+            .await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        Ok::<_, std::io::Error>(raw)
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(30), exchange)
+        .await
+        .expect("answer within 30 s")
+        .expect("HTTP exchange");
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    Answer {
+        status,
+        body: raw[end + 4..].to_vec(),
+    }
+}
+
+pub fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+/// pprof's `-top` at function granularity for sample type `index`: (name, flat, cum), flat
+/// descending.
+pub fn top(profile: &proto::Profile, index: usize) -> Vec<(String, i64, i64)> {
+    let mut flat: HashMap<String, i64> = HashMap::new();
+    let mut cum: HashMap<String, i64> = HashMap::new();
+    for sample in &profile.sample {
+        let value = sample.value[index];
+        let names = profile.stack_names(sample);
+        let names: Vec<&str> = names
+            .into_iter()
+            .map(|n| n.expect("defined location"))
+            .collect();
+        if let Some(leaf) = names.first() {
+            *flat.entry(leaf.to_string()).or_default() += value;
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for name in names {
+            if !seen.contains(&name) {
+                seen.push(name);
+                *cum.entry(name.to_string()).or_default() += value;
+            }
+        }
+    }
+    let mut rows: Vec<_> = cum
+        .into_iter()
+        .map(|(name, cum)| {
+            let flat = flat.get(&name).copied().unwrap_or(0);
+            (name, flat, cum)
+        })
+        .collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    rows
+}
