@@ -604,6 +604,7 @@ fn candidate(rule: &Rule, src: &Source, view: &CaptureView<'_>) -> Option<Candid
             let c = culprit(&stack);
             Some(make(stack, c, value, samples))
         }
+        RuleKind::States { .. } => None,
         RuleKind::Pile => {
             if !is_goroutines {
                 return None;
@@ -676,6 +677,85 @@ fn dump_detail(dump: &GoroutineDump, stack: &[String]) -> Option<String> {
         ));
     }
     Some(text)
+}
+
+/// A states rule over the end dump: the goroutines in those states, grouped by stack.
+fn states_finding(
+    rule: &Rule,
+    states: &[String],
+    dump: &GoroutineDump,
+    ignore: &[String],
+) -> Option<Finding> {
+    let fold = FoldOptions {
+        runtime_frames: RuntimeFrames::Fold,
+    };
+    let mut total = 0i64;
+    let mut by_stack: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+    for g in &dump.goroutines {
+        let names: Vec<&str> = g.frames.iter().rev().map(|f| f.function.as_str()).collect();
+        if names
+            .iter()
+            .any(|n| ignore.iter().any(|p| frame_matches(n, p)))
+        {
+            continue;
+        }
+        total += 1;
+        if states.iter().any(|s| g.state.starts_with(s.as_str())) {
+            let stack = fold_names(names, &fold)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            *by_stack.entry(stack).or_default() += 1;
+        }
+    }
+    let value: i64 = by_stack.values().sum();
+    if value == 0 {
+        return None;
+    }
+    let (stack, most) = by_stack
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
+    let c = Candidate {
+        culprit: culprit(&stack),
+        metrics: Metrics {
+            share: value as f64 / total as f64,
+            rate: None,
+            count: Some(value),
+            growth: None,
+        },
+        stack,
+        value,
+        samples: value,
+        detail: Vec::new(),
+    };
+    let severity = severity(rule, &c.metrics)?;
+    let src = source(
+        rule.dimension,
+        "goroutine dump".into(),
+        ValueType::new("goroutine", "count"),
+        Vec::new(),
+        None,
+    );
+    Some(Finding {
+        dimension: rule.dimension,
+        rule: rule.name.clone(),
+        severity,
+        title: fill(&rule.title, &c, &src),
+        culprit: c.culprit.clone(),
+        why: rule.why.clone(),
+        evidence: Evidence {
+            share: c.metrics.share,
+            detail: format!(
+                "goroutine dump, {value} of {total} goroutines in {}; {most} on this stack",
+                states.join(" or ")
+            ),
+            stack: c.stack,
+            value,
+            total,
+            samples: value,
+            rate: None,
+        },
+    })
 }
 
 fn fill(template: &str, c: &Candidate, src: &Source) -> String {
@@ -752,6 +832,13 @@ pub fn attribute(view: &CaptureView<'_>, rules: &RuleSet) -> Attribution {
                     detail: detail.join("; "),
                 },
             });
+        }
+    }
+    if let Some(dump) = view.goroutine_dump {
+        for rule in &rules.rules {
+            if let RuleKind::States { states } = &rule.kind {
+                findings.extend(states_finding(rule, states, dump, &rules.ignore));
+            }
         }
     }
     findings.sort_by(|a, b| {

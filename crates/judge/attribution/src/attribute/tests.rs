@@ -343,3 +343,60 @@ fn library_frames_are_not_culprits() {
         "sync.(*Mutex).Lock"
     );
 }
+
+#[test]
+fn many_goroutines_on_sockets_are_network_wait() {
+    let g = |state: &str, f: &str| Goroutine {
+        state: state.into(),
+        frames: ["internal/poll.runtime_pollWait", f]
+            .iter()
+            .map(|f| StackFrame {
+                function: f.to_string(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut dump = GoroutineDump::default();
+    dump.goroutines
+        .extend((0..150).map(|_| g("IO wait", "main.readPeer")));
+    dump.goroutines
+        .extend((0..30).map(|_| g("IO wait, 3 minutes", "main.other")));
+    dump.goroutines
+        .extend((0..20).map(|_| g("select", "main.loop")));
+    let view = CaptureView {
+        goroutine_dump: Some(&dump),
+        ..Default::default()
+    };
+    let a = attribute(&view, &RuleSet::builtin());
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule == "network-wait")
+        .unwrap();
+    assert_eq!(
+        (
+            f.severity,
+            f.culprit.as_str(),
+            f.evidence.value,
+            f.evidence.total
+        ),
+        (Severity::Warning, "main.readPeer", 180, 200)
+    );
+    assert!(
+        f.title
+            .starts_with("180 goroutines (90.0%) wait on the network"),
+        "{}",
+        f.title
+    );
+    // A few idle connections are nothing.
+    dump.goroutines.truncate(10);
+    let a = attribute(
+        &CaptureView {
+            goroutine_dump: Some(&dump),
+            ..Default::default()
+        },
+        &RuleSet::builtin(),
+    );
+    assert!(a.findings.iter().all(|f| f.rule != "network-wait"));
+}

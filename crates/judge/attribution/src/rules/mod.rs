@@ -32,6 +32,11 @@ pub enum RuleKind {
     },
     /// Goroutines on one stack, and their growth from start to end.
     Pile,
+    /// Goroutines of the dump whose state starts with one of `states` (`IO wait`).
+    States {
+        /// The states, as the dump prints them.
+        states: Vec<String>,
+    },
 }
 
 /// Conditions that must all hold for a severity; an absent one is not checked.
@@ -168,6 +173,7 @@ const RULE_FIELDS: &[&str] = &[
     "frames",
     "under",
     "depth",
+    "states",
     "warning",
     "critical",
 ];
@@ -314,6 +320,20 @@ impl Reader<'_> {
             None => None,
             Some("hot-path") => Some(RuleKind::HotPath),
             Some("pile") => Some(RuleKind::Pile),
+            Some("states") => match get("states") {
+                Some(v) => {
+                    let states = self.patterns(v, &format!("{path}.states"));
+                    Some(RuleKind::States { states })
+                }
+                None => {
+                    self.at(
+                        &node.position,
+                        path,
+                        "missing field `states` (a states rule needs the goroutine states, like IO wait)",
+                    );
+                    None
+                }
+            },
             Some("frames") => match get("frames") {
                 Some(v) => {
                     let frames = self.patterns(v, &format!("{path}.frames"));
@@ -368,18 +388,23 @@ impl Reader<'_> {
                 self.at(
                     &pos,
                     &format!("{path}.kind"),
-                    format!("expected one of hot-path, frames, depth, pile, got {other:?}"),
+                    format!("expected one of hot-path, frames, depth, pile, states, got {other:?}"),
                 );
                 None
             }
         };
         // Fields that belong to another kind are refused where they stand, not ignored.
-        for (field, owner) in [("frames", "frames"), ("under", "depth"), ("depth", "depth")] {
+        for (field, owner) in [
+            ("frames", "frames"),
+            ("under", "depth"),
+            ("depth", "depth"),
+            ("states", "states"),
+        ] {
             if let (Some(k), Some((_, pos, _))) = (
                 kind_name.as_deref(),
                 map.iter().find(|(key, _, _)| key == field),
             ) {
-                if k != owner && ["hot-path", "frames", "depth", "pile"].contains(&k) {
+                if k != owner && ["hot-path", "frames", "depth", "pile", "states"].contains(&k) {
                     self.at(
                         pos,
                         &format!("{path}.{field}"),
@@ -400,6 +425,7 @@ impl Reader<'_> {
         }
         let allowed: &[&str] = match &kind {
             Some(RuleKind::Pile) => &["count", "growth", "share"],
+            Some(RuleKind::States { .. }) => &["count", "share"],
             Some(RuleKind::HotPath) if dimension == Some(Dimension::Goroutines) => {
                 &["count", "share"]
             }
