@@ -6,7 +6,7 @@
 mod pprof_support;
 
 use ballast_tower::profiling::proto;
-use pprof_support::{bearer, endpoint, get, serve, top};
+use pprof_support::{bearer, decoded_top_flat, endpoint, get, serve, top};
 use prost::Message;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -117,5 +117,11 @@ async fn cpu_profile_over_loopback_names_the_planted_hot_function_and_refuses_wh
             "profiler frame {name} left in:\n{table}"
         );
     }
+    // ballast's own decoder reads the same thing.
+    let (decoded_top, decoded_total) = decoded_top_flat(&answer.body, 1);
+    assert_eq!(
+        (decoded_top.as_str(), decoded_total),
+        (name.as_str(), total)
+    );
     eprintln!("{table}");
 }

@@ -5,7 +5,7 @@
 mod pprof_support;
 
 use ballast_tower::profiling::{proto, Jemalloc};
-use pprof_support::{bearer, get, serve, top};
+use pprof_support::{bearer, decoded_top_flat, get, serve, top};
 use prost::Message;
 use std::io::Read;
 use std::sync::OnceLock;
@@ -68,11 +68,21 @@ async fn heap_profile_over_loopback_names_the_planted_allocation() {
         .iter()
         .find(|(name, _, _)| name.ends_with("::planted_heap_hold"))
         .unwrap_or_else(|| panic!("planted_heap_hold is on no stack:\n{table}"));
+    // The allocator's frames were cut: stacks start where the program allocated.
+    for (name, _, _) in &rows {
+        assert!(
+            !name.starts_with("_rjem_") && !name.starts_with("prof_backtrace"),
+            "allocator frame {name} left in:\n{table}"
+        );
+    }
     // The planted 64 MiB are most of what this process holds.
     assert!(
         planted.2 * 2 > total,
         "planted_heap_hold holds {} of {total} bytes:\n{table}",
         planted.2
     );
+    // ballast's own decoder reads the gzipped answer as it is, to the same total.
+    let (_, decoded_total) = decoded_top_flat(&answer.body, 0);
+    assert_eq!(decoded_total, total);
     eprintln!("total {total}\n{table}");
 }

@@ -120,3 +120,23 @@ pub fn top(profile: &proto::Profile, index: usize) -> Vec<(String, i64, i64)> {
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     rows
 }
+
+/// The top flat function (by sample type `index`) as ballast's decoder reads the profile
+/// (`ballast_profile::decode`, which also checks every id and string index), and the total.
+pub fn decoded_top_flat(bytes: &[u8], index: usize) -> (String, i64) {
+    let profile = ballast_profile::decode(bytes).expect("ballast-profile decodes it");
+    let mut flat: HashMap<&str, i64> = HashMap::new();
+    for sample in &profile.samples {
+        if let Some(leaf) = profile.frames(sample).next() {
+            *flat
+                .entry(profile.functions[leaf].name.as_str())
+                .or_default() += sample.values[index];
+        }
+    }
+    let top = flat
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(name, _)| name.to_string())
+        .unwrap_or_default();
+    (top, profile.total(index))
+}
