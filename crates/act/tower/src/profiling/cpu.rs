@@ -1,17 +1,6 @@
 //! The CPU profile: pprof-rs samples every thread on `SIGPROF` and unwinds with backtrace-rs
-//! (DWARF call frame information through libgcc's unwinder), then this file turns its report
-//! into pprof protobuf.
-//!
-//! Why not pprof-rs's `frame-pointer` unwinder: it is only right when *every* frame on the
-//! stack keeps a frame pointer. Our release profile does not force them
-//! (`-C force-frame-pointers` is not set) and the prebuilt std is compiled without them, so a
-//! frame-pointer walk stops or wanders off at the first std or tokio frame (a worker thread's
-//! stack is all std and tokio below the service's code). The `.eh_frame` tables DWARF
-//! unwinding reads are in every Rust binary on Linux (they are what panics unwind with), so it
-//! needs no change to how a service is built. Its cost: a sample takes microseconds rather
-//! than nanoseconds, and libgcc's unwinder is not async-signal-safe everywhere, which pprof-rs
-//! works around with the blocklist below (a sample that lands in libc, libgcc, pthread or the
-//! vDSO is skipped rather than unwound through a lock that thread may hold).
+//! (DWARF call frame information through libgcc's unwinder; why not frame pointers: the
+//! module docs), then this file turns its report into pprof protobuf.
 
 use super::proto;
 use std::collections::HashMap;

@@ -43,12 +43,26 @@
 //! timer is process-wide), a second request meanwhile gets 409. Sampling is 100 Hz by default
 //! ([`ProfilingConfig::frequency`]); the answer is raw (not gzipped) pprof protobuf with Go's
 //! sample types `samples/count` and `cpu/nanoseconds`, and a `thread` label with the thread's
-//! name. Stacks are unwound with DWARF call frame information, not frame pointers: see
-//! `src/profiling/cpu.rs` for why. A client that hangs up does not stop the profile early;
-//! the slot frees when the window ends.
+//! name. The profiler's own frames (the unwinder called from the signal handler) are cut from
+//! every stack. A client that hangs up does not stop the profile early; the slot frees when
+//! the window ends.
+//!
+//! *Unwinding*: DWARF call frame information (pprof-rs's default, backtrace-rs over libgcc's
+//! unwinder), not frame pointers. A frame-pointer walk is only right when every frame keeps
+//! one; ballast's release profile does not force them and the prebuilt std is compiled
+//! without them, so such a walk breaks at the first std frame, and below a service's code a
+//! worker thread's stack is all std and tokio. The `.eh_frame` tables are in every Rust binary
+//! on Linux (panics unwind with them), so nothing about the build has to change. The cost is a
+//! slower sample (microseconds) and an unwinder that is not async-signal-safe everywhere, which
+//! pprof-rs's blocklist covers: a sample landing in libc, libgcc, pthread or the vDSO is
+//! skipped instead of unwound through a lock its thread may hold. Names come from the debug
+//! info: line tables (ballast's `debug = "line-tables-only"`) give inlined frames too.
 //!
 //! **Heap** (`GET …/heap`): jemalloc's sampled live allocations (`inuse_space/bytes`), gzipped
-//! pprof from `jemalloc_pprof`, symbolized in the process. What the service must do:
+//! pprof from `jemalloc_pprof`, symbolized in the process, each stack starting where the
+//! program allocated (jemalloc's and the global allocator's frames cut). It carries names
+//! already: read it with `go tool pprof -symbolize=none`, as pprof would otherwise try to
+//! symbolize the addresses again from the binary it finds. What the service must do:
 //!
 //! 1. make jemalloc its allocator: `#[global_allocator] static ALLOC:
 //!    ballast_tower::profiling::Jemalloc = ballast_tower::profiling::Jemalloc;` (the re-export
@@ -91,7 +105,7 @@ pub const MAX_SECONDS: u64 = 60;
 /// CPU profile window when the request names none (Go's default).
 pub const DEFAULT_SECONDS: u64 = 30;
 
-/// Settings of the profiling endpoints (contract key `profiling:`, or code).
+/// Settings of the profiling endpoints (YAML/JSON through serde, or code).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilingConfig {
