@@ -178,3 +178,62 @@ mod tests {
         assert!(bb > br, "shrank is blue: {b}");
     }
 }
+
+/// An `<iframe>` that shows one SVG as a document of its own, sized to the height the SVG
+/// declares: inferno's SVGs carry their own script and element ids, which would collide
+/// if several shared a page, and their own document keeps zoom and search working. A
+/// `data:` URL rather than `srcdoc`, because a browser parses `srcdoc` as HTML, and
+/// inferno's layout breaks there.
+pub fn svg_frame(title: &str, svg: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "<iframe title=\"{}\" style=\"width:100%;height:{}px;border:0\" src=\"data:image/svg+xml;base64,{}\"></iframe>",
+        escape(title),
+        svg_height(svg).clamp(60, 2000) + 8,
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    )
+}
+
+/// The `height` an SVG declares on its root element (inferno's grows with the deepest
+/// stack); 420 when it declares none.
+fn svg_height(svg: &str) -> u32 {
+    svg.find("<svg")
+        .and_then(|start| {
+            let end = svg[start..].find('>').map_or(svg.len(), |e| start + e);
+            let value = svg[start..end].split(" height=\"").nth(1)?;
+            value.split('"').next()?.parse::<f64>().ok()
+        })
+        .map_or(420, |h| h as u32)
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_holds_the_svg_whole_and_takes_its_height() {
+        let svg = flame_svg(
+            &[("main.main;main.<hot>".to_string(), 5)],
+            &FlameOptions::default(),
+        )
+        .unwrap();
+        let frame = svg_frame("cpu \"now\"", &svg);
+        assert!(
+            frame.starts_with("<iframe title=\"cpu &quot;now&quot;\""),
+            "{frame}"
+        );
+        let encoded = frame
+            .split("base64,")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), svg);
+        let declared = svg_height(&svg);
+        assert!(declared > 60 && frame.contains(&format!("height:{}px", declared + 8)));
+        assert_eq!(svg_height("<svg width=\"10\">"), 420);
+    }
+}

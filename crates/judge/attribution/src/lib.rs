@@ -53,7 +53,7 @@ pub use attribute::{
 };
 pub use diff::{diff, Diff, Mover};
 pub use error::Error;
-pub use flame::{diff_svg, flame_svg, FlameOptions};
+pub use flame::{diff_svg, flame_svg, svg_frame, FlameOptions};
 pub use fold::{
     fold, frame_matches, is_runtime_frame, share, FoldOptions, RuntimeFrame, RuntimeFrames,
     RUNTIME_FRAMES,

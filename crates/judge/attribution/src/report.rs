@@ -8,7 +8,6 @@ h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}\
 .flames{display:grid;grid-template-columns:repeat(auto-fit,minmax(540px,1fr));gap:1rem}\
 .flames figure{margin:0;border:1px solid #ddd;border-radius:4px;padding:.5rem}\
 .flames figcaption{font-weight:600;margin-bottom:.3rem}\
-.flames iframe{width:100%;height:480px;border:0}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}\
 th,td{border-bottom:1px solid #eee;padding:.35rem .5rem;text-align:left;vertical-align:top}\
 .critical{color:#fff;background:#c0392b}.warning{background:#f5c542}.info{background:#e8eef5}\
@@ -19,9 +18,7 @@ code{font-size:.8rem;word-break:break-all}";
 /// usually cpu, heap, goroutines and block) side by side in a CSS grid, then the findings
 /// with their evidence and each dimension's top paths.
 ///
-/// Each SVG is inlined in an `<iframe srcdoc>`: inferno's SVGs carry their own script and
-/// element ids, which would collide if four of them shared one document, and the frame
-/// keeps zoom and search working in each.
+/// Each SVG is a document of its own in a frame ([`crate::svg_frame`]).
 pub fn report_html(attribution: &Attribution, flames: &[(String, String)]) -> String {
     let mut html = String::new();
     html.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ballast profile attribution</title><style>");
@@ -44,10 +41,9 @@ pub fn report_html(attribution: &Attribution, flames: &[(String, String)]) -> St
         html.push_str("<div class=\"flames\">\n");
         for (title, svg) in flames {
             html.push_str(&format!(
-                "<figure><figcaption>{}</figcaption><iframe title=\"{}\" srcdoc=\"{}\"></iframe></figure>\n",
+                "<figure><figcaption>{}</figcaption>{}</figure>\n",
                 escape(title),
-                escape(title),
-                escape(svg)
+                crate::flame::svg_frame(title, svg)
             ));
         }
         html.push_str("</div>\n");
@@ -125,7 +121,7 @@ mod tests {
         let html = report_html(&a, &flames);
         assert_eq!(html.matches("<iframe").count(), 4);
         assert!(html.contains("main.spin takes"));
-        assert!(html.contains("main.&amp;lt;idle&amp;gt;") || html.contains("main.&lt;idle&gt;"));
+        assert!(html.contains("data:image/svg+xml;base64,"));
         assert!(html.contains("1 critical"));
         for external in ["src=\"http", "href=\"http", "<link", "<script src"] {
             assert!(!html.contains(external), "{external}");

@@ -3,7 +3,6 @@
 use super::svg::{chart, escape, Band, Line};
 use super::{Outcome, VerifyReport};
 use ballast_core::RateSpec;
-use base64::Engine as _;
 use std::fmt::Write as _;
 
 const BAND_FILLS: [&str; 4] = ["#eef3fb", "#fbf3e8", "#eefaf1", "#f6eefa"];
@@ -305,17 +304,12 @@ pub fn render_html(report: &VerifyReport) -> String {
             for e in &p.errors {
                 let _ = write!(h, "<p class=\"notes\">not captured: {}</p>", escape(e));
             }
-            // Each of inferno's SVGs has its own script and element ids: one frame each
-            // keeps them apart and keeps zoom and search working. A data: URL, not
-            // srcdoc, so the frame parses it as SVG (as HTML, its layout breaks).
             for g in &p.graphs {
                 let _ = write!(
                     h,
-                    "<h4>{}</h4><iframe title=\"{}\" style=\"width:100%;height:{}px;border:0\" src=\"data:image/svg+xml;base64,{}\"></iframe>",
+                    "<h4>{}</h4>{}",
                     escape(&g.title),
-                    escape(&g.title),
-                    svg_height(&g.svg).clamp(60, 2000) + 8,
-                    base64::engine::general_purpose::STANDARD.encode(&g.svg)
+                    ballast_attribution::svg_frame(&g.title, &g.svg)
                 );
             }
             h.push_str("</div>");
@@ -335,16 +329,4 @@ pub fn render_html(report: &VerifyReport) -> String {
         escape(&report.ballast_version)
     );
     h
-}
-
-/// The `height` an SVG declares on its root element (inferno's grows with the deepest
-/// stack), 420 when it declares none.
-fn svg_height(svg: &str) -> u32 {
-    svg.find("<svg")
-        .and_then(|start| {
-            let root = &svg[start..svg[start..].find('>').map_or(svg.len(), |e| start + e)];
-            let value = root.split(" height=\"").nth(1)?;
-            value.split('"').next()?.parse::<f64>().ok()
-        })
-        .map_or(420, |h| h as u32)
 }

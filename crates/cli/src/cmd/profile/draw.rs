@@ -147,35 +147,29 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A value in pprof's style: `1.20s`, `30ms`, `4.50MB`, `17`.
+/// A value in pprof's style (its `ScaledLabel`): two decimals without a trailing `.00`,
+/// the largest unit the value reaches, 0 alone: `1.20s`, `30ms`, `1.50MB`, `17`, `0`.
 pub fn format_value(v: i64, unit: &str) -> String {
     let x = v as f64;
-    match unit {
-        "nanoseconds" => {
-            let a = x.abs();
-            if a >= 1e9 {
-                format!("{:.2}s", x / 1e9)
-            } else if a >= 1e6 {
-                format!("{:.2}ms", x / 1e6)
-            } else if a >= 1e3 {
-                format!("{:.2}us", x / 1e3)
-            } else {
-                format!("{v}ns")
-            }
-        }
-        "bytes" => {
-            let a = x.abs();
-            if a >= 1024.0 * 1024.0 * 1024.0 {
-                format!("{:.2}GB", x / (1024.0 * 1024.0 * 1024.0))
-            } else if a >= 1024.0 * 1024.0 {
-                format!("{:.2}MB", x / (1024.0 * 1024.0))
-            } else if a >= 1024.0 {
-                format!("{:.2}kB", x / 1024.0)
-            } else {
-                format!("{v}B")
-            }
-        }
-        _ => v.to_string(),
+    let a = x.abs();
+    let (scaled, suffix) = match unit {
+        "nanoseconds" if a >= 1e9 => (x / 1e9, "s"),
+        "nanoseconds" if a >= 1e6 => (x / 1e6, "ms"),
+        "nanoseconds" if a >= 1e3 => (x / 1e3, "us"),
+        "nanoseconds" => (x, "ns"),
+        "bytes" if a >= 1024f64.powi(4) => (x / 1024f64.powi(4), "TB"),
+        "bytes" if a >= 1024f64.powi(3) => (x / 1024f64.powi(3), "GB"),
+        "bytes" if a >= 1024f64.powi(2) => (x / 1024f64.powi(2), "MB"),
+        "bytes" if a >= 1024.0 => (x / 1024.0, "kB"),
+        "bytes" => (x, "B"),
+        _ => return v.to_string(),
+    };
+    let text = format!("{scaled:.2}");
+    let text = text.strip_suffix(".00").unwrap_or(&text);
+    if text == "0" || text == "-0" {
+        "0".into()
+    } else {
+        format!("{text}{suffix}")
     }
 }
 
@@ -237,9 +231,12 @@ mod tests {
     #[test]
     fn values_read_as_pprof_prints_them() {
         assert_eq!(format_value(2_010_000_000, "nanoseconds"), "2.01s");
-        assert_eq!(format_value(30_000_000, "nanoseconds"), "30.00ms");
+        assert_eq!(format_value(4_000_000_000, "nanoseconds"), "4s");
+        assert_eq!(format_value(30_000_000, "nanoseconds"), "30ms");
+        assert_eq!(format_value(0, "nanoseconds"), "0");
         assert_eq!(format_value(3 * 1024 * 1024 / 2, "bytes"), "1.50MB");
         assert_eq!(format_value(512, "bytes"), "512B");
+        assert_eq!(format_value(-2048, "bytes"), "-2kB");
         assert_eq!(format_value(17, "count"), "17");
     }
 }
