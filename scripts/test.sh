@@ -84,7 +84,9 @@ if cargo nextest --version >/dev/null 2>&1; then
   alone='(package(ballast-cli) & binary(verify) & test(/^(basic_example|golden_table_example|request_templates_example|ramp_example|chaos_proxy_example|a_server_that_slows)_/))
     | (package(ballast-cli) & binary(chaos) & test(=chaos_serve_holds_9900_connections_without_leaks_and_survives_an_upstream_restart))
     | (package(ballast-load) & binary(load) & test(=open_model_holds_the_rate_within_one_percent))
-    | (package(ballast-cli) & binary(faults))'
+    | (package(ballast-cli) & binary(faults))
+    | (package(ballast-attribution) & binary(planted)) | (package(ballast-cli) & binary(profile))
+    | (package(ballast-tower) & binary(pprof_cpu))'
   cargo nextest run --workspace --no-fail-fast --failure-output final -E "not ($alone)"
   step "tests that time phases against each other (alone on the machine)"
   cargo nextest run --workspace --no-fail-fast --failure-output final -j 1 -E "$alone"
