@@ -297,3 +297,124 @@ fn bad_files_and_flags_are_input_errors_that_name_what_is_wrong() {
     assert!(text(&out).contains("heep"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Reads one HTTP request from `listener`, answers 200, and returns its body.
+async fn one_request_body(listener: tokio::net::TcpListener) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut stream, _) = listener.accept().await.unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&data).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+                return body.to_string();
+            }
+        }
+    }
+    String::from_utf8_lossy(&data).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_captures_a_growing_heap_and_tells_a_webhook_and_alertmanager() {
+    let dir = scratch("watch");
+    let server = planted(&dir, "grow").await;
+    let am_dir = dir.join("am");
+    std::fs::create_dir_all(&am_dir).unwrap();
+    let alertmanager = ballast_testkit::alertmanager(&am_dir).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = tokio::spawn(one_request_body(listener));
+    let captures = dir.join("captures");
+    let (url, am, out_dir) = (server.url(), alertmanager.url(), captures.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        ballast(
+            &[
+                "profile",
+                "watch",
+                &url,
+                "--every",
+                "1s",
+                "--growth",
+                "20%",
+                "--windows",
+                "3",
+                "--seconds",
+                "1",
+                "--keep",
+                "1",
+                "--for",
+                "10s",
+                "-o",
+                out_dir.to_str().unwrap(),
+                "--webhook",
+                &hook,
+                "--alertmanager",
+                &am,
+            ],
+            &[],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(!events.is_empty(), "{}", text(&out));
+    for e in &events {
+        assert_eq!(e["event"], "heap_growth");
+        assert!(e["growth"].as_f64().unwrap() > 0.2, "{e}");
+        assert_eq!(e["windows"], 3, "{e}");
+        assert!(
+            e["files"].as_u64().unwrap() >= 10,
+            "a full set was captured: {e}"
+        );
+    }
+    // Only the worst capture is kept.
+    let kept: Vec<PathBuf> = std::fs::read_dir(&captures)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("capture-")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].join("manifest.json").exists());
+    let body = tokio::time::timeout(Duration::from_secs(5), received)
+        .await
+        .expect("the webhook was called")
+        .unwrap();
+    assert!(body.contains("\"heap_growth\""), "{body}");
+    let alerts = reqwest_get(&format!("{}/api/v2/alerts", alertmanager.url())).await;
+    assert!(alerts.contains("BallastHeapGrowth"), "{alerts}");
+    server.stop().await;
+    alertmanager.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn reqwest_get(url: &str) -> String {
+    let url = ballast_http::Url::parse(url).unwrap();
+    let client = ballast_http::ClientConfig::default().build().unwrap();
+    client.get_text(&url).await.unwrap()
+}

@@ -13,6 +13,7 @@
 //	       main.leakedWait
 //	mutex  eight goroutines in main.contended hold one sync.Mutex while they sleep
 //	chan   four goroutines in main.chanConsumer wait on a channel main.slowProducer feeds
+//	grow   main.growHeap keeps 256 KiB more every 50 ms (a heap that grows 5 MiB/s)
 //	none   only the background work
 //
 // It prints "listening on 127.0.0.1:PORT" once the server is up; /debug/pprof/* is Go's.
@@ -100,6 +101,20 @@ func contended(mu *sync.Mutex) {
 	}
 }
 
+var kept [][]byte
+
+//go:noinline
+func growHeap() {
+	for {
+		block := make([]byte, 256<<10)
+		for i := range block {
+			block[i] = byte(i)
+		}
+		kept = append(kept, block)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 //go:noinline
 func chanConsumer(work chan int) {
 	for v := range work {
@@ -140,9 +155,11 @@ func main() {
 			go chanConsumer(work)
 		}
 		go slowProducer(work)
+	case "grow":
+		go growHeap()
 	case "none", "":
 	default:
-		fmt.Fprintf(os.Stderr, "PLANT must be cpu, alloc, leak, mutex, chan or none, not %q\n", plant)
+		fmt.Fprintf(os.Stderr, "PLANT must be cpu, alloc, leak, mutex, chan, grow or none, not %q\n", plant)
 		os.Exit(2)
 	}
 	go background()

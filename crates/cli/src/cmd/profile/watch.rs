@@ -123,7 +123,14 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         (Some(query), Some(url)) => {
             HeapSource::Query(PromConfig::new(url.clone()).build()?, query.clone())
         }
-        _ => HeapSource::Endpoint(probe.endpoint(Kind::Heap)),
+        _ => {
+            // Go's heap profile is as of the last GC; with the heap doubling between GCs a
+            // growing heap would read as a plateau for minutes. gc=1 makes it current (one
+            // GC per window; ballast-tower's endpoint ignores the parameter).
+            let mut url = probe.endpoint(Kind::Heap);
+            url.query_pairs_mut().append_pair("gc", "1");
+            HeapSource::Endpoint(url)
+        }
     };
     let webhook = args
         .webhook
