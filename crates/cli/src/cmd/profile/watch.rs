@@ -73,7 +73,7 @@ fn parse_url(text: &str, flag: &str) -> anyhow::Result<url::Url> {
 /// Where the heap size comes from.
 enum HeapSource {
     Endpoint(url::Url),
-    Query(PromClient, String),
+    Query(Box<PromClient>, String),
 }
 
 impl HeapSource {
@@ -120,9 +120,10 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     };
     let probe = template.build()?;
     let source = match (&args.query, &args.prometheus) {
-        (Some(query), Some(url)) => {
-            HeapSource::Query(PromConfig::new(url.clone()).build()?, query.clone())
-        }
+        (Some(query), Some(url)) => HeapSource::Query(
+            Box::new(PromConfig::new(url.clone()).build()?),
+            query.clone(),
+        ),
         _ => {
             // Go's heap profile is as of the last GC; with the heap doubling between GCs a
             // growing heap would read as a plateau for minutes. gc=1 makes it current (one
