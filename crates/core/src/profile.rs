@@ -74,6 +74,8 @@ pub struct Line {
     pub function: u32,
     /// The line number, 0 when unknown.
     pub line: i64,
+    /// The column, 0 when unknown.
+    pub column: i64,
 }
 
 /// A program address and the functions at it. When the compiler inlined calls there,
@@ -94,7 +96,10 @@ impl Location {
     /// A location that is one call of one function, nothing inlined.
     pub fn of_function(function: u32) -> Self {
         Location {
-            lines: vec![Line { function, line: 0 }],
+            lines: vec![Line {
+                function,
+                ..Line::default()
+            }],
             ..Location::default()
         }
     }
@@ -140,6 +145,12 @@ pub struct Mapping {
     pub build_id: String,
     /// Whether function names were resolved for its addresses.
     pub has_functions: bool,
+    /// Whether file names were.
+    pub has_filenames: bool,
+    /// Whether line numbers were.
+    pub has_line_numbers: bool,
+    /// Whether inlined calls were expanded.
+    pub has_inline_frames: bool,
 }
 
 /// A profile: pprof's `Profile` message, with its string table kept only for labels.
@@ -174,6 +185,8 @@ pub struct Profile {
     pub drop_frames: Option<String>,
     /// Frames a reader should keep despite `drop_frames`, if any.
     pub keep_frames: Option<String>,
+    /// Where the profile's sample types are documented, if the producer said.
+    pub doc_url: Option<String>,
 }
 
 impl Profile {
@@ -278,7 +291,12 @@ mod tests {
                 ValueType::new("alloc_space", "bytes"),
                 ValueType::new("inuse_space", "bytes"),
             ],
-            strings: vec!["".into(), "bytes".into(), "request".into(), "checkout".into()],
+            strings: vec![
+                "".into(),
+                "bytes".into(),
+                "request".into(),
+                "checkout".into(),
+            ],
             ..Profile::default()
         };
         p.functions = vec![
@@ -293,10 +311,12 @@ mod tests {
                     Line {
                         function: 0,
                         line: 1,
+                        column: 5,
                     },
                     Line {
                         function: 1,
                         line: 2,
+                        column: 0,
                     },
                 ],
                 ..Location::default()

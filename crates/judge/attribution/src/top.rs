@@ -203,10 +203,12 @@ mod tests {
                 Line {
                     function: inlined,
                     line: 3,
+                    column: 0,
                 },
                 Line {
                     function: 0,
                     line: 9,
+                    column: 0,
                 },
             ],
             ..Location::default()

@@ -48,7 +48,15 @@ fn main() {
     for i in 0..400 {
         p.strings.push(format!("value-{i}"));
     }
-    let packages = ["main", "net/http", "encoding/json", "runtime", "sync", "database/sql", "github.com/acme/shop/internal/cart"];
+    let packages = [
+        "main",
+        "net/http",
+        "encoding/json",
+        "runtime",
+        "sync",
+        "database/sql",
+        "github.com/acme/shop/internal/cart",
+    ];
     for i in 0..20_000u32 {
         let pkg = packages[(i as usize) % packages.len()];
         let mut f = Function::named(format!("{pkg}.(*T{}).method{}", i / 7, i % 97));
@@ -61,6 +69,7 @@ fn main() {
         let mut lines = vec![Line {
             function: (rng.below(20_000)) as u32,
             line: i64::from(i % 5000),
+            column: 0,
         }];
         if i % 10 == 0 {
             lines.insert(
@@ -68,6 +77,7 @@ fn main() {
                 Line {
                     function: rng.below(20_000) as u32,
                     line: 7,
+                    column: 0,
                 },
             );
         }

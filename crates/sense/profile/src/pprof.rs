@@ -195,6 +195,9 @@ fn convert(m: proto::Profile) -> Result<Profile, Error> {
                 filename: text(x.filename, &|| format!("mapping {i}: filename"))?,
                 build_id: text(x.build_id, &|| format!("mapping {i}: build_id"))?,
                 has_functions: x.has_functions,
+                has_filenames: x.has_filenames,
+                has_line_numbers: x.has_line_numbers,
+                has_inline_frames: x.has_inline_frames,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -245,6 +248,7 @@ fn convert(m: proto::Profile) -> Result<Profile, Error> {
                 lines.push(Line {
                     function,
                     line: line.line,
+                    column: line.column,
                 });
             }
             Ok(Location {
@@ -304,6 +308,7 @@ fn convert(m: proto::Profile) -> Result<Profile, Error> {
     let drop_frames = optional(m.drop_frames, "drop_frames")?;
     let keep_frames = optional(m.keep_frames, "keep_frames")?;
     let default_sample_type = optional(m.default_sample_type, "default_sample_type")?;
+    let doc_url = optional(m.doc_url, "doc_url")?;
     let comments = m
         .comment
         .iter()
@@ -326,6 +331,7 @@ fn convert(m: proto::Profile) -> Result<Profile, Error> {
         comments,
         drop_frames,
         keep_frames,
+        doc_url,
     })
 }
 
@@ -442,7 +448,9 @@ fn to_message(p: &Profile) -> proto::Profile {
             filename: t.intern(&m.filename),
             build_id: t.intern(&m.build_id),
             has_functions: m.has_functions,
-            ..proto::Mapping::default()
+            has_filenames: m.has_filenames,
+            has_line_numbers: m.has_line_numbers,
+            has_inline_frames: m.has_inline_frames,
         })
         .collect();
     let location = p
@@ -459,7 +467,7 @@ fn to_message(p: &Profile) -> proto::Profile {
                 .map(|line| proto::Line {
                     function_id: line.function as u64 + 1,
                     line: line.line,
-                    column: 0,
+                    column: line.column,
                 })
                 .collect(),
             is_folded: l.is_folded,
@@ -481,6 +489,7 @@ fn to_message(p: &Profile) -> proto::Profile {
     let drop_frames = optional(&p.drop_frames);
     let keep_frames = optional(&p.keep_frames);
     let default_sample_type = optional(&p.default_sample_type);
+    let doc_url = optional(&p.doc_url);
     let comment = p.comments.iter().map(|c| t.intern(c)).collect();
     proto::Profile {
         sample_type,
@@ -497,6 +506,7 @@ fn to_message(p: &Profile) -> proto::Profile {
         period: p.period,
         comment,
         default_sample_type,
+        doc_url,
     }
 }
 

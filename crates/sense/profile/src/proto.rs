@@ -1,8 +1,7 @@
 //! pprof's `profile.proto` as prost messages, written by hand from the published schema
 //! (github.com/google/pprof, `proto/profile.proto`) so the build needs no `protoc`. Field
-//! numbers and types are the schema's; fields ballast's model has no place for (`column`,
-//! `has_filenames`, `doc_url` …) are still declared where cheap so that they are skipped
-//! by number, not misread.
+//! numbers and types are the schema's, every field of it declared and carried into the
+//! model and back.
 
 /// `perftools.profiles.Profile`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -35,6 +34,8 @@ pub struct Profile {
     pub comment: Vec<i64>,
     #[prost(int64, tag = "14")]
     pub default_sample_type: i64,
+    #[prost(int64, tag = "15")]
+    pub doc_url: i64,
 }
 
 /// `perftools.profiles.ValueType`.

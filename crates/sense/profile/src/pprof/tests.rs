@@ -408,7 +408,8 @@ fn profile() -> impl Strategy<Value = Profile> {
                     duration_nanos: duration,
                     comments,
                     drop_frames: drop,
-                    keep_frames: keep,
+                    keep_frames: keep.clone(),
+                    doc_url: keep.map(|k| format!("https://example.test/{k}")),
                     ..Profile::default()
                 };
                 p.functions = funcs
@@ -430,6 +431,9 @@ fn profile() -> impl Strategy<Value = Profile> {
                             filename,
                             build_id,
                             has_functions,
+                            has_filenames: !has_functions,
+                            has_line_numbers: has_functions,
+                            has_inline_frames: true,
                         },
                     )
                     .collect();
@@ -438,6 +442,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                         .map(|_| Line {
                             function: next(p.functions.len()) as u32,
                             line: next(1000) as i64,
+                            column: next(80) as i64,
                         })
                         .collect();
                     let mapping = (!p.mappings.is_empty() && next(2) == 0)
