@@ -24,6 +24,109 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// A kind of profile, as Go's `net/http/pprof` serves them (and `ballast-tower` for Rust).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// CPU samples over a window (`/debug/pprof/profile?seconds=N`).
+    Cpu,
+    /// Live heap objects at the last GC, and allocations since start (`heap`).
+    Heap,
+    /// The same data as `heap`, shown as allocations by default (`allocs`).
+    Allocs,
+    /// Every goroutine's stack (`goroutine`).
+    Goroutine,
+    /// Time spent blocked on channels, selects and locks (`block`; needs
+    /// `runtime.SetBlockProfileRate`).
+    Block,
+    /// Time goroutines waited on mutexes others held (`mutex`; needs
+    /// `runtime.SetMutexProfileFraction`).
+    Mutex,
+}
+
+impl Kind {
+    /// Every kind, in capture order.
+    pub const ALL: [Kind; 6] = [
+        Kind::Cpu,
+        Kind::Heap,
+        Kind::Allocs,
+        Kind::Goroutine,
+        Kind::Block,
+        Kind::Mutex,
+    ];
+
+    /// Its name on the command line, in contracts and in files (`cpu`, `heap` …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Cpu => "cpu",
+            Kind::Heap => "heap",
+            Kind::Allocs => "allocs",
+            Kind::Goroutine => "goroutine",
+            Kind::Block => "block",
+            Kind::Mutex => "mutex",
+        }
+    }
+
+    /// Its endpoint under `/debug/pprof/` (`profile` for the CPU).
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Kind::Cpu => "profile",
+            other => other.name(),
+        }
+    }
+
+    /// The sample type its whole value is read from (pprof's name of the value).
+    pub fn sample_type(self) -> &'static str {
+        match self {
+            Kind::Cpu => "cpu",
+            Kind::Heap => "inuse_space",
+            Kind::Allocs => "alloc_space",
+            Kind::Goroutine => "goroutine",
+            Kind::Block | Kind::Mutex => "delay",
+        }
+    }
+
+    /// Whether the endpoint counts from the program's start, so that a window is the end
+    /// capture minus the start one.
+    pub fn is_cumulative(self) -> bool {
+        matches!(self, Kind::Allocs | Kind::Block | Kind::Mutex)
+    }
+
+    /// The names [`FromStr`](std::str::FromStr) reads, for messages.
+    pub fn names() -> String {
+        Kind::ALL.map(Kind::name).join(", ")
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    /// A kind's name, or its endpoint's (`profile`; `goroutines` also reads).
+    fn from_str(text: &str) -> Result<Kind, String> {
+        let lower = text.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "profile" => return Ok(Kind::Cpu),
+            "goroutines" => return Ok(Kind::Goroutine),
+            _ => {}
+        }
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == lower)
+            .ok_or_else(|| {
+                format!(
+                    "unknown profile kind {text:?}; expected one of {}",
+                    Kind::names()
+                )
+            })
+    }
+}
+
 /// What one value of a sample measures: `cpu`/`nanoseconds`, `inuse_space`/`bytes`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ValueType {

@@ -32,7 +32,7 @@ impl PhaseProfiles {
         let index = sample_index(profile, kind)?;
         let total = profile.total(index);
         match stat {
-            ProfileStat::Total => Some(match kind.dim() {
+            ProfileStat::Total => Some(match ballast_contract::profile::total_dim(kind) {
                 ballast_contract::expr::Dim::Millis => total as f64 / 1e6,
                 _ => total as f64,
             }),
@@ -89,11 +89,7 @@ async fn capture_phase(plan: &ProfilePlan, dir: &Path) -> PhaseProfiles {
         dir: dir.to_path_buf(),
         ..PhaseProfiles::default()
     };
-    let kinds: Vec<capture::Kind> = plan
-        .kinds
-        .iter()
-        .filter_map(|k| k.name().parse().ok())
-        .collect();
+    let kinds = plan.kinds.clone();
     let config = match url::Url::parse(&plan.url) {
         Ok(url) => CaptureConfig {
             kinds,
@@ -126,9 +122,7 @@ async fn capture_phase(plan: &ProfilePlan, dir: &Path) -> PhaseProfiles {
         }
     }
     for kind in &plan.kinds {
-        let Ok(k) = kind.name().parse::<capture::Kind>() else {
-            continue;
-        };
+        let k = *kind;
         let profile = if *kind == ProfileKind::Cpu {
             loaded.get(k, Moment::Window).cloned()
         } else if kind.is_cumulative() {

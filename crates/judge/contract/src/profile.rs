@@ -7,8 +7,6 @@ use crate::expr::Dim;
 use crate::load::Checker;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// Profiles to capture at the end of a phase, from Go's `/debug/pprof/*` (or a
@@ -28,93 +26,16 @@ pub struct ProfileSpec {
     pub url: Option<String>,
 }
 
-/// A kind of profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProfileKind {
-    /// On-CPU time.
-    Cpu,
-    /// Heap in use at the window's end (and allocations since the program started).
-    Heap,
-    /// Allocations during the window.
-    Allocs,
-    /// Goroutines at the window's end.
-    Goroutine,
-    /// Time spent blocked (channels, select, sync) during the window.
-    Block,
-    /// Time waited for contended mutexes during the window.
-    Mutex,
-}
+/// A kind of profile (the model's, shared with the capture that fetches it).
+pub use ballast_core::profile::Kind as ProfileKind;
 
-impl ProfileKind {
-    /// Every kind, in the order people list them.
-    pub const ALL: [ProfileKind; 6] = [
-        ProfileKind::Cpu,
-        ProfileKind::Heap,
-        ProfileKind::Allocs,
-        ProfileKind::Goroutine,
-        ProfileKind::Block,
-        ProfileKind::Mutex,
-    ];
-
-    /// Its name, as in `/debug/pprof/<name>`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProfileKind::Cpu => "cpu",
-            ProfileKind::Heap => "heap",
-            ProfileKind::Allocs => "allocs",
-            ProfileKind::Goroutine => "goroutine",
-            ProfileKind::Block => "block",
-            ProfileKind::Mutex => "mutex",
-        }
-    }
-
-    /// What its total measures: CPU time and waits in ms, memory in bytes, goroutines
-    /// counted.
-    pub fn dim(self) -> Dim {
-        match self {
-            ProfileKind::Cpu | ProfileKind::Block | ProfileKind::Mutex => Dim::Millis,
-            ProfileKind::Heap | ProfileKind::Allocs => Dim::Bytes,
-            ProfileKind::Goroutine => Dim::Number,
-        }
-    }
-
-    /// The sample type a fact reads (pprof's `kind` name of the value).
-    pub fn sample_type(self) -> &'static str {
-        match self {
-            ProfileKind::Cpu => "cpu",
-            ProfileKind::Heap => "inuse_space",
-            ProfileKind::Allocs => "alloc_space",
-            ProfileKind::Goroutine => "goroutine",
-            ProfileKind::Block | ProfileKind::Mutex => "delay",
-        }
-    }
-
-    /// Whether the endpoint counts from the program's start, so that a window is the end
-    /// capture minus the start one.
-    pub fn is_cumulative(self) -> bool {
-        matches!(
-            self,
-            ProfileKind::Allocs | ProfileKind::Block | ProfileKind::Mutex
-        )
-    }
-}
-
-impl fmt::Display for ProfileKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for ProfileKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        ProfileKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                format!("unknown profile kind {s:?}; expected cpu, heap, allocs, goroutine, block or mutex")
-            })
+/// What a kind's total measures in the clause language: CPU time and waits in ms, memory
+/// in bytes, goroutines counted.
+pub fn total_dim(kind: ProfileKind) -> Dim {
+    match kind {
+        ProfileKind::Cpu | ProfileKind::Block | ProfileKind::Mutex => Dim::Millis,
+        ProfileKind::Heap | ProfileKind::Allocs => Dim::Bytes,
+        ProfileKind::Goroutine => Dim::Number,
     }
 }
 

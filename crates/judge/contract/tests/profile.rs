@@ -96,7 +96,7 @@ fn mistakes_are_named_with_their_line_and_what_was_expected() {
         (
             "    profile: { kinds: [cpu, heep], seconds: 10 }",
             "profile.yaml:8:",
-            "unknown profile kind \"heep\"; expected cpu, heap, allocs, goroutine, block or mutex",
+            "unknown profile kind \"heep\"; expected one of cpu, heap, allocs, goroutine, block, mutex",
         ),
         (
             "    profile: { kinds: [cpu, cpu], seconds: 10 }",

@@ -24,7 +24,7 @@
 //! # async fn example() -> Result<(), ballast_profile::Error> {
 //! let mut config = CaptureConfig::new("http://127.0.0.1:6060".parse().unwrap(), "capture");
 //! config.seconds = 10;
-//! config.kinds = Kind::parse_list("cpu,heap,goroutine")?;
+//! config.kinds = parse_kinds("cpu,heap,goroutine")?;
 //! let manifest = config.build()?.run(|event| eprintln!("{event}")).await?;
 //! for failed in manifest.failed() {
 //!     eprintln!("{}: {}", failed.file, failed.error.as_deref().unwrap_or(""));
@@ -42,113 +42,32 @@ use ballast_core::profile::{GoroutineDump, Profile};
 use ballast_http::{Client, ClientConfig, Request};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
-/// A profile Go's `net/http/pprof` serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// CPU samples over a window (`/debug/pprof/profile?seconds=N`).
-    Cpu,
-    /// Live heap objects at the last GC, and allocations since start (`heap`).
-    Heap,
-    /// The same data as `heap`, shown as allocations by default (`allocs`).
-    Allocs,
-    /// Every goroutine's stack (`goroutine`).
-    Goroutine,
-    /// Time spent blocked on channels, selects and locks (`block`; needs
-    /// `runtime.SetBlockProfileRate`).
-    Block,
-    /// Time goroutines waited on mutexes others held (`mutex`; needs
-    /// `runtime.SetMutexProfileFraction`).
-    Mutex,
-}
+pub use ballast_core::profile::Kind;
 
-impl Kind {
-    /// Every kind, in capture order.
-    pub const ALL: [Kind; 6] = [
-        Kind::Cpu,
-        Kind::Heap,
-        Kind::Allocs,
-        Kind::Goroutine,
-        Kind::Block,
-        Kind::Mutex,
-    ];
-
-    /// Its name on the command line and in files (`cpu`, `heap` …).
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Cpu => "cpu",
-            Kind::Heap => "heap",
-            Kind::Allocs => "allocs",
-            Kind::Goroutine => "goroutine",
-            Kind::Block => "block",
-            Kind::Mutex => "mutex",
+/// Reads `cpu,heap,goroutine` (`--kinds`); a kind named twice is an error.
+pub fn parse_kinds(text: &str) -> Result<Vec<Kind>, Error> {
+    let config = |message: String| Error::Config {
+        field: "kinds".into(),
+        message,
+    };
+    let mut kinds = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let kind: Kind = part.parse().map_err(config)?;
+        if kinds.contains(&kind) {
+            return Err(config(format!("{kind} is named twice")));
         }
+        kinds.push(kind);
     }
-
-    /// Its endpoint under `/debug/pprof/` (`profile` for the CPU).
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            Kind::Cpu => "profile",
-            other => other.name(),
-        }
+    if kinds.is_empty() {
+        return Err(config(format!(
+            "expected at least one of {}",
+            Kind::names()
+        )));
     }
-
-    /// Reads `cpu,heap,goroutine` (`--kinds`); a kind named twice is an error.
-    pub fn parse_list(text: &str) -> Result<Vec<Kind>, Error> {
-        let mut kinds = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let kind: Kind = part.parse()?;
-            if kinds.contains(&kind) {
-                return Err(Error::Config {
-                    field: "kinds".into(),
-                    message: format!("{kind} is named twice"),
-                });
-            }
-            kinds.push(kind);
-        }
-        if kinds.is_empty() {
-            return Err(Error::Config {
-                field: "kinds".into(),
-                message: format!("expected at least one of {}", names()),
-            });
-        }
-        Ok(kinds)
-    }
-}
-
-fn names() -> String {
-    Kind::ALL.map(Kind::name).join(", ")
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Kind {
-    type Err = Error;
-
-    /// A kind's name or its endpoint's (`profile`, `goroutines` also read).
-    fn from_str(text: &str) -> Result<Kind, Error> {
-        let lower = text.trim().to_ascii_lowercase();
-        match lower.as_str() {
-            "profile" => return Ok(Kind::Cpu),
-            "goroutines" => return Ok(Kind::Goroutine),
-            _ => {}
-        }
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == lower)
-            .ok_or_else(|| Error::Config {
-                field: "kinds".into(),
-                message: format!("unknown profile kind {text:?}; expected one of {}", names()),
-            })
-    }
+    Ok(kinds)
 }
 
 /// When in a capture a file was taken.
@@ -234,7 +153,10 @@ impl CaptureConfig {
             );
         }
         if self.kinds.is_empty() {
-            return invalid("kinds", format!("expected at least one of {}", names()));
+            return invalid(
+                "kinds",
+                format!("expected at least one of {}", Kind::names()),
+            );
         }
         for (i, kind) in self.kinds.iter().enumerate() {
             if self.kinds[..i].contains(kind) {

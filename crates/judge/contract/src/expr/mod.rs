@@ -242,7 +242,7 @@ impl Fact {
                 stat: crate::profile::ProfileStat::Share(_),
                 ..
             } => Dim::Ratio,
-            FactKind::Profile { kind, .. } => kind.dim(),
+            FactKind::Profile { kind, .. } => crate::profile::total_dim(kind),
             _ => Dim::Number,
         }
     }

@@ -351,9 +351,17 @@ impl Parser {
                 self.expect_op(".")?;
                 let (name, kind_at) =
                     self.expect_ident("a profile kind: cpu, heap, allocs, goroutine, block or mutex")?;
-                let kind: ProfileKind = name
-                    .parse()
-                    .map_err(|e: String| ExprError::new(kind_at, e))?;
+                // Only the names contracts document (not the endpoint aliases `profile`,
+                // `goroutines`), so a clause prints back as written.
+                let kind = ProfileKind::ALL
+                    .into_iter()
+                    .find(|k| k.name() == name)
+                    .ok_or_else(|| {
+                        ExprError::new(
+                            kind_at,
+                            format!("unknown profile kind {name:?}; expected cpu, heap, allocs, goroutine, block or mutex"),
+                        )
+                    })?;
                 self.expect_op(".")?;
                 let (stat, stat_at) = self.expect_ident("total or share(\"…\")")?;
                 let stat = match stat.as_str() {

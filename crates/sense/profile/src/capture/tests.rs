@@ -8,22 +8,22 @@ fn config(url: &str) -> CaptureConfig {
 #[test]
 fn kinds_read_their_names_and_endpoints() {
     assert_eq!(
-        Kind::parse_list("cpu, heap,goroutines,profile")
+        parse_kinds("cpu, heap,goroutines,profile")
             .unwrap_err()
             .to_string(),
         "kinds: cpu is named twice"
     );
     assert_eq!(
-        Kind::parse_list("cpu,heap,allocs,goroutine,block,mutex").unwrap(),
+        parse_kinds("cpu,heap,allocs,goroutine,block,mutex").unwrap(),
         Kind::ALL
     );
     assert_eq!("Profile".parse::<Kind>().unwrap(), Kind::Cpu);
-    let e = "threads".parse::<Kind>().unwrap_err().to_string();
+    let e = parse_kinds("cpu,threads").unwrap_err().to_string();
     assert_eq!(
         e,
         "kinds: unknown profile kind \"threads\"; expected one of cpu, heap, allocs, goroutine, block, mutex"
     );
-    assert!(Kind::parse_list(" , ").is_err());
+    assert!(parse_kinds(" , ").is_err());
     for k in Kind::ALL {
         assert_eq!(k.to_string().parse::<Kind>().unwrap(), k);
     }
