@@ -5,9 +5,7 @@
 
 mod pprof_support;
 
-use ballast_tower::profiling::proto;
-use pprof_support::{bearer, decoded_top_flat, endpoint, get, serve, top};
-use prost::Message;
+use pprof_support::{bearer, decode, endpoint, get, serve, top};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tower::{Service, ServiceExt};
@@ -84,16 +82,16 @@ async fn cpu_profile_over_loopback_names_the_planted_hot_function_and_refuses_wh
     stop.store(true, Ordering::Relaxed);
     hot.join().unwrap();
 
-    let profile = proto::Profile::decode(answer.body.as_slice()).expect("pprof protobuf");
+    let profile = decode(&answer.body);
     let types: Vec<_> = profile
-        .sample_type
+        .sample_types
         .iter()
-        .map(|t| (profile.string(t.r#type), profile.string(t.unit)))
+        .map(|t| (t.kind.as_str(), t.unit.as_str()))
         .collect();
     assert_eq!(types, [("samples", "count"), ("cpu", "nanoseconds")]);
     assert_eq!(profile.period, 10_000_000, "100 Hz");
     let rows = top(&profile, 1);
-    let total: i64 = profile.sample.iter().map(|s| s.value[1]).sum();
+    let total = profile.total(1);
     let table: String = rows
         .iter()
         .take(12)
@@ -117,11 +115,23 @@ async fn cpu_profile_over_loopback_names_the_planted_hot_function_and_refuses_wh
             "profiler frame {name} left in:\n{table}"
         );
     }
-    // ballast's own decoder reads the same thing.
-    let (decoded_top, decoded_total) = decoded_top_flat(&answer.body, 1);
-    assert_eq!(
-        (decoded_top.as_str(), decoded_total),
-        (name.as_str(), total)
+    // Every sample names its thread: the planted spin's are labelled with its name.
+    let planted = profile
+        .samples
+        .iter()
+        .filter(|s| profile.label_texts(s, "thread").eq(["planted"]))
+        .map(|s| s.values[1])
+        .sum::<i64>();
+    assert!(
+        profile
+            .samples
+            .iter()
+            .all(|s| profile.label_texts(s, "thread").count() == 1),
+        "a sample without its thread label"
+    );
+    assert!(
+        planted * 2 > total,
+        "thread planted has {planted} of {total}"
     );
     eprintln!("{table}");
 }

@@ -81,6 +81,7 @@ pub enum Error {
         message: String,
     },
     /// Building the HTTP client failed.
+    #[cfg(feature = "capture")]
     #[error(transparent)]
     Http(#[from] ballast_http::Error),
     /// Every request of a capture failed; the manifest (written) has each reason.
@@ -100,6 +101,7 @@ impl Error {
     pub fn is_input(&self) -> bool {
         match self {
             Error::Write { .. } => false,
+            #[cfg(feature = "capture")]
             Error::Http(e) => e.is_input(),
             Error::File { source, .. } => source.is_input(),
             _ => true,

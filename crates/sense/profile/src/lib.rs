@@ -11,7 +11,8 @@
 //!   back for any profile `decode` returned.
 //! - [`parse_goroutines`] reads a goroutine dump; errors name the line.
 //! - [`read_file`] reads either kind of file; [`capture`] fetches a capture and
-//!   [`capture::load_capture`] reads one back.
+//!   [`capture::load_capture`] reads one back (default feature `capture`, which brings the
+//!   HTTP client and tokio; without it the crate reads and writes profiles only).
 //!
 //! ```
 //! use ballast_core::profile::{Function, Location, Profile, Sample, ValueType};
@@ -40,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "capture")]
 pub mod capture;
 mod error;
 mod file;

@@ -1,8 +1,9 @@
 //! The CPU profile: pprof-rs samples every thread on `SIGPROF` and unwinds with backtrace-rs
 //! (DWARF call frame information through libgcc's unwinder; why not frame pointers: the
-//! module docs), then this file turns its report into pprof protobuf.
+//! module docs), then this file turns its report into ballast-core's profile model, which
+//! `ballast_profile::encode` writes as pprof protobuf.
 
-use super::proto;
+use ballast_core::profile::{Function, Label, Line, Location, Profile, Sample, ValueType};
 use std::collections::HashMap;
 
 /// Libraries whose code a sample is not unwound from (pprof-rs's blocklist): unwinding from
@@ -28,44 +29,33 @@ fn is_profiler_frame(name: &str) -> bool {
         .any(|prefix| name.starts_with(prefix))
 }
 
-/// Interns strings: index 0 is `""`, as pprof requires.
-#[derive(Default)]
-struct Strings {
-    table: Vec<String>,
-    index: HashMap<String, i64>,
+/// A table index as the model keeps it (`u32`; a profile with more than 4 billion entries
+/// is not something one process's report can hold).
+fn index(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
-impl Strings {
-    fn new() -> Strings {
-        let mut strings = Strings::default();
-        strings.get("");
-        strings
-    }
-
-    fn get(&mut self, s: &str) -> i64 {
-        if let Some(i) = self.index.get(s) {
-            return *i;
-        }
-        let i = self.table.len() as i64;
-        self.table.push(s.to_owned());
-        self.index.insert(s.to_owned(), i);
-        i
-    }
-}
-
-/// pprof-rs's report as a pprof profile with Go's CPU sample types (`samples`/`count`,
+/// pprof-rs's report as a profile with Go's CPU sample types (`samples`/`count`,
 /// `cpu`/`nanoseconds`), one location per distinct frame (its inlined functions as lines,
 /// innermost first), the thread's name as label `thread`, the profiler's own leaf frames cut.
-pub(super) fn encode(report: &pprof::Report) -> proto::Profile {
-    let mut strings = Strings::new();
-    let mut functions: HashMap<(String, String, String), u64> = HashMap::new();
-    let mut function_table: Vec<proto::Function> = Vec::new();
-    let mut locations: HashMap<Vec<(u64, i64)>, u64> = HashMap::new();
-    let mut location_table: Vec<proto::Location> = Vec::new();
+pub(super) fn to_profile(report: &pprof::Report) -> Profile {
+    let mut profile = Profile {
+        sample_types: vec![
+            ValueType::new("samples", "count"),
+            ValueType::new("cpu", "nanoseconds"),
+        ],
+        period_type: Some(ValueType::new("cpu", "nanoseconds")),
+        // The labels' string table: index 0 is "", as pprof requires.
+        strings: vec![String::new(), "thread".into()],
+        ..Profile::default()
+    };
+    let thread_key = 1;
+    let mut strings: HashMap<String, u32> = HashMap::new();
+    let mut functions: HashMap<(String, String, String), u32> = HashMap::new();
+    let mut locations: HashMap<Vec<(u32, i64)>, u32> = HashMap::new();
     let frequency = i64::from(report.timing.frequency.max(1));
     let period = 1_000_000_000 / frequency;
-    let thread_key = strings.get("thread");
-    let mut samples = Vec::with_capacity(report.data.len());
+    profile.samples.reserve(report.data.len());
 
     for (frames, count) in &report.data {
         let leaf = frames
@@ -73,7 +63,7 @@ pub(super) fn encode(report: &pprof::Report) -> proto::Profile {
             .iter()
             .position(|frame| !frame.iter().all(|symbol| is_profiler_frame(&symbol.name())))
             .unwrap_or(frames.frames.len());
-        let mut location_ids = Vec::with_capacity(frames.frames.len() - leaf);
+        let mut sample_locations = Vec::with_capacity(frames.frames.len() - leaf);
         for frame in &frames.frames[leaf..] {
             let mut lines = Vec::with_capacity(frame.len());
             for symbol in frame {
@@ -82,89 +72,73 @@ pub(super) fn encode(report: &pprof::Report) -> proto::Profile {
                     symbol.sys_name().into_owned(),
                     symbol.filename().into_owned(),
                 );
-                let id = match functions.get(&key) {
-                    Some(id) => *id,
+                let function = match functions.get(&key) {
+                    Some(function) => *function,
                     None => {
-                        let id = function_table.len() as u64 + 1;
-                        function_table.push(proto::Function {
-                            id,
-                            name: strings.get(&key.0),
-                            system_name: strings.get(&key.1),
-                            filename: strings.get(&key.2),
+                        let function = index(profile.functions.len());
+                        profile.functions.push(Function {
+                            name: key.0.clone(),
+                            system_name: key.1.clone(),
+                            filename: key.2.clone(),
                             start_line: 0,
                         });
-                        functions.insert(key, id);
-                        id
+                        functions.insert(key, function);
+                        function
                     }
                 };
-                lines.push((id, i64::from(symbol.lineno())));
+                lines.push((function, i64::from(symbol.lineno())));
             }
-            let id = match locations.get(&lines) {
-                Some(id) => *id,
+            let location = match locations.get(&lines) {
+                Some(location) => *location,
                 None => {
-                    let id = location_table.len() as u64 + 1;
-                    location_table.push(proto::Location {
-                        id,
-                        mapping_id: 0,
-                        address: 0,
-                        line: lines
+                    let location = index(profile.locations.len());
+                    profile.locations.push(Location {
+                        lines: lines
                             .iter()
-                            .map(|(function_id, line)| proto::Line {
-                                function_id: *function_id,
-                                line: *line,
+                            .map(|&(function, line)| Line {
+                                function,
+                                line,
                                 column: 0,
                             })
                             .collect(),
-                        is_folded: false,
+                        ..Location::default()
                     });
-                    locations.insert(lines, id);
-                    id
+                    locations.insert(lines, location);
+                    location
                 }
             };
-            location_ids.push(id);
+            sample_locations.push(location);
         }
+        let thread = frames.thread_name_or_id();
+        let text = match strings.get(&thread) {
+            Some(text) => *text,
+            None => {
+                let text = index(profile.strings.len());
+                profile.strings.push(thread.clone());
+                strings.insert(thread, text);
+                text
+            }
+        };
         let count = *count as i64;
-        samples.push(proto::Sample {
-            location_id: location_ids,
-            value: vec![count, count.saturating_mul(period)],
-            label: vec![proto::Label {
+        profile.samples.push(Sample {
+            locations: sample_locations,
+            values: vec![count, count.saturating_mul(period)],
+            labels: vec![Label {
                 key: thread_key,
-                str: strings.get(&frames.thread_name_or_id()),
-                num: 0,
-                num_unit: 0,
+                text,
+                ..Label::default()
             }],
         });
     }
 
-    let samples_type = proto::ValueType {
-        r#type: strings.get("samples"),
-        unit: strings.get("count"),
-    };
-    let cpu_type = proto::ValueType {
-        r#type: strings.get("cpu"),
-        unit: strings.get("nanoseconds"),
-    };
-    let time_nanos = report
+    profile.period = period;
+    profile.time_nanos = report
         .timing
         .start_time
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-    proto::Profile {
-        sample_type: vec![samples_type, cpu_type],
-        sample: samples,
-        mapping: Vec::new(),
-        location: location_table,
-        function: function_table,
-        string_table: strings.table,
-        drop_frames: 0,
-        keep_frames: 0,
-        time_nanos,
-        duration_nanos: i64::try_from(report.timing.duration.as_nanos()).unwrap_or(i64::MAX),
-        period_type: Some(cpu_type),
-        period,
-        comment: Vec::new(),
-        default_sample_type: 0,
-    }
+    profile.duration_nanos = i64::try_from(report.timing.duration.as_nanos()).unwrap_or(i64::MAX);
+    profile
 }
 
 #[cfg(test)]
@@ -191,14 +165,19 @@ mod tests {
         };
         report.timing.frequency = 100;
         report.timing.duration = std::time::Duration::from_secs(2);
-        let profile = encode(&report);
-        assert_eq!(profile.string_table[0], "");
-        assert_eq!(profile.period, 10_000_000);
-        assert_eq!(profile.duration_nanos, 2_000_000_000);
-        let types: Vec<_> = profile
-            .sample_type
+        let profile = to_profile(&report);
+        assert_eq!(profile.strings[0], "");
+        let decoded = ballast_profile::decode(&ballast_profile::encode(&profile)).unwrap();
+        assert_eq!(decoded.period, 10_000_000);
+        assert_eq!(decoded.duration_nanos, 2_000_000_000);
+        assert_eq!(
+            decoded.period_type,
+            Some(ValueType::new("cpu", "nanoseconds"))
+        );
+        let types: Vec<_> = decoded
+            .sample_types
             .iter()
-            .map(|t| (profile.string(t.r#type), profile.string(t.unit)))
+            .map(|t| (t.kind.as_str(), t.unit.as_str()))
             .collect();
         assert_eq!(types, [("samples", "count"), ("cpu", "nanoseconds")]);
     }

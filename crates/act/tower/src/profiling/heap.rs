@@ -1,9 +1,8 @@
 //! The heap profile: jemalloc's sampled live allocations, dumped and converted to pprof by
-//! `jemalloc_pprof` (which symbolizes in the process), with the allocator's own frames cut.
+//! `jemalloc_pprof` (which symbolizes in the process), with the allocator's own frames cut
+//! on ballast-core's profile model (read and written back by ballast-profile).
 
-use super::proto;
-use prost::Message;
-use std::io::{Read, Write};
+use ballast_core::profile::Profile;
 
 /// The gzipped pprof heap profile, or the status and reason to answer.
 pub(super) async fn dump() -> Result<Vec<u8>, (u16, String)> {
@@ -62,99 +61,58 @@ fn is_allocator_frame(name: &str) -> bool {
 /// `__rust_alloc` the program's code called), so a stack starts at the program's allocation.
 /// Gzip in, gzip out, like Go's heap endpoint.
 fn trim(gzipped: &[u8]) -> Result<Vec<u8>, String> {
-    let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(gzipped)
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("gunzip: {e}"))?;
-    let mut profile = proto::Profile::decode(raw.as_slice()).map_err(|e| format!("decode: {e}"))?;
-    let allocator: std::collections::HashSet<u64> = profile
-        .location
+    let mut profile = ballast_profile::decode(gzipped).map_err(|e| e.to_string())?;
+    trim_allocator_frames(&mut profile);
+    Ok(ballast_profile::encode_gzip(&profile))
+}
+
+fn trim_allocator_frames(profile: &mut Profile) {
+    let allocator: Vec<bool> = profile
+        .locations
         .iter()
-        .filter(|location| {
-            location.line.iter().any(|line| {
+        .map(|location| {
+            location.lines.iter().any(|line| {
                 profile
-                    .function
-                    .iter()
-                    .find(|f| f.id == line.function_id)
-                    .is_some_and(|f| is_allocator_frame(profile.string(f.name)))
+                    .functions
+                    .get(line.function as usize)
+                    .is_some_and(|f| is_allocator_frame(&f.name))
             })
         })
-        .map(|location| location.id)
         .collect();
-    for sample in &mut profile.sample {
-        if let Some(last) = sample
-            .location_id
-            .iter()
-            .rposition(|id| allocator.contains(id))
-        {
-            if last + 1 < sample.location_id.len() {
-                sample.location_id.drain(..=last);
+    let is_allocator = |l: &u32| allocator.get(*l as usize).copied().unwrap_or(false);
+    for sample in &mut profile.samples {
+        if let Some(last) = sample.locations.iter().rposition(is_allocator) {
+            if last + 1 < sample.locations.len() {
+                sample.locations.drain(..=last);
             } else {
                 // Nothing but allocator frames: keep the outermost, so the sample has a stack.
-                sample.location_id.drain(..last);
+                sample.locations.drain(..last);
             }
         }
     }
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder
-        .write_all(&profile.encode_to_vec())
-        .and_then(|()| encoder.finish())
-        .map_err(|e| format!("gzip: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ballast_core::profile::{Function, Location, Sample, ValueType};
 
-    fn gzip(profile: &proto::Profile) -> Vec<u8> {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(&profile.encode_to_vec()).unwrap();
-        encoder.finish().unwrap()
-    }
-
-    fn gunzip(bytes: &[u8]) -> proto::Profile {
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut raw)
-            .unwrap();
-        proto::Profile::decode(raw.as_slice()).unwrap()
-    }
-
-    /// Functions 1..=n named `names`, one location each with the same id.
-    fn profile(names: &[&str], stacks: &[&[u64]]) -> proto::Profile {
-        let mut string_table = vec![String::new()];
-        string_table.extend(names.iter().map(|n| n.to_string()));
-        let ids = 1..=names.len() as u64;
-        proto::Profile {
-            string_table,
-            function: ids
-                .clone()
-                .map(|id| proto::Function {
-                    id,
-                    name: id as i64,
-                    ..Default::default()
-                })
-                .collect(),
-            location: ids
-                .map(|id| proto::Location {
-                    id,
-                    line: vec![proto::Line {
-                        function_id: id,
-                        line: 0,
-                        column: 0,
-                    }],
-                    ..Default::default()
-                })
-                .collect(),
-            sample: stacks
+    /// Functions named `names`, one location each at the same index; `stacks` index them.
+    fn profile(names: &[&str], stacks: &[&[u32]]) -> Profile {
+        Profile {
+            sample_types: vec![ValueType::new("inuse_space", "bytes")],
+            functions: names.iter().map(|n| Function::named(*n)).collect(),
+            locations: (0..names.len() as u32).map(Location::of_function).collect(),
+            samples: stacks
                 .iter()
-                .map(|stack| proto::Sample {
-                    location_id: stack.to_vec(),
-                    value: vec![1],
-                    label: vec![],
+                .map(|stack| Sample {
+                    locations: stack.to_vec(),
+                    values: vec![1],
+                    labels: vec![],
                 })
                 .collect(),
-            ..Default::default()
+            strings: vec![String::new()],
+            ..Profile::default()
         }
     }
 
@@ -168,21 +126,25 @@ mod tests {
             "app::load_cache",
             "main",
         ];
-        let original = profile(&names, &[&[1, 2, 3, 4, 5, 6], &[5, 6], &[1, 2]]);
-        let trimmed = gunzip(&trim(&gzip(&original)).unwrap());
+        let original = profile(&names, &[&[0, 1, 2, 3, 4, 5], &[4, 5], &[0, 1]]);
+        let trimmed =
+            ballast_profile::decode(&trim(&ballast_profile::encode_gzip(&original)).unwrap())
+                .unwrap();
         let stacks: Vec<_> = trimmed
-            .sample
+            .samples
             .iter()
-            .map(|s| s.location_id.clone())
+            .map(|s| s.locations.clone())
             .collect();
-        assert_eq!(stacks, [vec![5, 6], vec![5, 6], vec![2]]);
-        assert_eq!(trimmed.function, original.function);
+        assert_eq!(stacks, [vec![4, 5], vec![4, 5], vec![1]]);
+        assert_eq!(trimmed.functions, original.functions);
         assert!(is_allocator_frame("__rust_realloc"));
         assert!(!is_allocator_frame("alloc::alloc::alloc"));
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(trim(b"not gzip").unwrap_err().starts_with("gunzip"));
+        let error = trim(b"\x1f\x8b not gzip").unwrap_err();
+        assert!(error.starts_with("not a gzipped profile"), "{error}");
+        assert!(trim(b"not gzip").is_err());
     }
 }

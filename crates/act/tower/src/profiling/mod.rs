@@ -82,7 +82,6 @@
 mod cpu;
 #[cfg(feature = "pprof-heap")]
 mod heap;
-pub mod proto;
 
 use crate::Error;
 use bytes::Bytes;
@@ -384,7 +383,6 @@ impl<B> Service<http::Request<B>> for ProfilingEndpoint {
 #[cfg(feature = "pprof-cpu")]
 mod cpu_run {
     use super::cpu;
-    use prost::Message;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
     use tokio::sync::oneshot;
@@ -442,7 +440,7 @@ mod cpu_run {
             .map_err(|e| format!("cannot build the CPU profile: {e}"))?;
         // Stop sampling before encoding, so the encoder's own work is not in the profile.
         drop(guard);
-        Ok(cpu::encode(&report).encode_to_vec())
+        Ok(ballast_profile::encode(&cpu::to_profile(&report)))
     }
 }
 

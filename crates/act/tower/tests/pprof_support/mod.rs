@@ -1,7 +1,8 @@
 //! Shared by the pprof test binaries: a service serving the profiling endpoint on loopback,
 //! a one-request-per-connection HTTP/1.0 client, and the flat/cum tables of a profile.
 
-use ballast_tower::profiling::{proto, ProfilingConfig, ProfilingEndpoint};
+use ballast_core::profile::Profile;
+use ballast_tower::profiling::{ProfilingConfig, ProfilingEndpoint};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -87,17 +88,22 @@ pub fn bearer() -> String {
     format!("Bearer {TOKEN}")
 }
 
+/// The answer as ballast's decoder reads it (`ballast_profile::decode`: gzip sniffed, every
+/// id and string index checked).
+pub fn decode(bytes: &[u8]) -> Profile {
+    ballast_profile::decode(bytes).expect("ballast-profile decodes it")
+}
+
 /// pprof's `-top` at function granularity for sample type `index`: (name, flat, cum), flat
 /// descending.
-pub fn top(profile: &proto::Profile, index: usize) -> Vec<(String, i64, i64)> {
+pub fn top(profile: &Profile, index: usize) -> Vec<(String, i64, i64)> {
     let mut flat: HashMap<String, i64> = HashMap::new();
     let mut cum: HashMap<String, i64> = HashMap::new();
-    for sample in &profile.sample {
-        let value = sample.value[index];
-        let names = profile.stack_names(sample);
-        let names: Vec<&str> = names
-            .into_iter()
-            .map(|n| n.expect("defined location"))
+    for sample in &profile.samples {
+        let value = sample.values[index];
+        let names: Vec<&str> = profile
+            .frames(sample)
+            .map(|f| profile.functions[f].name.as_str())
             .collect();
         if let Some(leaf) = names.first() {
             *flat.entry(leaf.to_string()).or_default() += value;
@@ -119,24 +125,4 @@ pub fn top(profile: &proto::Profile, index: usize) -> Vec<(String, i64, i64)> {
         .collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     rows
-}
-
-/// The top flat function (by sample type `index`) as ballast's decoder reads the profile
-/// (`ballast_profile::decode`, which also checks every id and string index), and the total.
-pub fn decoded_top_flat(bytes: &[u8], index: usize) -> (String, i64) {
-    let profile = ballast_profile::decode(bytes).expect("ballast-profile decodes it");
-    let mut flat: HashMap<&str, i64> = HashMap::new();
-    for sample in &profile.samples {
-        if let Some(leaf) = profile.frames(sample).next() {
-            *flat
-                .entry(profile.functions[leaf].name.as_str())
-                .or_default() += sample.values[index];
-        }
-    }
-    let top = flat
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-        .map(|(name, _)| name.to_string())
-        .unwrap_or_default();
-    (top, profile.total(index))
 }
