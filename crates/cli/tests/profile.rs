@@ -157,21 +157,26 @@ async fn capture_top_flame_diff_and_attribute_a_contended_mutex() {
         .output()
         .expect("go runs");
     let pprof = String::from_utf8_lossy(&pprof.stdout).to_string();
-    let first_name = |table: &str, after: &str| -> String {
-        let rows = table
-            .split(after)
-            .nth(1)
-            .unwrap_or("")
+    // The first row after the column header, as (flat, cum, name): both print values the
+    // same way (pprof's ScaledLabel), so the text must agree.
+    let first_row = |table: &str| -> Vec<String> {
+        let row = table
             .lines()
-            .nth(2)
+            .skip_while(|l| !l.contains("flat%"))
+            .nth(1)
             .unwrap_or("");
-        rows.split_whitespace().nth(5).unwrap_or("").to_string()
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        [0, 3, 5]
+            .iter()
+            .map(|&i| cells.get(i).copied().unwrap_or("").to_string())
+            .collect()
     };
     assert_eq!(
-        first_name(&ours, "Showing"),
-        first_name(&pprof, "Showing"),
+        first_row(&ours),
+        first_row(&pprof),
         "ours:\n{ours}\npprof:\n{pprof}"
     );
+    assert!(!first_row(&ours)[2].is_empty(), "{ours}");
 
     // A flame graph and a diff of two captures' block profiles.
     let svg = dir.join("block.svg");

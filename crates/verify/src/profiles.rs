@@ -72,15 +72,21 @@ pub(crate) fn start(plan: &ProfilePlan, dir: PathBuf, delay: Duration) -> Pendin
     Pending { task }
 }
 
+impl Drop for Pending {
+    // A phase that fails stops its capture too: nothing fetches or writes after the run.
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl Pending {
     /// Waits for the capture (it ends shortly after the phase) or gives up when the phase
     /// was cut short: then nothing partial is judged.
-    pub(crate) async fn finish(self, completed: bool) -> Option<PhaseProfiles> {
+    pub(crate) async fn finish(mut self, completed: bool) -> Option<PhaseProfiles> {
         if !completed {
-            self.task.abort();
             return None;
         }
-        self.task.await.ok()
+        (&mut self.task).await.ok()
     }
 }
 
@@ -94,6 +100,10 @@ async fn capture_phase(plan: &ProfilePlan, dir: &Path) -> PhaseProfiles {
         Ok(url) => CaptureConfig {
             kinds,
             seconds: plan.window.as_secs().max(1),
+            client: ballast_http::ClientConfig {
+                auth: plan.token.clone().map(ballast_http::Auth::Bearer),
+                ..ballast_http::ClientConfig::default()
+            },
             ..CaptureConfig::new(url, dir)
         },
         Err(e) => {
@@ -127,8 +137,9 @@ async fn capture_phase(plan: &ProfilePlan, dir: &Path) -> PhaseProfiles {
             loaded.get(k, Moment::Window).cloned()
         } else if kind.is_cumulative() {
             match (loaded.get(k, Moment::Start), loaded.get(k, Moment::End)) {
-                (Some(start), Some(end)) => Some(window_of(start, end)),
-                (None, Some(end)) => Some(end.clone()),
+                (Some(start), Some(end)) => Some(ballast_attribution::window_of(start, end)),
+                // Without the start the end holds the process's whole life, not the
+                // window: nothing to judge (the entry's error is in the notes).
                 _ => None,
             }
         } else {
@@ -137,55 +148,6 @@ async fn capture_phase(plan: &ProfilePlan, dir: &Path) -> PhaseProfiles {
         if let Some(p) = profile {
             out.window.insert(*kind, p);
         }
-    }
-    out
-}
-
-/// What happened between two captures of a profile that counts from the program's start:
-/// `end` with each stack's `start` values taken off (stacks matched by their function
-/// names, so two captures' tables need not agree), stacks that did nothing dropped. A
-/// value that went down (the program restarted) counts from 0.
-pub fn window_of(start: &Profile, end: &Profile) -> Profile {
-    let key = |p: &Profile, s: &ballast_core::profile::Sample| -> Vec<String> {
-        p.frames(s).map(|f| p.functions[f].name.clone()).collect()
-    };
-    let mut before: BTreeMap<Vec<String>, Vec<i64>> = BTreeMap::new();
-    for s in &start.samples {
-        let slot = before
-            .entry(key(start, s))
-            .or_insert_with(|| vec![0; s.values.len()]);
-        for (a, b) in slot.iter_mut().zip(&s.values) {
-            *a = a.saturating_add(*b);
-        }
-    }
-    let mut out = end.clone();
-    out.samples.clear();
-    let mut seen: BTreeMap<Vec<String>, usize> = BTreeMap::new();
-    for s in &end.samples {
-        let k = key(end, s);
-        match seen.get(&k) {
-            Some(&i) => {
-                let kept: &mut ballast_core::profile::Sample = &mut out.samples[i];
-                for (a, b) in kept.values.iter_mut().zip(&s.values) {
-                    *a = a.saturating_add(*b);
-                }
-            }
-            None => {
-                seen.insert(k, out.samples.len());
-                out.samples.push(s.clone());
-            }
-        }
-    }
-    for (k, &i) in &seen {
-        if let Some(old) = before.get(k) {
-            for (v, o) in out.samples[i].values.iter_mut().zip(old) {
-                *v = v.saturating_sub(*o).max(0);
-            }
-        }
-    }
-    out.samples.retain(|s| s.values.iter().any(|&v| v != 0));
-    if end.duration_nanos == 0 && end.time_nanos > start.time_nanos && start.time_nanos > 0 {
-        out.duration_nanos = end.time_nanos - start.time_nanos;
     }
     out
 }
@@ -321,7 +283,7 @@ mod tests {
             (&["lock", "b"], 20),
             (&["chan", "c"], 7),
         ]);
-        let w = window_of(&start, &end);
+        let w = ballast_attribution::window_of(&start, &end);
         let by_stack: BTreeMap<Vec<String>, i64> = w
             .samples
             .iter()
@@ -355,13 +317,24 @@ mod tests {
     }
 
     #[test]
-    fn a_counter_that_went_down_counts_from_zero_and_an_empty_share_is_undecided() {
+    fn a_reset_counter_means_a_restart_and_an_empty_window_is_undecided() {
+        // The program restarted within the window: its counters began again at 0.
         let start = profile(&[(&["lock", "a"], 100)]);
         let end = profile(&[(&["lock", "a"], 30)]);
-        let w = window_of(&start, &end);
-        assert!(w.samples.is_empty());
+        let w = ballast_attribution::window_of(&start, &end);
         let phase = PhaseProfiles {
             window: BTreeMap::from([(ProfileKind::Mutex, w)]),
+            ..PhaseProfiles::default()
+        };
+        assert_eq!(
+            phase.value(ProfileKind::Mutex, &ProfileStat::Total),
+            Some(30.0 / 1e6)
+        );
+        // Nothing happened in the window: a share of nothing is not 0 %.
+        let quiet = ballast_attribution::window_of(&start, &start);
+        assert!(quiet.samples.is_empty());
+        let phase = PhaseProfiles {
+            window: BTreeMap::from([(ProfileKind::Mutex, quiet)]),
             ..PhaseProfiles::default()
         };
         assert_eq!(

@@ -565,7 +565,7 @@ fn candidate(rule: &Rule, src: &Source, view: &CaptureView<'_>) -> Option<Candid
             if value <= 0 {
                 return None;
             }
-            let samples = matched.iter().map(|r| r.2).sum();
+            let samples = matched.iter().fold(0i64, |s, r| s.saturating_add(r.2));
             // Name the matching frame that carries most of the value.
             let mut by_frame: BTreeMap<&str, i64> = BTreeMap::new();
             for (s, v, _) in &matched {
@@ -573,7 +573,8 @@ fn candidate(rule: &Rule, src: &Source, view: &CaptureView<'_>) -> Option<Candid
                     .iter()
                     .find(|n| frames.iter().any(|p| frame_matches(n, p)))
                 {
-                    *by_frame.entry(f).or_default() += v;
+                    let slot = by_frame.entry(f).or_default();
+                    *slot = slot.saturating_add(*v);
                 }
             }
             let top_frame = by_frame
@@ -599,7 +600,7 @@ fn candidate(rule: &Rule, src: &Source, view: &CaptureView<'_>) -> Option<Candid
             if value <= 0 {
                 return None;
             }
-            let samples = matched.iter().map(|r| r.2).sum();
+            let samples = matched.iter().fold(0i64, |s, r| s.saturating_add(r.2));
             let (stack, _, _) = ranked(folded(&matched)).into_iter().next()?;
             let c = culprit(&stack);
             Some(make(stack, c, value, samples))
@@ -611,16 +612,20 @@ fn candidate(rule: &Rule, src: &Source, view: &CaptureView<'_>) -> Option<Candid
             }
             let end = ranked(folded(&src.raw));
             let start = src.start.as_ref();
-            let growth_of =
-                |s: &Vec<String>, v: i64| start.map(|m| v - m.get(s).copied().unwrap_or(0));
-            // The stack that grew most, else the biggest.
+            let growth_of = |s: &Vec<String>, v: i64| {
+                start.map(|m| v.saturating_sub(m.get(s).copied().unwrap_or(0)))
+            };
+            // The pile that is biggest and grew most together (goroutines at the end plus
+            // those added): a leak outranks a stable pile of its size, and a big stable
+            // pile outranks a stack that gained one goroutine.
+            let weight =
+                |s: &Vec<String>, v: i64| v.saturating_add(growth_of(s, v).unwrap_or(0).max(0));
             let best = end
                 .iter()
                 .filter(|(s, _, _)| s.iter().any(|n| !is_runtime_frame(n)))
                 .max_by(|a, b| {
-                    let ga = growth_of(&a.0, a.1).unwrap_or(0);
-                    let gb = growth_of(&b.0, b.1).unwrap_or(0);
-                    ga.cmp(&gb)
+                    weight(&a.0, a.1)
+                        .cmp(&weight(&b.0, b.1))
                         .then_with(|| a.1.cmp(&b.1))
                         .then_with(|| b.0.cmp(&a.0))
                 })?;

@@ -46,6 +46,7 @@ mod growth;
 mod report;
 mod rules;
 mod top;
+mod window;
 
 pub use attribute::{
     attribute, Attribution, CaptureView, Dimension, DimensionReport, Evidence, Finding, PathShare,
@@ -62,3 +63,4 @@ pub use growth::{HeapGrowth, HeapGrowthConfig, Trigger};
 pub use report::report_html;
 pub use rules::{Rule, RuleKind, RuleSet, Threshold, BUILTIN_RULES};
 pub use top::{top, top_with, Top, TopOptions, TopRow};
+pub use window::window_of;

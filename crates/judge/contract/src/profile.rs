@@ -24,6 +24,10 @@ pub struct ProfileSpec {
     /// Where `/debug/pprof/` is served. Default: `target.base_url`.
     #[serde(default)]
     pub url: Option<String>,
+    /// Bearer token for the endpoints (a `ballast-tower` service requires one), e.g.
+    /// `${PPROF_TOKEN}`. Default: none.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// A kind of profile (the model's, shared with the capture that fetches it).
@@ -59,6 +63,8 @@ pub struct ProfilePlan {
     pub window: Duration,
     /// The base URL of `/debug/pprof/`.
     pub url: String,
+    /// Bearer token for it.
+    pub token: Option<String>,
 }
 
 /// The longest window: Go refuses CPU profiles longer than its server's write timeout,
@@ -74,6 +80,20 @@ pub(crate) fn check_profile(
 ) -> Option<ProfilePlan> {
     let path = format!("{path}.profile");
     let mut ok = true;
+    if phase_length.is_some_and(|l| l < Duration::from_secs(1)) {
+        c.error(
+            &format!("{path}"),
+            "a phase that captures profiles lasts at least 1s (the window is whole seconds)",
+        );
+        ok = false;
+    }
+    if spec.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        c.error(
+            &format!("{path}.token"),
+            "expected a token, or no token: key",
+        );
+        ok = false;
+    }
     let mut kinds = Vec::new();
     match &spec.kinds {
         None => kinds.extend([ProfileKind::Cpu, ProfileKind::Heap]),
@@ -143,5 +163,10 @@ pub(crate) fn check_profile(
         );
         ok = false;
     }
-    ok.then_some(ProfilePlan { kinds, window, url })
+    ok.then_some(ProfilePlan {
+        kinds,
+        window,
+        url,
+        token: spec.token.clone(),
+    })
 }

@@ -136,6 +136,32 @@ fn mistakes_are_named_with_their_line_and_what_was_expected() {
 }
 
 #[test]
+fn a_sub_second_phase_cannot_capture_and_a_token_is_kept_for_the_capture() {
+    let text = CONTRACT.replace("    duration: 20s\n", "    duration: 500ms\n");
+    let err = parse(&text).expect_err("a 500 ms phase");
+    assert!(
+        err.contains("phases[0].profile: a phase that captures profiles lasts at least 1s"),
+        "{err}"
+    );
+    let text = CONTRACT.replace(
+        "    profile: { url: \"http://127.0.0.1:6060\" }",
+        "    profile: { url: \"http://127.0.0.1:6060\", token: s3cret }",
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(
+        c.phases[1].profile.as_ref().unwrap().token.as_deref(),
+        Some("s3cret")
+    );
+    let text = CONTRACT.replace(
+        "    profile: { url: \"http://127.0.0.1:6060\" }",
+        "    profile: { url: \"http://127.0.0.1:6060\", token: \" \" }",
+    );
+    assert!(parse(&text)
+        .unwrap_err()
+        .contains("phases[1].profile.token"));
+}
+
+#[test]
 fn clauses_need_a_phase_that_captures_the_kind_they_read() {
     let cases: &[(&str, &str)] = &[
         (

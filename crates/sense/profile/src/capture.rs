@@ -37,7 +37,7 @@
 //! # }
 //! ```
 
-use crate::{decode, parse_goroutines, read_file, Error, ProfileFile};
+use crate::{decode, is_gzip, parse_goroutines, read_file, Error, ProfileFile};
 use ballast_core::profile::{GoroutineDump, Profile};
 use ballast_http::{Client, ClientConfig, Request};
 use serde::{Deserialize, Serialize};
@@ -532,7 +532,12 @@ impl Capture {
                     .map(drop),
             }
             .map_err(|e| format!("the answer is not a {} profile: {e}", job.kind))?;
-            Ok(response.body)
+            // A Rust service answers raw protobuf; the file is gzipped like Go's, as its
+            // name says.
+            Ok(match job.format {
+                Format::Pprof if !is_gzip(&response.body) => crate::gzip(&response.body).into(),
+                _ => response.body,
+            })
         });
         match checked {
             Ok(body) => {
@@ -612,7 +617,10 @@ pub fn load_capture(dir: impl AsRef<Path>) -> Result<LoadedCapture, Error> {
         profiles: Vec::new(),
         goroutine_dumps: Vec::new(),
     };
-    for (i, entry) in manifest.written().enumerate() {
+    for (i, entry) in manifest.entries.iter().enumerate() {
+        if entry.error.is_some() {
+            continue;
+        }
         // The manifest is outside data: a name must stay inside the folder.
         let plain = Path::new(&entry.file)
             .file_name()

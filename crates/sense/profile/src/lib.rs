@@ -53,4 +53,4 @@ pub use ballast_core::profile::{GoroutineDump, Profile};
 pub use error::Error;
 pub use file::{is_goroutine_text, read_file, read_file_with, ProfileFile};
 pub use goroutine::parse_goroutines;
-pub use pprof::{decode, decode_with, encode, encode_gzip, is_gzip, Limits};
+pub use pprof::{decode, decode_with, encode, encode_gzip, gzip, is_gzip, Limits};

@@ -6,7 +6,7 @@ use ballast_core::profile::{Function, Label, Line, Location, Mapping, Profile, S
 use flate2::read::MultiGzDecoder;
 use prost::Message;
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// How much a decode may read, against gzip bombs and runaway profiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,14 +395,20 @@ pub fn encode(profile: &Profile) -> Vec<u8> {
 
 /// [`encode`], gzipped as Go serves profiles.
 pub fn encode_gzip(profile: &Profile) -> Vec<u8> {
-    let raw = encode(profile);
+    gzip(&encode(profile))
+}
+
+/// Gzips raw `profile.proto` bytes (a Rust service's CPU profile comes raw; captures keep
+/// every pprof file gzipped, as their `.pb.gz` names say).
+pub fn gzip(raw: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(raw.len() / 4),
         flate2::Compression::default(),
     );
-    // Writing into memory cannot fail: the only errors are the Vec's, which aborts instead.
-    encoder.write_all(&raw).expect("gzip into memory");
-    encoder.finish().expect("gzip into memory")
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(raw);
+    encoder.finish().unwrap_or_default()
 }
 
 fn to_message(p: &Profile) -> proto::Profile {

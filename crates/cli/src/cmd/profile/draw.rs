@@ -7,6 +7,7 @@ use ballast_attribution::{
 };
 use ballast_core::profile::Profile;
 use clap::Args;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -80,6 +81,7 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 
 pub fn flame(args: &FlameArgs) -> anyhow::Result<ExitCode> {
     let profile = read_profile(&args.file)?;
+    super::note_unapplied_frames(&profile, &args.file);
     let index = sample_index(&profile, args.sample_type.as_deref(), &args.file)?;
     let folded = fold(&profile, index, &fold_options(args.fold_runtime));
     let (title, count_name) = title(&args.file, &profile, index);
@@ -100,10 +102,7 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let kind = after.sample_types[after_index].kind.clone();
     let before_index = sample_index(&before, Some(&kind), &args.before)?;
     let moved = ballast_attribution::diff(&before, &after, &kind);
-    if let Some(path) = &args.json {
-        crate::output::write_json(path, &moved)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    let json_on_stdout = super::emit_json(args.json.as_deref(), &moved)?;
     if let Some(path) = &args.output {
         let options = fold_options(args.fold_runtime);
         let (title, count_name) = title(&args.after, &after, after_index);
@@ -117,6 +116,9 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
         )?;
         write(path, &svg)?;
         eprintln!("differential flame graph: {}", path.display());
+    }
+    if json_on_stdout {
+        return Ok(ExitCode::SUCCESS);
     }
     let unit = &after.sample_types[after_index].unit;
     println!(
@@ -147,24 +149,39 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A value in pprof's style (its `ScaledLabel`): two decimals without a trailing `.00`,
-/// the largest unit the value reaches, 0 alone: `1.20s`, `30ms`, `1.50MB`, `17`, `0`.
+/// A value in pprof's style (its `ScaledLabel` with the `minimum` unit): the largest
+/// unit the value reaches (`hrs` for time, up to `PB` for bytes, 1024-based), two decimals
+/// without a trailing `.00`, and pprof's quirks kept — a negative value is shown in the
+/// default unit (s, B), as pprof's autoscale finds no unit for it; 0 is `0`.
 pub fn format_value(v: i64, unit: &str) -> String {
-    let x = v as f64;
-    let a = x.abs();
-    let (scaled, suffix) = match unit {
-        "nanoseconds" if a >= 1e9 => (x / 1e9, "s"),
-        "nanoseconds" if a >= 1e6 => (x / 1e6, "ms"),
-        "nanoseconds" if a >= 1e3 => (x / 1e3, "us"),
-        "nanoseconds" => (x, "ns"),
-        "bytes" if a >= 1024f64.powi(4) => (x / 1024f64.powi(4), "TB"),
-        "bytes" if a >= 1024f64.powi(3) => (x / 1024f64.powi(3), "GB"),
-        "bytes" if a >= 1024f64.powi(2) => (x / 1024f64.powi(2), "MB"),
-        "bytes" if a >= 1024.0 => (x / 1024.0, "kB"),
-        "bytes" => (x, "B"),
+    const TIME: [(&str, f64); 5] = [
+        ("ns", 1.0),
+        ("us", 1e3),
+        ("ms", 1e6),
+        ("s", 1e9),
+        ("hrs", 3.6e12),
+    ];
+    const BYTES: [(&str, f64); 6] = [
+        ("B", 1.0),
+        ("kB", 1024.0),
+        ("MB", 1048576.0),
+        ("GB", 1073741824.0),
+        ("TB", 1099511627776.0),
+        ("PB", 1125899906842624.0),
+    ];
+    let (units, default): (&[(&str, f64)], (&str, f64)) = match unit {
+        "nanoseconds" => (&TIME, ("s", 1e9)),
+        "bytes" => (&BYTES, ("B", 1.0)),
         _ => return v.to_string(),
     };
-    let text = format!("{scaled:.2}");
+    let x = v as f64;
+    let (suffix, factor) = units
+        .iter()
+        .rev()
+        .find(|(_, f)| x / f >= 1.0)
+        .copied()
+        .unwrap_or(default);
+    let text = format!("{:.2}", x / factor);
     let text = text.strip_suffix(".00").unwrap_or(&text);
     if text == "0" || text == "-0" {
         "0".into()
@@ -178,7 +195,7 @@ pub fn render_top(table: &Top, count: usize) -> String {
     use std::fmt::Write as _;
     let unit = table.sample_type.unit.as_str();
     let shown: Vec<_> = table.rows.iter().take(count).collect();
-    let shown_flat: i64 = shown.iter().map(|r| r.flat).sum();
+    let shown_flat = shown.iter().fold(0i64, |s, r| s.saturating_add(r.flat));
     let pct = |v: i64| {
         if table.total == 0 {
             0.0
@@ -209,7 +226,7 @@ pub fn render_top(table: &Top, count: usize) -> String {
     );
     let mut sum = 0i64;
     for row in shown {
-        sum += row.flat;
+        sum = sum.saturating_add(row.flat);
         let _ = writeln!(
             out,
             "{:>10} {:>6.2}% {:>6.2}% {:>10} {:>6.2}%  {}",
@@ -236,7 +253,9 @@ mod tests {
         assert_eq!(format_value(0, "nanoseconds"), "0");
         assert_eq!(format_value(3 * 1024 * 1024 / 2, "bytes"), "1.50MB");
         assert_eq!(format_value(512, "bytes"), "512B");
-        assert_eq!(format_value(-2048, "bytes"), "-2kB");
+        assert_eq!(format_value(-2048, "bytes"), "-2048B");
+        assert_eq!(format_value(5_400_000_000_000, "nanoseconds"), "1.50hrs");
+        assert_eq!(format_value(-30_000_000, "nanoseconds"), "-0.03s");
         assert_eq!(format_value(17, "count"), "17");
     }
 }
@@ -267,10 +286,16 @@ pub fn attribute(args: &AttributeArgs) -> anyhow::Result<ExitCode> {
         rules.extend_str(&text, &path.display().to_string())?;
     }
     let capture = load_capture(&args.dir)?;
+    // The allocs endpoint serves the heap profile's data: either pair gives the window.
+    let heap = |m| {
+        capture
+            .get(Kind::Heap, m)
+            .or_else(|| capture.get(Kind::Allocs, m))
+    };
     let view = CaptureView {
         cpu: capture.get(Kind::Cpu, Moment::Window),
-        heap_start: capture.get(Kind::Heap, Moment::Start),
-        heap_end: capture.get(Kind::Heap, Moment::End),
+        heap_start: heap(Moment::Start),
+        heap_end: heap(Moment::End),
         allocs: capture.get(Kind::Allocs, Moment::End),
         goroutine_start: capture.get(Kind::Goroutine, Moment::Start),
         goroutine_end: capture.get(Kind::Goroutine, Moment::End),
@@ -289,14 +314,23 @@ pub fn attribute(args: &AttributeArgs) -> anyhow::Result<ExitCode> {
             entry.error.as_deref().unwrap_or("")
         );
     }
-    if let Some(path) = &args.json {
-        crate::output::write_json(path, &attribution)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    let json_on_stdout = super::emit_json(args.json.as_deref(), &attribution)?;
     if let Some(path) = &args.html {
         let flames = capture_flames(&view)?;
         write(path, &report_html(&attribution, &flames))?;
         eprintln!("report: {}", path.display());
+    }
+    let critical = attribution
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Critical);
+    let status = if critical {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if json_on_stdout {
+        return Ok(status);
     }
     for d in &attribution.dimensions {
         let top = d.top_paths.first();
@@ -327,15 +361,7 @@ pub fn attribute(args: &AttributeArgs) -> anyhow::Result<ExitCode> {
             f.evidence.detail
         );
     }
-    let critical = attribution
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Critical);
-    Ok(if critical {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(status)
 }
 
 /// The four dimensions' flame graphs of a capture (those it has): CPU, heap in use,
@@ -346,14 +372,37 @@ pub fn capture_flames(
 ) -> anyhow::Result<Vec<(String, String)>> {
     let options = fold_options(true);
     let mut out = Vec::new();
+    // Blocking counts from the program's start: the window's own part, when both ends are
+    // there, is what the findings read too.
+    fn window<'a>(
+        start: Option<&'a Profile>,
+        end: Option<&'a Profile>,
+    ) -> Option<Cow<'a, Profile>> {
+        match (start, end) {
+            (Some(s), Some(e)) => Some(Cow::Owned(ballast_attribution::window_of(s, e))),
+            (_, e) => e.map(Cow::Borrowed),
+        }
+    }
+    let blocking =
+        window(view.block_start, view.block).or_else(|| window(view.mutex_start, view.mutex));
     let dimensions = [
-        ("CPU", view.cpu, "cpu"),
-        ("Heap in use", view.heap_end, "inuse_space"),
-        ("Goroutines", view.goroutine_end, "goroutine"),
-        ("Blocking", view.block.or(view.mutex), "delay"),
+        ("CPU", view.cpu.map(Cow::Borrowed), "cpu"),
+        (
+            "Heap in use",
+            view.heap_end.map(Cow::Borrowed),
+            "inuse_space",
+        ),
+        (
+            "Goroutines",
+            view.goroutine_end.map(Cow::Borrowed),
+            "goroutine",
+        ),
+        ("Blocking", blocking, "delay"),
     ];
     for (title, profile, kind) in dimensions {
-        let Some(p) = profile else { continue };
+        let Some(p) = profile.as_deref() else {
+            continue;
+        };
         if p.sample_types.is_empty() {
             continue;
         }

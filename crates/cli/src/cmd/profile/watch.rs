@@ -38,10 +38,11 @@ pub struct WatchArgs {
     /// e.g. go_memstats_heap_inuse_bytes{job="shop"}.
     #[arg(long, value_name = "PROMQL", requires = "prometheus")]
     pub query: Option<String>,
-    /// The Prometheus (or VictoriaMetrics) that answers --query.
-    #[arg(long, value_name = "URL")]
+    /// The Prometheus (or VictoriaMetrics) that answers --query. The credentials flags are
+    /// the service's; none are sent here.
+    #[arg(long, value_name = "URL", requires = "query")]
     pub prometheus: Option<String>,
-    /// POST each event as JSON to this URL.
+    /// POST each event as JSON to this URL (without the service's credentials).
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
     /// Send each event to this Alertmanager as the alert BallastHeapGrowth.
@@ -112,9 +113,16 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     let shown_url = ballast_http::redact(&base);
     let client_config = args.peer.client_config()?;
     let client = client_config.build()?;
+    // Webhook and Alertmanager are other parties: the service's credentials stay with it.
+    let notifier = ballast_http::ClientConfig {
+        auth: None,
+        ..client_config.clone()
+    }
+    .build()?;
     let template = CaptureConfig {
         kinds: Kind::ALL.to_vec(),
         seconds: args.seconds,
+        timeout: args.peer.timeout,
         client: client_config.clone(),
         ..CaptureConfig::new(base.clone(), args.output.join("check"))
     };
@@ -170,7 +178,13 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
             _ = &mut stop => break,
             _ = sleep_until(deadline) => break,
         }
-        let heap = match source.sample(&client).await {
+        // Ctrl-C and --for end the run whatever it is doing.
+        let sampled = tokio::select! {
+            sampled = source.sample(&client) => sampled,
+            _ = &mut stop => break,
+            _ = sleep_until(deadline) => break,
+        };
+        let heap = match sampled {
             Ok(h) => h,
             Err(e) => {
                 // One failed sample is a gap, not a reason to stop watching.
@@ -199,14 +213,30 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
             out_dir: dir.clone(),
             ..template.clone()
         };
-        let captured = match config.build()?.run(|_| {}).await {
+        let capture = config.build()?;
+        let ran = tokio::select! {
+            ran = capture.run(|_| {}) => Some(ran),
+            _ = &mut stop => None,
+            _ = sleep_until(deadline) => None,
+        };
+        // Stopped mid-capture: a partial folder is not a capture.
+        let Some(ran) = ran else {
+            let _ = std::fs::remove_dir_all(&dir);
+            break;
+        };
+        let captured = match ran {
             Ok(manifest) => manifest.written().count(),
             Err(e) => {
                 eprintln!("capture failed: {e}");
                 0
             }
         };
-        kept.insert((trigger.to, sequence), dir.clone());
+        // Only a capture with files competes for a place among the kept ones.
+        if captured > 0 {
+            kept.insert((trigger.to, sequence), dir.clone());
+        } else {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         while kept.len() > args.keep as usize {
             if let Some((_, smallest)) = kept.pop_first() {
                 let _ = std::fs::remove_dir_all(&smallest);
@@ -217,7 +247,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         if let Some(url) = &webhook {
             let request = Request::new(http::Method::POST, url.clone())
                 .body("application/json", event.to_string());
-            match client.send(request).await {
+            match notifier.send(request).await {
                 Ok(r) if r.is_success() => {}
                 Ok(r) => eprintln!("webhook {url}: status {}", r.status),
                 Err(e) => eprintln!("webhook {url}: {e}"),
@@ -225,7 +255,8 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         }
         if let Some(url) = &alertmanager {
             let alert = alert(&shown_url, &trigger, &dir, now, args.every);
-            if let Err(e) = ballast_http::alertmanager::post_alerts(&client, url, &[alert]).await {
+            if let Err(e) = ballast_http::alertmanager::post_alerts(&notifier, url, &[alert]).await
+            {
                 eprintln!("alertmanager {url}: {e}");
             }
         }

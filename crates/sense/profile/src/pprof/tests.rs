@@ -1,6 +1,7 @@
 use super::*;
 use ballast_core::profile::Profile;
 use proptest::prelude::*;
+use std::io::Write as _;
 
 /// A protobuf writer independent of the prost messages, so the field numbers are checked
 /// against the schema rather than against themselves.
