@@ -82,7 +82,7 @@ pub(crate) fn check_profile(
     let mut ok = true;
     if phase_length.is_some_and(|l| l < Duration::from_secs(1)) {
         c.error(
-            &format!("{path}"),
+            &path,
             "a phase that captures profiles lasts at least 1s (the window is whole seconds)",
         );
         ok = false;
