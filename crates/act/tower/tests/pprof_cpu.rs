@@ -108,6 +108,28 @@ async fn cpu_profile_over_loopback_names_the_planted_hot_function_and_refuses_wh
         *flat * 2 > total,
         "planted_cpu_spin has {flat} of {total}:\n{table}"
     );
+    // Attribution names the planted function as the CPU dimension's cause, and nothing
+    // else as critical.
+    let attribution = ballast_attribution::attribute(
+        &ballast_attribution::CaptureView {
+            cpu: Some(&profile),
+            ..Default::default()
+        },
+        &ballast_attribution::RuleSet::builtin(),
+    );
+    let finding = attribution
+        .top_finding(ballast_attribution::Dimension::Cpu)
+        .expect("a CPU finding");
+    assert!(
+        finding.culprit.ends_with("planted_cpu_spin"),
+        "{:?}",
+        attribution.findings
+    );
+    assert!(attribution
+        .findings
+        .iter()
+        .filter(|f| f.severity == ballast_attribution::Severity::Critical)
+        .all(|f| f.culprit.ends_with("planted_cpu_spin")));
     // The profiler's own frames were cut from every stack.
     for (name, _, _) in &rows {
         assert!(

@@ -3,7 +3,6 @@
 
 use ballast_core::profile::Profile;
 use ballast_tower::profiling::{ProfilingConfig, ProfilingEndpoint};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -94,35 +93,16 @@ pub fn decode(bytes: &[u8]) -> Profile {
     ballast_profile::decode(bytes).expect("ballast-profile decodes it")
 }
 
-/// pprof's `-top` at function granularity for sample type `index`: (name, flat, cum), flat
-/// descending.
+/// pprof's `-top` rows (name, flat, cum) of one sample type, every function kept: what
+/// `ballast profile top` prints.
 pub fn top(profile: &Profile, index: usize) -> Vec<(String, i64, i64)> {
-    let mut flat: HashMap<String, i64> = HashMap::new();
-    let mut cum: HashMap<String, i64> = HashMap::new();
-    for sample in &profile.samples {
-        let value = sample.values[index];
-        let names: Vec<&str> = profile
-            .frames(sample)
-            .map(|f| profile.functions[f].name.as_str())
-            .collect();
-        if let Some(leaf) = names.first() {
-            *flat.entry(leaf.to_string()).or_default() += value;
-        }
-        let mut seen: Vec<&str> = Vec::new();
-        for name in names {
-            if !seen.contains(&name) {
-                seen.push(name);
-                *cum.entry(name.to_string()).or_default() += value;
-            }
-        }
-    }
-    let mut rows: Vec<_> = cum
+    let all = ballast_attribution::TopOptions {
+        node_fraction: 0.0,
+        node_count: None,
+    };
+    ballast_attribution::top_with(profile, index, &all)
+        .rows
         .into_iter()
-        .map(|(name, cum)| {
-            let flat = flat.get(&name).copied().unwrap_or(0);
-            (name, flat, cum)
-        })
-        .collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    rows
+        .map(|r| (r.name, r.flat, r.cum))
+        .collect()
 }
