@@ -30,6 +30,8 @@ command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
 # builds two small stdlib-only Go programs and lets Prometheus scrape them.
 command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 command -v go >/dev/null || missing+=(golang-go)
+# ballast-tower's heap-profile tests build jemalloc (tikv-jemalloc-sys) from C with make.
+command -v make >/dev/null || missing+=(make)
 # The chaos proxy's and the demo's tests go through a real Redis and PostgreSQL.
 command -v redis-server >/dev/null || missing+=(redis-server)
 installed_postgres=no
