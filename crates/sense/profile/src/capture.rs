@@ -19,7 +19,7 @@
 //! be written. [`load_capture`] reads a folder back.
 //!
 //! ```no_run
-//! use ballast_profile::capture::{CaptureConfig, Kind, Moment};
+//! use ballast_profile::capture::{parse_kinds, CaptureConfig, Kind, Moment};
 //!
 //! # async fn example() -> Result<(), ballast_profile::Error> {
 //! let mut config = CaptureConfig::new("http://127.0.0.1:6060".parse().unwrap(), "capture");
