@@ -15,7 +15,19 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(parsed) = expr::parse(text) {
             let phases = vec!["baseline".to_string(), "surge".to_string()];
             let requests = vec!["checkout".to_string()];
-            let ctx = CheckContext { phases: &phases, requests: &requests, has_metrics: true, has_process: true };
+            // Both phases capture every profile kind, so profile.* clauses are checked too.
+            let profiles: Vec<(String, Vec<ballast_contract::profile::ProfileKind>)> = phases
+                .iter()
+                .map(|p| (p.clone(), ballast_contract::profile::ProfileKind::ALL.to_vec()))
+                .collect();
+            let ctx = CheckContext {
+                phases: &phases,
+                requests: &requests,
+                has_metrics: true,
+                has_process: true,
+                profiles: &profiles,
+                clause_phase: Some("surge"),
+            };
             if parsed.check(&ctx).is_ok() {
                 let _ = parsed.evaluate(&Everything, Some("surge"));
             }
