@@ -33,6 +33,22 @@ fn phase() -> impl Strategy<Value = PhaseGen> {
 
 use ballast_contract::expr::RESERVED;
 
+/// Found by the generator below: phases named like a metric (`max`, `p12`) printed as
+/// `max.p95`, which reads back as the metric `max` and a stray dot.
+#[test]
+fn phases_named_like_metrics_print_back_in_phase_form() {
+    for name in ["max", "p12", "rps", "mean", "p999x", "errors"] {
+        let text = format!(
+            "target: {{ base_url: \"http://127.0.0.1:9\" }}\nphases:\n  - {{ name: {name}, rate: 1/s, duration: 1s }}\nclauses:\n  - {{ name: c, check: 'phase(\"{name}\").p95 < 1s' }}\n"
+        );
+        let contract = Contract::parse(&text, "gen.yaml", Path::new(".")).unwrap();
+        let printed = contract.clauses[0].expr.to_string();
+        let again = ballast_contract::expr::parse(&printed)
+            .unwrap_or_else(|e| panic!("{name}: {printed}: {e}"));
+        assert_eq!(again, contract.clauses[0].expr, "{name}: {printed}");
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

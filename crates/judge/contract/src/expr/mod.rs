@@ -251,9 +251,15 @@ impl Fact {
 impl fmt::Display for Fact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(phase) = &self.scope.phase {
+            // Plain only when it reads back as a phase: `max.p95` or `p12.p95` would read
+            // as a metric followed by a stray dot.
             let plain = phase.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
                 && phase.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !RESERVED.contains(&phase.as_str());
+                && !RESERVED.contains(&phase.as_str())
+                && matches!(
+                    parse(&format!("{phase}.rps")),
+                    Ok(Expr::Fact(Fact { scope: Scope { phase: Some(p), .. }, .. })) if p == *phase
+                );
             if plain {
                 write!(f, "{phase}.")?;
             } else {
