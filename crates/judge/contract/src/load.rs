@@ -72,22 +72,10 @@ impl Checker<'_> {
         path: &str,
         value: serde_json::Value,
     ) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value) {
+        match yaml::deserialize_at(self.root, self.file, path, value) {
             Ok(v) => Some(v),
-            Err(e) => {
-                let inner = e.path().to_string();
-                let full = join(path, if inner == "." { "" } else { &inner });
-                let message = e.inner().to_string();
-                let position = unknown_field(&message)
-                    .and_then(|field| {
-                        let parent = full
-                            .strip_suffix(field)
-                            .map(|p| p.trim_end_matches('.'))
-                            .unwrap_or(&full);
-                        self.root.locate_key(parent, field)
-                    })
-                    .unwrap_or_else(|| self.root.locate(&full));
-                self.at(position, &full, friendly(&message));
+            Err(d) => {
+                self.diagnostics.push(d);
                 None
             }
         }
@@ -102,33 +90,6 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-fn join(base: &str, inner: &str) -> String {
-    match (base.is_empty(), inner.is_empty()) {
-        (_, true) => base.to_string(),
-        (true, false) => inner.to_string(),
-        (false, false) if inner.starts_with('[') => format!("{base}{inner}"),
-        (false, false) => format!("{base}.{inner}"),
-    }
-}
-
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split('`').next()
-}
-
-/// serde's messages, in the words of a contract.
-fn friendly(message: &str) -> String {
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        if let Some((found, expected)) = rest.split_once(", expected ") {
-            return format!("expected {expected}, found {found}");
-        }
-    }
-    message
-        .replace("unknown field `", "unknown key `")
-        .replace("missing field `", "missing key `")
-        .replace(", expected one of", "; expected one of")
 }
 
 pub(crate) fn is_name(s: &str) -> bool {

@@ -265,6 +265,67 @@ impl Node {
     }
 }
 
+/// Deserializes `value` (the node at `path` of `root`, turned to JSON) into `T`, or says
+/// where and why it does not fit: file, line and column of the offending key or value,
+/// its field path, and serde's complaint in a reader's words. Every file format ballast
+/// reads from YAML (contracts, heal policies) reports its structure errors through this.
+pub fn deserialize_at<T: serde::de::DeserializeOwned>(
+    root: &Node,
+    file: &str,
+    path: &str,
+    value: Value,
+) -> Result<T, crate::Diagnostic> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let full = join_path(path, if inner == "." { "" } else { &inner });
+        let message = e.inner().to_string();
+        let position = unknown_field(&message)
+            .and_then(|field| {
+                let parent = full
+                    .strip_suffix(field)
+                    .map(|p| p.trim_end_matches('.'))
+                    .unwrap_or(&full);
+                root.locate_key(parent, field)
+            })
+            .unwrap_or_else(|| root.locate(&full));
+        crate::Diagnostic {
+            file: file.to_string(),
+            line: position.line,
+            column: position.column,
+            path: full,
+            message: friendly(&message),
+        }
+    })
+}
+
+/// `base` and a path inside it, joined the way field paths are written (`a.b`, `a[2]`).
+pub fn join_path(base: &str, inner: &str) -> String {
+    match (base.is_empty(), inner.is_empty()) {
+        (_, true) => base.to_string(),
+        (true, false) => inner.to_string(),
+        (false, false) if inner.starts_with('[') => format!("{base}{inner}"),
+        (false, false) => format!("{base}.{inner}"),
+    }
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// serde's messages, in the words of a configuration file.
+fn friendly(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return format!("expected {expected}, found {found}");
+        }
+    }
+    message
+        .replace("unknown field `", "unknown key `")
+        .replace("missing field `", "missing key `")
+        .replace(", expected one of", "; expected one of")
+}
+
 fn plain_scalar(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
