@@ -24,6 +24,9 @@
 //!   `/debug/pprof/profile` and `/debug/pprof/heap` answering pprof protobuf, behind a bearer
 //!   token.
 //!
+//! - [`admin`]: an HTTP endpoint (bearer token) forcing the concurrency limit, answers from
+//!   the fallback cache and breakers open, and handing each back to automatic.
+//!
 //! Time-dependent decisions read a [`Clock`]; tests and the replay drive a manual one.
 //!
 //! ```
@@ -70,6 +73,7 @@
 //! and how to configure it is in `docs/tower.md`.
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod breaker;
 mod clock;
 mod duration_text;

@@ -146,6 +146,11 @@ impl BreakerHandle {
         self.shared.mode()
     }
 
+    /// The mode the breaker was built with (its config's `mode`).
+    pub fn configured_mode(&self) -> Mode {
+        self.shared.configured_mode
+    }
+
     /// Switches mode (forced open, disabled, metrics only, enforce) at once.
     pub fn set_mode(&self, mode: Mode) {
         self.shared.set_mode(mode, self.shared.clock.now_nanos());

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) call_timeout: Option<Duration>,
     word: Padded<AtomicU64>,
     mode: AtomicU8,
+    /// The mode the breaker was built with, which "automatic" returns to.
+    pub(crate) configured_mode: Mode,
     failure_rate_bits: AtomicU64,
     slow_rate_bits: AtomicU64,
     slow_ns: AtomicU64,
@@ -107,6 +109,7 @@ impl Shared {
             call_timeout: config.call_timeout,
             word: Padded(AtomicU64::new(Word::new(State::Closed, now_ms).pack())),
             mode: AtomicU8::new(mode_bits(config.mode)),
+            configured_mode: config.mode,
             failure_rate_bits: AtomicU64::new(0),
             slow_rate_bits: AtomicU64::new(0),
             slow_ns: AtomicU64::new(0),

@@ -8,7 +8,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,6 +103,12 @@ impl FallbackConfig {
         Ok(FallbackCache {
             inner: Arc::new(Inner {
                 name: self.name.clone(),
+                switch: FallbackSwitch {
+                    inner: Arc::new(Switch {
+                        name: self.name.clone(),
+                        forced: AtomicBool::new(false),
+                    }),
+                },
                 cache,
                 clock,
                 refresh_after_ns: nanos(self.refresh_after),
@@ -142,7 +148,7 @@ struct Stats {
 /// Counts since the cache was built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct FallbackStats {
-    /// Failures answered from the cache.
+    /// Failures answered from the cache (and, while forced, requests answered from it).
     pub served: u64,
     /// Failures the cache could not answer (passed on as they were).
     pub misses: u64,
@@ -152,11 +158,54 @@ pub struct FallbackStats {
 
 struct Inner<K, V> {
     name: String,
+    switch: FallbackSwitch,
     cache: moka::sync::Cache<K, (u64, V)>,
     clock: Clock,
     refresh_after_ns: u64,
     header: http::HeaderName,
     stats: Stats,
+}
+
+/// Forces a fallback cache to answer from what it holds, whatever its type: the operator's
+/// side of [`FallbackCache::force`], kept by the [`admin`](crate::admin) endpoint. Cheap to
+/// clone; every clone steers the same cache.
+#[derive(Clone)]
+pub struct FallbackSwitch {
+    inner: Arc<Switch>,
+}
+
+struct Switch {
+    name: String,
+    forced: AtomicBool,
+}
+
+impl std::fmt::Debug for FallbackSwitch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FallbackSwitch")
+            .field("name", &self.inner.name)
+            .field("forced", &self.is_forced())
+            .finish()
+    }
+}
+
+impl FallbackSwitch {
+    /// The cache's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// `true`: answer every request that has a cached answer from the cache, without calling
+    /// the service (requests without one still call it); `false`: only failures are
+    /// answered from the cache, as usual.
+    pub fn force(&self, forced: bool) {
+        let before = self.inner.forced.swap(forced, Relaxed);
+        tracing::info!(fallback = %self.inner.name, forced, previous = before, "fallback override changed");
+    }
+
+    /// Whether the cache is forced.
+    pub fn is_forced(&self) -> bool {
+        self.inner.forced.load(Relaxed)
+    }
 }
 
 /// The running cache; clones share it. Make layers with [`layer`](Self::layer).
@@ -209,6 +258,32 @@ where
                 None
             }
         }
+    }
+
+    /// The remembered response for `key` while the cache is forced ([`force`](Self::force)),
+    /// counted as served; `None` when not forced or nothing is held.
+    pub(crate) fn forced_answer(&self, key: &K) -> Option<V> {
+        if !self.inner.switch.is_forced() {
+            return None;
+        }
+        let (_, response) = self.inner.cache.get(key)?;
+        self.inner.stats.served.fetch_add(1, Relaxed);
+        Some(response)
+    }
+
+    /// Forces the cache (see [`FallbackSwitch::force`]).
+    pub fn force(&self, forced: bool) {
+        self.inner.switch.force(forced);
+    }
+
+    /// Whether the cache is forced.
+    pub fn is_forced(&self) -> bool {
+        self.inner.switch.is_forced()
+    }
+
+    /// The switch forcing this cache, for code that must not know its key and response types.
+    pub fn switch(&self) -> FallbackSwitch {
+        self.inner.switch.clone()
     }
 
     /// The header degraded HTTP responses carry.

@@ -92,8 +92,20 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let key = (self.key)(&request);
+        // Forced: the remembered answer without calling the service at all (a probe slot or
+        // permit its `poll_ready` reserved goes back when this service is dropped).
+        if let Some(cached) = key.as_ref().and_then(|k| self.cache.forced_answer(k)) {
+            return ResponseFuture {
+                future: None,
+                forced: Some(cached.degrade(self.cache.header())),
+                key: None,
+                cache: self.cache.clone(),
+                classify: self.classify.clone(),
+            };
+        }
         ResponseFuture {
-            future: self.inner.call(request),
+            future: Some(self.inner.call(request)),
+            forced: None,
             key,
             cache: self.cache.clone(),
             classify: self.classify.clone(),
@@ -102,10 +114,12 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// The inner call; on failure, the cached answer if there is one.
+    /// The inner call; on failure, the cached answer if there is one. While the cache is
+    /// forced, the cached answer without an inner call.
     pub struct ResponseFuture<Fut, K, V, C> {
         #[pin]
-        future: Fut,
+        future: Option<Fut>,
+        forced: Option<V>,
         key: Option<K>,
         cache: FallbackCache<K, V>,
         classify: C,
@@ -123,7 +137,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = std::task::ready!(this.future.poll(cx));
+        let Some(future) = this.future.as_pin_mut() else {
+            let answer = this.forced.take().expect("a forced answer is polled once");
+            return Poll::Ready(Ok(answer));
+        };
+        let result = std::task::ready!(future.poll(cx));
         let Some(key) = this.key.take() else {
             return Poll::Ready(result);
         };
@@ -226,5 +244,38 @@ mod tests {
         .build::<u8, u8>()
         .unwrap_err();
         assert!(err.to_string().starts_with("capacity:"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn forced_answers_from_the_cache_without_calling_and_calls_through_on_a_miss() {
+        let cache = FallbackConfig::default()
+            .build::<String, Response>()
+            .unwrap();
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = calls.clone();
+        let service = cache
+            .layer(|path: &&'static str| Some(path.to_string()), HttpClassifier)
+            .layer(service_fn(move |path: &'static str| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                async move { Ok::<_, std::io::Error>(http::Response::new(path)) }
+            }));
+        let calls_now = || calls.load(std::sync::atomic::Ordering::Relaxed);
+        service.clone().oneshot("/a").await.unwrap();
+        assert_eq!(calls_now(), 1);
+        cache.switch().force(true);
+        assert!(cache.is_forced());
+        let forced = service.clone().oneshot("/a").await.unwrap();
+        assert_eq!(calls_now(), 1, "a forced hit must not call the service");
+        assert_eq!(forced.headers()["x-ballast-degraded"], "fallback");
+        assert_eq!(*forced.body(), "/a");
+        // Nothing held for /b: the service answers, and its answer is remembered.
+        let miss = service.clone().oneshot("/b").await.unwrap();
+        assert_eq!(calls_now(), 2);
+        assert!(miss.extensions().get::<Degraded>().is_none());
+        cache.force(false);
+        let fresh = service.clone().oneshot("/a").await.unwrap();
+        assert_eq!(calls_now(), 3);
+        assert!(fresh.extensions().get::<Degraded>().is_none());
+        assert_eq!(cache.stats().served, 1);
     }
 }

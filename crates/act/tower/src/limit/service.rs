@@ -86,6 +86,7 @@ impl LimitConfig {
                 clock,
                 in_flight: AtomicU64::new(0),
                 limit: AtomicU64::new(u64::from(limit)),
+                forced: AtomicU64::new(NOT_FORCED),
                 shed: AtomicU64::new(0),
                 gradient,
             }),
@@ -93,16 +94,31 @@ impl LimitConfig {
     }
 }
 
+/// `Shared::forced` when the learned (or static) limit is in force.
+const NOT_FORCED: u64 = 0;
+
 struct Shared {
     name: String,
     clock: Clock,
     in_flight: AtomicU64,
+    /// The configured or learned limit; Gradient2 keeps updating it while a limit is forced,
+    /// so returning to automatic picks up what it learned meanwhile.
     limit: AtomicU64,
+    /// An operator's limit overriding `limit`, or [`NOT_FORCED`].
+    forced: AtomicU64,
     shed: AtomicU64,
     gradient: Option<Mutex<Gradient2>>,
 }
 
 impl Shared {
+    /// The limit calls are admitted against: the forced one, else the learned one.
+    fn effective(&self) -> u64 {
+        match self.forced.load(Relaxed) {
+            NOT_FORCED => self.limit.load(Relaxed),
+            forced => forced,
+        }
+    }
+
     fn sample(&self, rtt_ns: u64, in_flight: u64) {
         let Some(gradient) = &self.gradient else {
             return;
@@ -118,7 +134,7 @@ impl Shared {
 /// Counts and gauges of a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct LimitStats {
-    /// The limit now.
+    /// The limit now (the forced one while [`ConcurrencyLimit::force`] holds one).
     pub limit: u64,
     /// Calls in flight now.
     pub in_flight: u64,
@@ -152,10 +168,54 @@ impl ConcurrencyLimit {
     /// The limit, calls in flight and calls shed.
     pub fn stats(&self) -> LimitStats {
         LimitStats {
-            limit: self.shared.limit.load(Relaxed),
+            limit: self.shared.effective(),
             in_flight: self.shared.in_flight.load(Relaxed),
             shed: self.shared.shed.load(Relaxed),
         }
+    }
+
+    /// The limit's name (in metrics and the admin endpoint).
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Overrides the limit with `max` calls in flight (`Some`), or returns to the static or
+    /// learned limit (`None`). Calls already in flight finish; new ones beyond `max` are
+    /// shed at once. `Some(0)` is refused: shedding everything is what a forced-open
+    /// breaker is for.
+    pub fn force(&self, max: Option<u32>) -> Result<(), Error> {
+        let bits = match max {
+            Some(0) => {
+                return Err(Error::InvalidConfig {
+                    field: "max",
+                    message: "expected a whole number ≥ 1 or null, got 0".into(),
+                })
+            }
+            Some(n) => u64::from(n),
+            None => NOT_FORCED,
+        };
+        let before = self.shared.forced.swap(bits, Relaxed);
+        tracing::info!(
+            limit = %self.shared.name,
+            forced = ?max,
+            previous = ?(before != NOT_FORCED).then_some(before),
+            learned = self.shared.limit.load(Relaxed),
+            "concurrency limit override changed"
+        );
+        Ok(())
+    }
+
+    /// The forced limit, if one is in force.
+    pub fn forced(&self) -> Option<u64> {
+        match self.shared.forced.load(Relaxed) {
+            NOT_FORCED => None,
+            n => Some(n),
+        }
+    }
+
+    /// The static or learned limit, whether or not a forced one overrides it.
+    pub fn learned(&self) -> u64 {
+        self.shared.limit.load(Relaxed)
     }
 
     /// Adds `ballast_limit_{limit,in_flight}` and `ballast_limit_shed_total{limit="name"}`.
@@ -265,7 +325,7 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let limit = self.shared.limit.load(Relaxed);
+        let limit = self.shared.effective();
         let before = self.shared.in_flight.fetch_add(1, AcqRel);
         if before >= limit {
             self.shared.in_flight.fetch_sub(1, Release);
@@ -404,5 +464,47 @@ mod tests {
         .build()
         .unwrap_err();
         assert!(err.to_string().starts_with("limit.gradient2.min:"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_forced_limit_sheds_beyond_it_and_automatic_restores_the_learned_one() {
+        let limit = LimitConfig {
+            limit: LimitKind::Static { max_in_flight: 3 },
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        let (release, wait) = tokio::sync::watch::channel(false);
+        let service = limit.layer().layer(tower::service_fn(move |_: ()| {
+            let mut wait = wait.clone();
+            async move {
+                let _ = wait.wait_for(|go| *go).await;
+                Ok::<_, std::io::Error>(http::Response::new(""))
+            }
+        }));
+        limit.force(Some(1)).unwrap();
+        assert_eq!(
+            (limit.forced(), limit.learned(), limit.stats().limit),
+            (Some(1), 3, 1)
+        );
+        let first = tokio::spawn(service.clone().oneshot(()));
+        while limit.stats().in_flight < 1 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(service.clone().oneshot(()).await.unwrap().status(), 503);
+        limit.force(None).unwrap();
+        assert_eq!((limit.forced(), limit.stats().limit), (None, 3));
+        let second = tokio::spawn(service.clone().oneshot(()));
+        let third = tokio::spawn(service.clone().oneshot(()));
+        while limit.stats().in_flight < 3 {
+            tokio::task::yield_now().await;
+        }
+        release.send(true).unwrap();
+        for call in [first, second, third] {
+            assert_eq!(call.await.unwrap().unwrap().status(), 200);
+        }
+        assert_eq!(limit.stats().shed, 1);
+        let err = limit.force(Some(0)).unwrap_err();
+        assert!(err.to_string().starts_with("max:"), "{err}");
     }
 }
