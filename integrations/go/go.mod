@@ -1,0 +1,3 @@
+module github.com/ballast-rs/ballast/integrations/go
+
+go 1.19
