@@ -110,8 +110,21 @@ impl Server {
         port: Port,
         deadline: Duration,
     ) -> Result<Server, StartError> {
+        Server::try_start_with_env(program, args, &[], port, deadline).await
+    }
+
+    /// As [`Server::try_start`], with `env` added to the child's environment (a Go program's
+    /// `GOGC`, a token the program reads from a variable rather than its arguments).
+    pub async fn try_start_with_env(
+        program: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+        port: Port,
+        deadline: Duration,
+    ) -> Result<Server, StartError> {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -404,7 +417,9 @@ impl Default for RefusedPort {
 }
 
 /// The `main.go` of one of the shared Go test programs in `crates/testkit/go/NAME/`
-/// (`planted`: a service with one planted cause of instability, for the profile tests).
+/// (`planted`: a service with one planted cause of instability, for the profile tests;
+/// `gcpause`: a service whose collector is its problem, serving ballast's Go integration's
+/// `/metrics` and `/admin/gc`, for the heal tests).
 pub fn go_program(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("go")
@@ -418,13 +433,16 @@ pub fn listening_on(line: &str) -> Option<u16> {
     address.rsplit(':').next()?.parse().ok().filter(|&p| p != 0)
 }
 
-/// Builds the standard-library-only Go program `source` (a `main.go`) into `dir/name`
-/// with the system's Go: no module downloads, caches under `dir`. Panics with what to do
+/// Builds the Go program `source` (a `main.go`) into `dir/name` with the system's Go: no
+/// module downloads, caches under `dir`. It builds in `source`'s folder, so a program with a
+/// `go.mod` there (gcpause) gets its `replace` of ballast's Go integration
+/// (`integrations/go`, in this repository); one without is built standard-library only. Panics with what to do
 /// when Go is missing or the build fails (`scripts/test.sh` installs Debian's golang-go).
 pub fn go_build(source: &Path, dir: &Path, name: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("the build folder can be made");
     let out = dir.join(name);
     let status = std::process::Command::new("go")
+        .current_dir(source.parent().expect("a main.go is in a folder"))
         .arg("build")
         .arg("-o")
         .arg(&out)
