@@ -308,6 +308,12 @@ impl Engine {
         &self.state
     }
 
+    /// Puts a state back (the healer does when it could not save the one a decision
+    /// made: nothing of that decision may stand unsaved).
+    pub fn set_state(&mut self, state: State) {
+        self.state = state;
+    }
+
     /// An incident.
     pub fn incident(&self, id: &str) -> Option<&Incident> {
         self.state.incidents.get(id)
