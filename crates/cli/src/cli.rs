@@ -196,6 +196,12 @@ pub struct DemoShopArgs {
     /// Build the shop with its fallback cache (the default; lets scripts say it explicitly).
     #[arg(long)]
     pub with_fallback: bool,
+    /// Serve the admin endpoint under /admin (GET /admin/state; POST /admin/limit {"max": N|null},
+    /// /admin/fallback {"force": bool}, /admin/breaker {"name": "inventory", "state": "open"|"auto"})
+    /// with the bearer token held by this environment variable (never the token itself on the
+    /// command line); refused when the variable is unset or empty.
+    #[arg(long, value_name = "VAR")]
+    pub admin_token_env: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,8 @@
 //!   ballast-tower's fallback cache and adaptive circuit breaker (with a call timeout);
 //!   the routes go through its concurrency limit and standard HTTP metrics; a runtime probe
 //!   watches tasks and memory. `disable_fallback` leaves the cache out, to show that the
-//!   demo's contract notices.
+//!   demo's contract notices. With `admin_token`, ballast-tower's admin endpoint is served
+//!   under `/admin` (force the limit, the fallback cache, the `inventory` breaker).
 //!
 //! ```
 //! use ballast_shop::{InventoryConfig, ShopConfig};

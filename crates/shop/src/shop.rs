@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use ballast_tower::admin::{AdminConfig, Handles};
 use ballast_tower::breaker::{Breaker, BreakerConfig, HttpClassifier};
 use ballast_tower::fallback::{Fallback, FallbackConfig};
 use ballast_tower::limit::LimitConfig;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use tower::{Layer, ServiceExt};
 
 /// The shop.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ShopConfig {
     /// Address. Default: 127.0.0.1, any free port.
     pub bind: SocketAddr,
@@ -35,6 +36,28 @@ pub struct ShopConfig {
     pub dependency_timeout: Duration,
     /// Leave the fallback cache out (the demo's proof that its contract checks something).
     pub disable_fallback: bool,
+    /// Serve ballast-tower's admin endpoint under `/admin` (outside the concurrency limit,
+    /// so it answers while the limit sheds) with this bearer token: force the limit, the
+    /// fallback cache and the `inventory` breaker. Default: none, no admin endpoint.
+    pub admin_token: Option<String>,
+}
+
+// The admin token never reaches logs through Debug.
+impl std::fmt::Debug for ShopConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopConfig")
+            .field("bind", &self.bind)
+            .field("inventory", &self.inventory)
+            .field("database", &self.database)
+            .field("redis", &self.redis)
+            .field("dependency_timeout", &self.dependency_timeout)
+            .field("disable_fallback", &self.disable_fallback)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl Default for ShopConfig {
@@ -46,6 +69,7 @@ impl Default for ShopConfig {
             redis: None,
             dependency_timeout: Duration::from_millis(100),
             disable_fallback: false,
+            admin_token: None,
         }
     }
 }
@@ -195,6 +219,7 @@ impl ShopConfig {
         )
         .await?;
         let guarded: Guarded = breaker.http_layer().layer(client);
+        let mut handles = Handles::new().limit(&limit).breaker(&breaker);
         let inventory = if self.disable_fallback {
             Dependency::Guarded(guarded)
         } else {
@@ -205,17 +230,30 @@ impl ShopConfig {
             .build::<u64, Stock>()
             .map_err(layer_error)?;
             cache.register(&mut registry);
+            handles = handles.fallback(cache.switch());
             Dependency::Cached(
                 cache
                     .layer(key as fn(&u64) -> Option<u64>, HttpClassifier)
                     .layer(guarded),
             )
         };
+        let admin = match &self.admin_token {
+            Some(token) => {
+                let admin = AdminConfig {
+                    token: token.clone(),
+                }
+                .build(handles)
+                .map_err(|e| Error::Layer(format!("admin endpoint: {e}")))?;
+                admin.register(&mut registry);
+                Some(admin)
+            }
+            None => None,
+        };
         let app = App {
             inventory,
             orders: Arc::new(AtomicU64::new(0)),
         };
-        let router = axum::Router::new()
+        let mut router = axum::Router::new()
             .route("/v1/products/{id}", get(product))
             .route("/v1/orders", post(order))
             .route("/healthz", get(|| async { "ok\n" }))
@@ -223,6 +261,9 @@ impl ShopConfig {
             .layer(limit.layer())
             .layer(metrics.layer())
             .route_service("/metrics", MetricsEndpoint::new(registry));
+        if let Some(admin) = &admin {
+            router = router.merge(admin.router());
+        }
         let (listener, addr) = bind(self.bind).await?;
         Ok(Shop {
             addr,

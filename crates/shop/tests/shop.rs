@@ -100,3 +100,80 @@ async fn without_the_fallback_the_outage_reaches_the_clients() {
     let order = get(format!("{}v1/orders", shop.url())).await;
     assert!(order.is_err(), "GET on the orders route is not allowed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_endpoint_steers_the_running_shop() {
+    let inventory = InventoryConfig::default().build().await.unwrap();
+    let shop = ShopConfig {
+        inventory: inventory.url(),
+        admin_token: Some("shop-admin".into()),
+        ..Default::default()
+    }
+    .build()
+    .await
+    .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let admin = |path: &'static str, body: &'static str| {
+        client
+            .post(format!("{}admin/{path}", shop.url()))
+            .bearer_auth("shop-admin")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let page = |id: u64| get(format!("{}v1/products/{id}", shop.url()));
+
+    let refused = client
+        .get(format!("{}admin/state", shop.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    assert!(page(3).await.unwrap().contains("\"degraded\":false"));
+    let forced = admin("fallback", r#"{"force": true}"#).await.unwrap();
+    assert_eq!(forced.status(), 200);
+    // The inventory is still up, but a forced fallback answers from the cache.
+    assert!(page(3).await.unwrap().contains("\"degraded\":true"));
+    assert!(
+        page(4).await.unwrap().contains("\"degraded\":false"),
+        "no cached answer: the inventory is asked"
+    );
+    admin("fallback", r#"{"force": false}"#).await.unwrap();
+
+    let forced = admin("breaker", r#"{"name": "inventory", "state": "open"}"#)
+        .await
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_str(&forced.text().await.unwrap()).unwrap();
+    assert_eq!(state["breakers"]["inventory"]["forced"], "open");
+    assert!(
+        page(99).await.unwrap_err().contains("503"),
+        "a forced-open breaker refuses uncached products"
+    );
+    let metrics = get(format!("{}metrics", shop.url())).await.unwrap();
+    assert!(
+        metrics.contains(r#"ballast_admin_forced{what="breaker",name="inventory"} 1"#),
+        "{metrics}"
+    );
+    admin("breaker", r#"{"name": "inventory", "state": "auto"}"#)
+        .await
+        .unwrap();
+    assert!(page(99).await.unwrap().contains("\"degraded\":false"));
+
+    let answer = admin("limit", r#"{"max": 0}"#).await.unwrap();
+    assert_eq!(answer.status(), 400);
+    let answer = admin("limit", r#"{"max": 3}"#).await.unwrap();
+    let state: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(
+        state["limit"],
+        serde_json::json!({"max": 3, "forced": true})
+    );
+    let metrics = get(format!("{}metrics", shop.url())).await.unwrap();
+    assert!(
+        metrics.contains(r#"ballast_limit_limit{limit="shop"} 3"#),
+        "{metrics}"
+    );
+}

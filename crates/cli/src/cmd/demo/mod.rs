@@ -226,6 +226,13 @@ async fn until_stopped() -> anyhow::Result<()> {
 
 /// `ballast demo shop`: the reference service alone, until Ctrl-C or SIGTERM.
 async fn shop(args: DemoShopArgs) -> anyhow::Result<ExitCode> {
+    let admin_token = args
+        .admin_token_env
+        .as_deref()
+        .map(admin_token)
+        .transpose()
+        .map_err(super::InputError)?;
+    let admin = admin_token.is_some();
     let shop = ballast_shop::ShopConfig {
         bind: args.bind,
         inventory: args.inventory,
@@ -233,21 +240,46 @@ async fn shop(args: DemoShopArgs) -> anyhow::Result<ExitCode> {
         redis: args.redis,
         dependency_timeout: args.dependency_timeout,
         disable_fallback: args.disable_fallback,
+        admin_token,
     }
     .build()
     .await
     .map_err(|e| super::InputError(e.to_string()))?;
     eprintln!(
-        "shop listening on {}{}",
+        "shop listening on {}{}{}",
         shop.url(),
         if args.disable_fallback {
             " (no fallback cache)"
+        } else {
+            ""
+        },
+        if admin {
+            " (admin endpoint at /admin)"
         } else {
             ""
         }
     );
     until_stopped().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The admin token from the environment variable `var` (`--admin-token-env`): a token on
+/// the command line would show in `ps` and shell history, so only its variable's name is.
+fn admin_token(var: &str) -> Result<String, String> {
+    match std::env::var(var) {
+        Ok(token) if !token.trim().is_empty() => Ok(token),
+        Ok(_) => Err(format!(
+            "--admin-token-env: the environment variable {var} is empty; set it to the admin \
+             endpoint's bearer token"
+        )),
+        Err(std::env::VarError::NotPresent) => Err(format!(
+            "--admin-token-env: the environment variable {var} is not set; set it to the admin \
+             endpoint's bearer token"
+        )),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!(
+            "--admin-token-env: the environment variable {var} is not valid UTF-8"
+        )),
+    }
 }
 
 /// `ballast demo load`: the load engine against a built-in service that stalls once, where
