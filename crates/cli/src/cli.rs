@@ -65,6 +65,16 @@ Examples:
         #[command(subcommand)]
         command: crate::cmd::slo::SloCommand,
     },
+    /// Self-healing: receive Alertmanager webhooks, act on them as a policy says (HTTP,
+    /// exec, restart, throttle or shed, GC tuning, Kubernetes), verify recovery with
+    /// PromQL, and keep an audit trail.
+    Heal {
+        #[command(subcommand)]
+        command: crate::cmd::heal::HealCommand,
+    },
+    /// Run a local service under supervision: restarted when it exits, and on request
+    /// through a small control API (what `ballast heal`'s restart action calls).
+    Supervise(crate::cmd::heal::SuperviseArgs),
     /// Profiles: capture Go's /debug/pprof (or a ballast-tower service's), read, draw and
     /// compare them, attribute instability to CPU, heap, goroutines or blocking, and watch
     /// the heap in production.
@@ -245,7 +255,7 @@ pub struct DemoServeArgs {
     pub dependency_timeout_at: Option<Duration>,
 }
 
-fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
 }
 

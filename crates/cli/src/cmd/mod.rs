@@ -5,6 +5,7 @@ pub mod breaker;
 pub mod chaos;
 mod contract;
 mod demo;
+pub mod heal;
 mod load;
 mod peer;
 pub mod profile;
@@ -64,6 +65,9 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<ballast_attribution::Error>()
                 .is_some_and(ballast_attribution::Error::is_input)
+            || cause
+                .downcast_ref::<ballast_heal::Error>()
+                .is_some_and(ballast_heal::Error::is_input)
     });
     if input {
         2
@@ -82,6 +86,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(args).await,
         Command::Slo { command } => slo::run(command).await,
         Command::Profile { command } => profile::run(command).await,
+        Command::Heal { command } => heal::run(command).await,
+        Command::Supervise(args) => heal::supervise(args).await,
         Command::Chaos { command } => chaos::run(command).await,
         Command::Breaker { command } => breaker::run(command),
         Command::Baseline { command } => anomaly::baseline(command).await,
