@@ -88,7 +88,7 @@ if cargo nextest --version >/dev/null 2>&1; then
     | (package(ballast-load) & binary(load) & test(=open_model_holds_the_rate_within_one_percent))
     | (package(ballast-cli) & binary(faults))
     | (package(ballast-attribution) & binary(planted)) | (package(ballast-cli) & binary(profile))
-    | (package(ballast-tower) & binary(pprof_cpu))'
+    | (package(ballast-tower) & binary(pprof_cpu)) | (package(ballast-testkit) & binary(gcpause))'
   cargo nextest run --workspace --no-fail-fast --failure-output final -E "not ($alone)"
   step "tests that time phases against each other (alone on the machine)"
   cargo nextest run --workspace --no-fail-fast --failure-output final -j 1 -E "$alone"
@@ -104,6 +104,16 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test -p ballast-cli --test demo -- --ignored --test-threads 1
 fi
+
+step "heal: the loop end to end with Prometheus and two clustered Alertmanagers (alone on the machine)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run -p ballast-cli --test heal_loop --run-ignored only -j 1 --failure-output final --no-capture
+else
+  cargo test -p ballast-cli --test heal_loop -- --ignored --test-threads 1 --nocapture
+fi
+
+step "Go integration package: go vet and go test"
+(cd integrations/go && go vet ./... && go test ./...)
 
 if [ "$FUZZ_SECONDS" != "0" ]; then
   step "fuzzing, ${FUZZ_SECONDS}s per target"
