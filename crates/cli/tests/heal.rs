@@ -144,3 +144,18 @@ async fn a_healer_killed_mid_action_loses_no_record_and_repeats_no_completed_act
     assert!(new.iter().any(|r| r["event"] == "closed" && r["outcome"] == "exhausted"), "{new:#?}");
     second.stop().await;
 }
+
+#[test]
+fn the_operator_without_a_cluster_says_so_and_exits_2() {
+    let dir = TempDir::new("heal-operator");
+    let out = std::process::Command::new(BALLAST)
+        .args(["heal", "operator", "--kubeconfig"])
+        .arg(dir.path().join("missing-kubeconfig"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot reach the cluster") && err.contains("missing-kubeconfig"), "{err}");
+}

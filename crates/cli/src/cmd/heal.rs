@@ -33,6 +33,22 @@ pub enum HealCommand {
         #[arg(long, short = 'c')]
         config: PathBuf,
     },
+    /// Operator mode: reconcile `Remediation` resources (heal.ballast.dev/v1alpha1,
+    /// deploy/crds/remediation.yaml) in a cluster, recording each in the audit log.
+    Operator {
+        /// kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// The namespace to watch (default: the kubeconfig context's).
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Watch every namespace (needs cluster-wide RBAC).
+        #[arg(long)]
+        all_namespaces: bool,
+        /// Where the audit log is written.
+        #[arg(long, default_value = "heal-state")]
+        state_dir: PathBuf,
+    },
     /// Show a running healer's incidents.
     Status {
         /// The healer's address.
@@ -126,6 +142,12 @@ pub async fn run(command: HealCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         HealCommand::Status { url, token_env, json } => status(&url, token_env.as_deref(), json).await,
+        HealCommand::Operator {
+            kubeconfig,
+            namespace,
+            all_namespaces,
+            state_dir,
+        } => operator(kubeconfig, namespace, all_namespaces, &state_dir).await,
     }
 }
 
@@ -180,6 +202,60 @@ async fn status(url: &str, token_env: Option<&str>, json: bool) -> anyhow::Resul
             i["attempts"].as_array().map_or(0, Vec::len)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn operator(
+    kubeconfig: Option<PathBuf>,
+    namespace: Option<String>,
+    all_namespaces: bool,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use ballast_kube::operator::{OperatorConfig, Report, ReportResult};
+    std::fs::create_dir_all(state_dir).with_context(|| format!("cannot create {}", state_dir.display()))?;
+    let audit = std::sync::Mutex::new(ballast_heal::AuditLog::open(state_dir, 64 << 20, 8)?);
+    let kube = ballast_kube::KubeConfig {
+        kubeconfig,
+        namespace,
+        ..Default::default()
+    }
+    .build()
+    .await
+    .map_err(|e| InputError(format!("cannot reach the cluster: {e}")))?;
+    eprintln!("ballast heal operator: reconciling Remediations ({}); audit log {}", if all_namespaces { "every namespace".to_string() } else { format!("namespace {}", kube.namespace()) }, state_dir.join("audit.jsonl").display());
+    let record = move |report: Report| {
+        let (result, outcomes, error) = match &report.result {
+            ReportResult::Succeeded(o) => ("succeeded", o.clone(), None),
+            ReportResult::Failed { outcomes, error } => ("failed", outcomes.clone(), Some(error.clone())),
+            ReportResult::CoolingDown(left) => ("cooling_down", Vec::new(), Some(format!("{}s of cooldown left", left.as_secs()))),
+        };
+        let value = serde_json::json!({
+            "event": "remediation",
+            "namespace": report.namespace,
+            "name": report.name,
+            "trigger": report.trigger,
+            "result": result,
+            "outcomes": outcomes,
+            "error": error,
+        });
+        println!("{value}");
+        if let Ok(mut log) = audit.lock() {
+            if let Err(e) = log.append(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()), &value) {
+                eprintln!("ballast heal operator: cannot write the audit log: {e}");
+            }
+        }
+    };
+    let config = OperatorConfig {
+        all_namespaces,
+        ..Default::default()
+    };
+    ballast_kube::operator::run_until(kube, config, record, async {
+        tokio::select! {
+            _ = super::interrupted() => {}
+            _ = terminated() => {}
+        }
+    })
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
