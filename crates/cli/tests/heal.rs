@@ -20,25 +20,43 @@ fn check_names_file_line_and_field_and_exits_2() {
         "policies:\n  - name: shop\n    match: { labels: { alertname: A } }\n    cooldown: soon\n    actions: [ { exec: { argv: [/bin/sh, -c, reboot] } } ]\n",
     )
     .unwrap();
-    let out = std::process::Command::new(BALLAST).args(["heal", "check", "-c"]).arg(&path).output().unwrap();
+    let out = std::process::Command::new(BALLAST)
+        .args(["heal", "check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("heal.yaml:4:") && err.contains("cooldown"), "{err}");
+    assert!(
+        err.contains("heal.yaml:4:") && err.contains("cooldown"),
+        "{err}"
+    );
     std::fs::write(
         &path,
         "policies:\n  - name: shop\n    match: { labels: { alertname: A } }\n    actions: [ { exec: { argv: [/bin/sh, -c, reboot] } } ]\n",
     )
     .unwrap();
-    let out = std::process::Command::new(BALLAST).args(["heal", "check", "-c"]).arg(&path).output().unwrap();
+    let out = std::process::Command::new(BALLAST)
+        .args(["heal", "check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("heal.yaml:4:") && err.contains("never go through a shell"), "{err}");
+    assert!(
+        err.contains("heal.yaml:4:") && err.contains("never go through a shell"),
+        "{err}"
+    );
     std::fs::write(
         &path,
         "policies:\n  - name: shop\n    match: { labels: { alertname: A } }\n    actions: [ { exec: { argv: [/bin/true] } } ]\n",
     )
     .unwrap();
-    let out = std::process::Command::new(BALLAST).args(["heal", "check", "-c"]).arg(&path).output().unwrap();
+    let out = std::process::Command::new(BALLAST)
+        .args(["heal", "check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("shop (line 2): exec"));
 }
@@ -48,14 +66,20 @@ fn check_names_file_line_and_field_and_exits_2() {
 async fn counter() -> (String, Arc<AtomicUsize>) {
     let count = Arc::new(AtomicUsize::new(0));
     let app = Router::new()
-        .route("/ok", post(|State(c): State<Arc<AtomicUsize>>| async move {
-            c.fetch_add(1, Ordering::SeqCst);
-            "done"
-        }))
-        .route("/hang", post(|| async {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            "late"
-        }))
+        .route(
+            "/ok",
+            post(|State(c): State<Arc<AtomicUsize>>| async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                "done"
+            }),
+        )
+        .route(
+            "/hang",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "late"
+            }),
+        )
         .with_state(count.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -72,7 +96,12 @@ fn delivery(alertname: &str, fingerprint: &str) -> String {
 async fn heal(dir: &std::path::Path) -> Server {
     Server::try_start(
         BALLAST,
-        &["heal".into(), "serve".into(), "-c".into(), dir.join("heal.yaml").display().to_string()],
+        &[
+            "heal".into(),
+            "serve".into(),
+            "-c".into(),
+            dir.join("heal.yaml").display().to_string(),
+        ],
         Port::Proc,
         Duration::from_secs(30),
     )
@@ -104,13 +133,22 @@ async fn a_healer_killed_mid_action_loses_no_record_and_repeats_no_completed_act
     let post = |addr: String, body: String| {
         let client = client.clone();
         async move {
-            client.post(format!("{addr}/webhook")).body(body).send().await.unwrap().status().as_u16()
+            client
+                .post(format!("{addr}/webhook"))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }
     };
     assert_eq!(post(first.url(), delivery("Done", "d1")).await, 200);
     assert_eq!(post(first.url(), delivery("Hung", "h1")).await, 200);
     for _ in 0..100 {
-        if count.load(Ordering::SeqCst) == 1 && audit(dir.path()).iter().any(|r| r["event"] == "closed") {
+        if count.load(Ordering::SeqCst) == 1
+            && audit(dir.path()).iter().any(|r| r["event"] == "closed")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -126,22 +164,36 @@ async fn a_healer_killed_mid_action_loses_no_record_and_repeats_no_completed_act
     first.stop().await;
     let after_kill = audit(dir.path());
     assert_eq!(before, after_kill, "every acknowledged record is on disk");
-    assert!(after_kill.iter().any(|r| r["event"] == "act" && r["incident"].as_str().unwrap().starts_with("hung")));
+    assert!(after_kill
+        .iter()
+        .any(|r| r["event"] == "act" && r["incident"].as_str().unwrap().starts_with("hung")));
 
     let second = heal(dir.path()).await;
     // Alertmanager delivers both again (a receiver that vanished gets a retry).
     assert_eq!(post(second.url(), delivery("Done", "d1")).await, 200);
     assert_eq!(post(second.url(), delivery("Hung", "h1")).await, 200);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(count.load(Ordering::SeqCst), 1, "the completed action was not repeated");
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "the completed action was not repeated"
+    );
     let log = audit(dir.path());
     assert!(log.starts_with(&after_kill), "the audit log is append-only");
     let new = &log[after_kill.len()..];
     assert!(new.iter().any(|r| r["event"] == "interrupted"), "{new:#?}");
-    assert_eq!(new.iter().filter(|r| r["event"] == "duplicate").count(), 2, "{new:#?}");
+    assert_eq!(
+        new.iter().filter(|r| r["event"] == "duplicate").count(),
+        2,
+        "{new:#?}"
+    );
     // The interrupted try counts as failed: with one try allowed and no other action, the
     // incident ends exhausted instead of calling the hung endpoint blindly again.
-    assert!(new.iter().any(|r| r["event"] == "closed" && r["outcome"] == "exhausted"), "{new:#?}");
+    assert!(
+        new.iter()
+            .any(|r| r["event"] == "closed" && r["outcome"] == "exhausted"),
+        "{new:#?}"
+    );
     second.stop().await;
 }
 
@@ -157,5 +209,8 @@ fn the_operator_without_a_cluster_says_so_and_exits_2() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("cannot reach the cluster") && err.contains("missing-kubeconfig"), "{err}");
+    assert!(
+        err.contains("cannot reach the cluster") && err.contains("missing-kubeconfig"),
+        "{err}"
+    );
 }

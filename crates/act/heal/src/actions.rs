@@ -19,7 +19,6 @@ pub struct Actions {
     http: Client,
     #[cfg(feature = "kubernetes")]
     kube: Option<std::sync::Arc<ballast_kube::Kube>>,
-    env: std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
 }
 
 impl std::fmt::Debug for Actions {
@@ -38,7 +37,6 @@ impl Actions {
             http,
             #[cfg(feature = "kubernetes")]
             kube: None,
-            env: std::sync::Arc::new(|name| std::env::var(name).ok()),
         }
     }
 
@@ -58,23 +56,32 @@ impl Actions {
             ActionSpec::Chaos(c) => self.chaos(c).await,
             ActionSpec::Tower(t) => self.tower(t).await,
             ActionSpec::GoGc(g) => self.go_gc(g).await,
-            ActionSpec::Kubernetes(k) => self.kubernetes(k).await,
+            ActionSpec::Kubernetes(k) => self.kubernetes(&render_strings(k, values)?).await,
         }
     }
 
     fn secret(&self, name: &str) -> Result<String, String> {
-        match (self.env)(name) {
+        match std::env::var(name).ok() {
             Some(v) if !v.is_empty() => Ok(v),
-            _ => Err(format!("the environment variable {name} (the action's token) is not set")),
+            _ => Err(format!(
+                "the environment variable {name} (the action's token) is not set"
+            )),
         }
     }
 
-    async fn send(&self, request: Request, timeout: Duration) -> Result<ballast_http::Response, String> {
+    async fn send(
+        &self,
+        request: Request,
+        timeout: Duration,
+    ) -> Result<ballast_http::Response, String> {
         let shown = ballast_http::redact(request.url());
         match tokio::time::timeout(timeout.min(MAX_ACTION_TIME), self.http.send(request)).await {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("{shown}: no answer within {}", ballast_core::format_duration(timeout))),
+            Err(_) => Err(format!(
+                "{shown}: no answer within {}",
+                ballast_core::format_duration(timeout)
+            )),
         }
     }
 
@@ -98,7 +105,12 @@ impl Actions {
                 .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
                 .map(|(_, v)| v.clone())
                 .unwrap_or_else(|| {
-                    if serde_json::from_str::<Value>(&text).is_ok() { "application/json" } else { "text/plain" }.to_string()
+                    if serde_json::from_str::<Value>(&text).is_ok() {
+                        "application/json"
+                    } else {
+                        "text/plain"
+                    }
+                    .to_string()
                 });
             request = request.body(&content_type, text.into_bytes());
         }
@@ -108,7 +120,11 @@ impl Actions {
         } else {
             h.expect.contains(&response.status)
         };
-        let summary = format!("{method} {} answered {}", ballast_http::redact(&url), response.status);
+        let summary = format!(
+            "{method} {} answered {}",
+            ballast_http::redact(&url),
+            response.status
+        );
         if ok {
             Ok(summary)
         } else {
@@ -127,9 +143,16 @@ impl Actions {
         }
         let response = self.send(request, r.timeout).await?;
         if response.is_success() {
-            Ok(format!("restarted {service}: {}", snippet(&response.text())))
+            Ok(format!(
+                "restarted {service}: {}",
+                snippet(&response.text())
+            ))
         } else {
-            Err(format!("the supervisor answered {} for {service}: {}", response.status, snippet(&response.text())))
+            Err(format!(
+                "the supervisor answered {} for {service}: {}",
+                response.status,
+                snippet(&response.text())
+            ))
         }
     }
 
@@ -144,26 +167,49 @@ impl Actions {
         let proxy = percent(&c.proxy);
         let (request, what) = if let Some(toxic) = &c.add_toxic {
             (
-                Request::new(http::Method::POST, join(format!("/proxies/{proxy}/toxics"))?).json(toxic),
-                format!("added toxic {} to proxy {}", toxic.get("name").and_then(Value::as_str).unwrap_or("(unnamed)"), c.proxy),
+                Request::new(
+                    http::Method::POST,
+                    join(format!("/proxies/{proxy}/toxics"))?,
+                )
+                .json(toxic),
+                format!(
+                    "added toxic {} to proxy {}",
+                    toxic
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("(unnamed)"),
+                    c.proxy
+                ),
             )
         } else if let Some(name) = &c.remove_toxic {
             (
-                Request::new(http::Method::DELETE, join(format!("/proxies/{proxy}/toxics/{}", percent(name)))?),
+                Request::new(
+                    http::Method::DELETE,
+                    join(format!("/proxies/{proxy}/toxics/{}", percent(name)))?,
+                ),
                 format!("removed toxic {name} from proxy {}", c.proxy),
             )
         } else {
             let enabled = c.enabled.unwrap_or(true);
             (
-                Request::new(http::Method::POST, join(format!("/proxies/{proxy}"))?).json(&json!({ "enabled": enabled })),
-                format!("{} proxy {}", if enabled { "enabled" } else { "disabled" }, c.proxy),
+                Request::new(http::Method::POST, join(format!("/proxies/{proxy}"))?)
+                    .json(&json!({ "enabled": enabled })),
+                format!(
+                    "{} proxy {}",
+                    if enabled { "enabled" } else { "disabled" },
+                    c.proxy
+                ),
             )
         };
         let response = self.send(request.repeatable(false), c.timeout).await?;
         if response.is_success() {
             Ok(what)
         } else {
-            Err(format!("the chaos API answered {}: {}", response.status, snippet(&response.text())))
+            Err(format!(
+                "the chaos API answered {}: {}",
+                response.status,
+                snippet(&response.text())
+            ))
         }
     }
 
@@ -171,16 +217,35 @@ impl Actions {
         let token = self.secret(&t.token_env)?;
         let mut done = Vec::new();
         if let Some(limit) = &t.limit {
-            let max = if limit.as_str() == Some("auto") { Value::Null } else { limit.clone() };
-            self.admin(&t.admin, "limit", &token, json!({ "max": max }), t.timeout).await?;
+            let max = if limit.as_str() == Some("auto") {
+                Value::Null
+            } else {
+                limit.clone()
+            };
+            self.admin(&t.admin, "limit", &token, json!({ "max": max }), t.timeout)
+                .await?;
             done.push(format!("limit {limit}"));
         }
         if let Some(f) = &t.fallback {
-            self.admin(&t.admin, "fallback", &token, json!({ "force": f == "force" }), t.timeout).await?;
+            self.admin(
+                &t.admin,
+                "fallback",
+                &token,
+                json!({ "force": f == "force" }),
+                t.timeout,
+            )
+            .await?;
             done.push(format!("fallback {f}"));
         }
         if let Some(b) = &t.breaker {
-            self.admin(&t.admin, "breaker", &token, json!({ "name": b.name, "state": b.state }), t.timeout).await?;
+            self.admin(
+                &t.admin,
+                "breaker",
+                &token,
+                json!({ "name": b.name, "state": b.state }),
+                t.timeout,
+            )
+            .await?;
             done.push(format!("breaker {} {}", b.name, b.state));
         }
         Ok(format!("tower admin {}: {}", t.admin, done.join(", ")))
@@ -188,11 +253,26 @@ impl Actions {
 
     async fn go_gc(&self, g: &GoGcAction) -> Result<String, String> {
         let token = self.secret(&g.token_env)?;
-        let answer = self.admin(&g.admin, "gc", &token, json!({ "percent": g.percent }), g.timeout).await?;
+        let answer = self
+            .admin(
+                &g.admin,
+                "gc",
+                &token,
+                json!({ "percent": g.percent }),
+                g.timeout,
+            )
+            .await?;
         Ok(format!("GOGC set to {} ({})", g.percent, snippet(&answer)))
     }
 
-    async fn admin(&self, base: &str, what: &str, token: &str, body: Value, timeout: Duration) -> Result<String, String> {
+    async fn admin(
+        &self,
+        base: &str,
+        what: &str,
+        token: &str,
+        body: Value,
+        timeout: Duration,
+    ) -> Result<String, String> {
         let mut url = parse_url(base)?;
         let prefix = url.path().trim_end_matches('/').to_string();
         url.set_path(&format!("{prefix}/{what}"));
@@ -204,7 +284,12 @@ impl Actions {
         if response.is_success() {
             Ok(response.text())
         } else {
-            Err(format!("{} answered {}: {}", ballast_http::redact(&url), response.status, snippet(&response.text())))
+            Err(format!(
+                "{} answered {}: {}",
+                ballast_http::redact(&url),
+                response.status,
+                snippet(&response.text())
+            ))
         }
     }
 
@@ -213,7 +298,8 @@ impl Actions {
         let Some(kube) = &self.kube else {
             return Err("no Kubernetes client: the healer was started without a kubeconfig".into());
         };
-        let action: ballast_kube::KubeAction = serde_json::from_value(spec.clone()).map_err(|e| e.to_string())?;
+        let action: ballast_kube::KubeAction =
+            serde_json::from_value(spec.clone()).map_err(|e| e.to_string())?;
         let outcome = kube.run(&action).await.map_err(|e| e.to_string())?;
         Ok(serde_json::to_string(&outcome).unwrap_or_default())
     }
@@ -225,8 +311,20 @@ impl Actions {
 }
 
 async fn exec(e: &ExecAction, values: &Values<'_>) -> Result<String, String> {
-    let argv: Vec<String> = e.argv.iter().map(|a| render(a, values)).collect::<Result<_, _>>()?;
+    let argv: Vec<String> = e
+        .argv
+        .iter()
+        .map(|a| render(a, values))
+        .collect::<Result<_, _>>()?;
     let mut command = tokio::process::Command::new(&argv[0]);
+    // The healer's own environment holds its tokens: a program gets only the basics and
+    // what the policy gives it.
+    command.env_clear();
+    for name in INHERITED_ENV {
+        if let Ok(v) = std::env::var(name) {
+            command.env(name, v);
+        }
+    }
     command
         .args(&argv[1..])
         .stdin(std::process::Stdio::null())
@@ -236,19 +334,58 @@ async fn exec(e: &ExecAction, values: &Values<'_>) -> Result<String, String> {
     for (k, v) in &e.env {
         command.env(k, render(v, values)?);
     }
-    let child = command.spawn().map_err(|err| format!("cannot start {:?}: {err}", argv[0]))?;
+    let child = command
+        .spawn()
+        .map_err(|err| format!("cannot start {:?}: {err}", argv[0]))?;
     match tokio::time::timeout(e.timeout.min(MAX_ACTION_TIME), child.wait_with_output()).await {
-        Err(_) => Err(format!("{:?} did not finish within {} and was killed", argv[0], ballast_core::format_duration(e.timeout))),
+        Err(_) => Err(format!(
+            "{:?} did not finish within {} and was killed",
+            argv[0],
+            ballast_core::format_duration(e.timeout)
+        )),
         Ok(Err(err)) => Err(format!("{:?}: {err}", argv[0])),
         Ok(Ok(out)) => {
-            let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
             if out.status.success() {
                 Ok(format!("{} exited 0: {}", argv.join(" "), snippet(&said)))
             } else {
-                Err(format!("{} failed ({}): {}", argv.join(" "), out.status, snippet(&said)))
+                Err(format!(
+                    "{} failed ({}): {}",
+                    argv.join(" "),
+                    out.status,
+                    snippet(&said)
+                ))
             }
         }
     }
+}
+
+/// What an `exec` action's program inherits from the healer's environment.
+pub const INHERITED_ENV: [&str; 8] = [
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR",
+];
+
+/// Every string in a JSON value written with the alert's values (Kubernetes actions:
+/// `deployment: "{{ labels.deployment }}"`).
+fn render_strings(value: &Value, values: &Values<'_>) -> Result<Value, String> {
+    Ok(match value {
+        Value::String(s) => Value::String(render(s, values)?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|v| render_strings(v, values))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| Ok((k.clone(), render_strings(v, values)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 fn render(text: &str, values: &Values<'_>) -> Result<String, String> {
@@ -258,7 +395,10 @@ fn render(text: &str, values: &Values<'_>) -> Result<String, String> {
 fn parse_url(text: &str) -> Result<url::Url, String> {
     match url::Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
-        Ok(u) => Err(format!("{text:?}: expected http or https, found {}", u.scheme())),
+        Ok(u) => Err(format!(
+            "{text:?}: expected http or https, found {}",
+            u.scheme()
+        )),
         Err(e) => Err(format!("{text:?} is not a URL: {e}")),
     }
 }

@@ -7,8 +7,8 @@ use crate::audit::AuditLog;
 use crate::metrics::Metrics;
 use crate::recovery;
 use crate::store::Store;
-use ballast_heal_policy::{values, Engine, Event, Incident, Phase, State};
 use ballast_heal_policy::webhook::Payload;
+use ballast_heal_policy::{values, Engine, Event, Incident, Phase, State};
 use ballast_http::PromClient;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,6 +49,34 @@ pub(crate) struct Core {
     pub tx: mpsc::Sender<Msg>,
     pub healthy: Arc<AtomicBool>,
     pub force_dry_run: bool,
+    /// A record to write before the events of the next commit (the delivery itself).
+    pub pending_record: Option<Value>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revert {
+    Yes,
+    No,
+}
+
+/// An action's spec for the audit log: header and environment values are replaced, as
+/// they may hold credentials written in the policy (tokens themselves are only ever named
+/// by their variable).
+fn redacted(mut spec: Value) -> Value {
+    for kind in ["http", "exec"] {
+        for field in ["headers", "env"] {
+            if let Some(map) = spec
+                .get_mut(kind)
+                .and_then(|a| a.get_mut(field))
+                .and_then(Value::as_object_mut)
+            {
+                for v in map.values_mut() {
+                    *v = json!("<redacted>");
+                }
+            }
+        }
+    }
+    spec
 }
 
 pub(crate) fn now() -> f64 {
@@ -60,10 +88,10 @@ pub(crate) fn now() -> f64 {
 impl Core {
     /// Runs until every sender is gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let before = self.engine.state().clone();
         let restart = self.engine.restarted(now());
         if !restart.is_empty() {
-            let before = self.engine.state().clone();
-            if let Err(e) = self.commit(&restart, before) {
+            if let Err(e) = self.commit(&restart, before, Revert::No) {
                 tracing::error!(error = %e, "cannot record the restart");
             }
         }
@@ -84,7 +112,7 @@ impl Core {
                 _ = retry => {
                     let before = self.engine.state().clone();
                     let events = self.engine.due(now());
-                    if let Err(e) = self.commit(&events, before) {
+                    if let Err(e) = self.commit(&events, before, Revert::No) {
                         tracing::error!(error = %e, "cannot record a retry");
                     }
                 }
@@ -120,9 +148,8 @@ impl Core {
                     "truncated_alerts": payload.truncated_alerts,
                     "unknown_fields": payload.unknown_fields,
                 });
-                let answer = self
-                    .record(now(), &json!({"event": "delivery", "delivery": extra}))
-                    .and_then(|_| self.commit(&events, before));
+                self.pending_record = Some(json!({"event": "delivery", "delivery": extra}));
+                let answer = self.commit(&events, before, Revert::Yes);
                 let _ = reply.send(match answer {
                     Ok(()) => {
                         self.metrics.delivery("accepted");
@@ -134,15 +161,21 @@ impl Core {
                     }
                 });
             }
-            Msg::ActionDone { incident, ok, message } => {
+            Msg::ActionDone {
+                incident,
+                ok,
+                message,
+            } => {
                 let events = self.engine.action_finished(now(), &incident, ok, &message);
-                if let Err(e) = self.commit(&events, before) {
+                if let Err(e) = self.commit(&events, before, Revert::No) {
                     tracing::error!(error = %e, %incident, "cannot record an action's result");
                 }
             }
             Msg::Verified { incident, check } => {
-                let events = self.engine.verified(now(), &incident, check.recovered, &check.detail);
-                if let Err(e) = self.commit(&events, before) {
+                let events = self
+                    .engine
+                    .verified(now(), &incident, check.recovered, &check.detail);
+                if let Err(e) = self.commit(&events, before, Revert::No) {
                     tracing::error!(error = %e, %incident, "cannot record a recovery check");
                 }
             }
@@ -152,36 +185,59 @@ impl Core {
         }
     }
 
-    fn record(&mut self, t: f64, value: &Value) -> Result<(), crate::Error> {
-        let result = self.audit.append(t, value);
-        if result.is_err() {
-            self.healthy.store(false, Ordering::Relaxed);
-        }
-        result
-    }
-
     /// Saves the state, records every event, and only then carries out what they order.
-    /// When the state cannot be saved the engine goes back to `before` and nothing is
-    /// carried out: the delivery is refused (500) and Alertmanager sends it again.
-    fn commit(&mut self, events: &[Event], before: State) -> Result<(), crate::Error> {
-        if events.is_empty() {
+    ///
+    /// A delivery whose state cannot be saved is undone (`Revert::Yes`): the engine goes
+    /// back to `before`, nothing is carried out, the webhook answers 500 and Alertmanager
+    /// delivers again. An action's result or a retry is never undone (`Revert::No`): it
+    /// stays in memory, is carried out, and is saved with the next change that can be.
+    /// Once the state is saved, what it orders is carried out even when the audit log
+    /// cannot be written (the healer then reports itself unhealthy).
+    fn commit(
+        &mut self,
+        events: &[Event],
+        before: State,
+        revert: Revert,
+    ) -> Result<(), crate::Error> {
+        let prefix = self.pending_record.take();
+        if events.is_empty() && prefix.is_none() && self.engine.state() == &before {
             return Ok(());
         }
+        let mut outcome = Ok(());
         if self.engine.state() != &before {
             if let Err(e) = self.store.save(self.engine.state()) {
                 self.healthy.store(false, Ordering::Relaxed);
-                self.engine.set_state(before);
-                return Err(e);
+                if revert == Revert::Yes {
+                    self.engine.set_state(before);
+                    return Err(e);
+                }
+                tracing::error!(error = %e, "cannot save the state; carrying on with it in memory");
+                outcome = Err(e);
             }
         }
         let t = now();
-        for event in events {
-            let record = self.audit_record(event);
-            self.record(t, &record)?;
+        let records: Vec<Value> = prefix
+            .into_iter()
+            .chain(events.iter().map(|e| self.audit_record(e)))
+            .collect();
+        match self.audit.append_all(t, &records) {
+            Ok(()) if outcome.is_ok() => self.healthy.store(true, Ordering::Relaxed),
+            Ok(()) => {}
+            Err(e) => {
+                self.healthy.store(false, Ordering::Relaxed);
+                tracing::error!(error = %e, "cannot write the audit log");
+                if outcome.is_ok() {
+                    outcome = Err(e);
+                }
+            }
         }
-        self.healthy.store(true, Ordering::Relaxed);
         let engine = &self.engine;
-        self.metrics.events(events, |id| engine.incident(id).map(|i| i.policy.clone()).unwrap_or_default());
+        self.metrics.events(events, |id| {
+            engine
+                .incident(id)
+                .map(|i| i.policy.clone())
+                .unwrap_or_default()
+        });
         self.metrics.set_open(
             engine
                 .state()
@@ -192,19 +248,37 @@ impl Core {
         );
         for event in events {
             match event {
-                Event::Act { incident, dry_run: false, .. } => self.carry_out(incident),
+                Event::Act {
+                    incident,
+                    dry_run: false,
+                    ..
+                } => self.carry_out(incident),
                 Event::Verify { incident } => self.verify(incident),
                 _ => {}
             }
         }
-        Ok(())
+        // A delivery is acknowledged once its decision is saved, whatever the audit log:
+        // refusing it now would have Alertmanager resend what is already decided.
+        if revert == Revert::Yes {
+            if let Err(e) = &outcome {
+                tracing::error!(error = %e, "a delivery's audit record could not be written");
+            }
+            return Ok(());
+        }
+        outcome
     }
 
     fn audit_record(&self, event: &Event) -> Value {
         let mut record = serde_json::to_value(event).unwrap_or_default();
-        if let Event::Act { incident, dry_run, .. } = event {
-            if let (Some((spec, _)), Some(i)) = (self.engine.action_of(incident), self.engine.incident(incident)) {
-                record["action"] = serde_json::to_value(spec).unwrap_or_default();
+        if let Event::Act {
+            incident, dry_run, ..
+        } = event
+        {
+            if let (Some((spec, _)), Some(i)) = (
+                self.engine.action_of(incident),
+                self.engine.incident(incident),
+            ) {
+                record["action"] = redacted(serde_json::to_value(spec).unwrap_or_default());
                 record["target"] = json!(i.target);
                 record["dry_run"] = json!(*dry_run || self.force_dry_run);
             }
@@ -213,7 +287,9 @@ impl Core {
     }
 
     fn carry_out(&self, id: &str) {
-        let (Some(incident), Some((spec, _))) = (self.engine.incident(id).cloned(), self.engine.action_of(id)) else {
+        let (Some(incident), Some((spec, _))) =
+            (self.engine.incident(id).cloned(), self.engine.action_of(id))
+        else {
             return;
         };
         let spec = spec.clone();
@@ -227,19 +303,33 @@ impl Core {
                 Err(m) => (false, m),
             };
             tracing::info!(incident = %id, kind = spec.kind(), ok, %message, "action finished");
-            let _ = tx.send(Msg::ActionDone { incident: id, ok, message }).await;
+            let _ = tx
+                .send(Msg::ActionDone {
+                    incident: id,
+                    ok,
+                    message,
+                })
+                .await;
         });
     }
 
     fn verify(&self, id: &str) {
-        let (Some(plan), Some(prometheus)) = (self.engine.verify_plan(id).cloned(), self.prometheus.clone()) else {
+        let (Some(plan), Some(prometheus)) = (
+            self.engine.verify_plan(id).cloned(),
+            self.prometheus.clone(),
+        ) else {
             return;
         };
         let tx = self.tx.clone();
         let id = id.to_string();
         tokio::spawn(async move {
             let check = recovery::check(&prometheus, &plan).await;
-            let _ = tx.send(Msg::Verified { incident: id, check }).await;
+            let _ = tx
+                .send(Msg::Verified {
+                    incident: id,
+                    check,
+                })
+                .await;
         });
     }
 
@@ -247,7 +337,10 @@ impl Core {
         let state = self.engine.state();
         let mut incidents: Vec<&Incident> = state.incidents.values().collect();
         incidents.sort_by(|a, b| b.opened.total_cmp(&a.opened));
-        let open: Vec<_> = incidents.iter().filter(|i| !matches!(i.phase, Phase::Done { .. })).collect();
+        let open: Vec<_> = incidents
+            .iter()
+            .filter(|i| !matches!(i.phase, Phase::Done { .. }))
+            .collect();
         json!({
             "healthy": self.healthy.load(Ordering::Relaxed),
             "policy_file": self.engine.policies().file,

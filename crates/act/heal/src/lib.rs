@@ -81,10 +81,15 @@ impl HealConfig {
         }
         let listen = self.listen.unwrap_or(policies.listen);
         let credentials = credentials(&policies, listen)?;
-        std::fs::create_dir_all(&policies.state_dir).map_err(|e| error::storage(&policies.state_dir, e))?;
+        std::fs::create_dir_all(&policies.state_dir)
+            .map_err(|e| error::storage(&policies.state_dir, e))?;
         let store = Store::new(&policies.state_dir);
         let state = store.load()?;
-        let audit = AuditLog::open(&policies.state_dir, policies.audit_max_bytes, policies.audit_keep)?;
+        let audit = AuditLog::open(
+            &policies.state_dir,
+            policies.audit_max_bytes,
+            policies.audit_keep,
+        )?;
         let http = ballast_http::ClientConfig {
             retries: 0,
             timeout: actions::MAX_ACTION_TIME,
@@ -114,10 +119,12 @@ impl HealConfig {
             Some(url) => Some(ballast_http::PromConfig::new(url.as_str()).build()?),
             None => None,
         };
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| Error::Listen {
-            addr: listen.to_string(),
-            message: e.to_string(),
-        })?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Error::Listen {
+                addr: listen.to_string(),
+                message: e.to_string(),
+            })?;
         let addr = listener.local_addr().map_err(|e| Error::Listen {
             addr: listen.to_string(),
             message: e.to_string(),
@@ -135,6 +142,7 @@ impl HealConfig {
             tx: tx.clone(),
             healthy: healthy.clone(),
             force_dry_run: self.dry_run,
+            pending_record: None,
         };
         let engine_task = tokio::spawn(core.run(rx));
         let app = server::router(server::Shared {
@@ -204,11 +212,18 @@ fn credentials(policies: &Policies, listen: SocketAddr) -> Result<server::Creden
     };
     let credentials = match &policies.auth {
         None => server::Credentials::None,
-        Some(AuthSpec::BearerTokenEnv(name)) => server::Credentials::Bearer(env(name, "auth.bearer_token_env")?),
-        Some(AuthSpec::Basic { username, password_env }) => {
+        Some(AuthSpec::BearerTokenEnv(name)) => {
+            server::Credentials::Bearer(env(name, "auth.bearer_token_env")?)
+        }
+        Some(AuthSpec::Basic {
+            username,
+            password_env,
+        }) => {
             use base64::Engine as _;
             let password = env(password_env, "auth.basic.password_env")?;
-            server::Credentials::Basic(base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")))
+            server::Credentials::Basic(
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")),
+            )
         }
     };
     if matches!(credentials, server::Credentials::None) && !listen.ip().is_loopback() {
@@ -227,7 +242,9 @@ fn check_kubernetes(policies: &Policies) -> Result<usize, Error> {
     let mut problems = Vec::new();
     for (i, policy) in policies.policies.iter().enumerate() {
         for (j, (action, line)) in policy.actions.iter().enumerate() {
-            let ActionSpec::Kubernetes(spec) = action else { continue };
+            let ActionSpec::Kubernetes(spec) = action else {
+                continue;
+            };
             count += 1;
             let path = format!("policies[{i}].actions[{j}].kubernetes");
             #[cfg(feature = "kubernetes")]
@@ -237,7 +254,11 @@ fn check_kubernetes(policies: &Policies) -> Result<usize, Error> {
             #[cfg(not(feature = "kubernetes"))]
             {
                 let _ = spec;
-                problems.push(policies.diagnostic(*line, &path, "this ballast was built without the `kubernetes` feature"));
+                problems.push(policies.diagnostic(
+                    *line,
+                    &path,
+                    "this ballast was built without the `kubernetes` feature",
+                ));
             }
         }
     }

@@ -49,17 +49,51 @@ impl Default for Metrics {
             closed: Family::default(),
             open: Gauge::default(),
             unknown_fields: Counter::default(),
-            recovery_seconds: Histogram::new([1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0]),
+            recovery_seconds: Histogram::new([
+                1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+            ]),
             registry: Registry::default(),
         };
-        registry.register("deliveries", "Webhook deliveries by result (accepted, rejected, unauthorized, failed)", m.deliveries.clone());
-        registry.register("alerts", "Alerts in deliveries by decision", m.alerts.clone());
-        registry.register("actions", "Actions by policy and result (ok, failed, dry_run)", m.actions.clone());
-        registry.register("recoveries", "Recovery checks by policy and result", m.recoveries.clone());
-        registry.register("incidents_closed", "Incidents closed by policy and outcome", m.closed.clone());
-        registry.register("incidents_open", "Incidents being acted on or checked", m.open.clone());
-        registry.register("webhook_unknown_fields", "Payload fields this healer does not know (a newer Alertmanager?)", m.unknown_fields.clone());
-        registry.register("incident_seconds", "From opening an incident to closing it recovered", m.recovery_seconds.clone());
+        registry.register(
+            "deliveries",
+            "Webhook deliveries by result (accepted, rejected, unauthorized, failed)",
+            m.deliveries.clone(),
+        );
+        registry.register(
+            "alerts",
+            "Alerts in deliveries by decision",
+            m.alerts.clone(),
+        );
+        registry.register(
+            "actions",
+            "Actions by policy and result (ok, failed, dry_run)",
+            m.actions.clone(),
+        );
+        registry.register(
+            "recoveries",
+            "Recovery checks by policy and result",
+            m.recoveries.clone(),
+        );
+        registry.register(
+            "incidents_closed",
+            "Incidents closed by policy and outcome",
+            m.closed.clone(),
+        );
+        registry.register(
+            "incidents_open",
+            "Incidents being acted on or checked",
+            m.open.clone(),
+        );
+        registry.register(
+            "webhook_unknown_fields",
+            "Payload fields this healer does not know (a newer Alertmanager?)",
+            m.unknown_fields.clone(),
+        );
+        registry.register(
+            "incident_seconds",
+            "From opening an incident to closing it recovered",
+            m.recovery_seconds.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -67,7 +101,11 @@ impl Default for Metrics {
 impl Metrics {
     /// One delivery's fate.
     pub fn delivery(&self, result: &str) {
-        self.deliveries.get_or_create(&Result_ { result: result.into() }).inc();
+        self.deliveries
+            .get_or_create(&Result_ {
+                result: result.into(),
+            })
+            .inc();
     }
 
     /// Fields a payload carried that version 4 does not define.
@@ -79,7 +117,9 @@ impl Metrics {
     pub fn events(&self, events: &[Event], policy_of: impl Fn(&str) -> String) {
         for e in events {
             let decision = |d: &str| {
-                self.alerts.get_or_create(&Decision { decision: d.into() }).inc();
+                self.alerts
+                    .get_or_create(&Decision { decision: d.into() })
+                    .inc();
             };
             match e {
                 Event::Duplicate { .. } => decision("duplicate"),
@@ -88,22 +128,42 @@ impl Metrics {
                 Event::Opened { .. } => decision("opened"),
                 Event::Joined { .. } => decision("joined"),
                 Event::Resolved { .. } => decision("resolved"),
-                Event::Act { incident, dry_run: true, .. } => self.count(&self.actions, &policy_of(incident), "dry_run"),
-                Event::ActionDone { incident, ok, .. } => {
-                    self.count(&self.actions, &policy_of(incident), if *ok { "ok" } else { "failed" })
-                }
-                Event::Verified { incident, recovered, .. } => self.count(
+                Event::Act {
+                    incident,
+                    dry_run: true,
+                    ..
+                } => self.count(&self.actions, &policy_of(incident), "dry_run"),
+                Event::ActionDone { incident, ok, .. } => self.count(
+                    &self.actions,
+                    &policy_of(incident),
+                    if *ok { "ok" } else { "failed" },
+                ),
+                Event::Verified {
+                    incident,
+                    recovered,
+                    ..
+                } => self.count(
                     &self.recoveries,
                     &policy_of(incident),
-                    if *recovered { "recovered" } else { "not_recovered" },
+                    if *recovered {
+                        "recovered"
+                    } else {
+                        "not_recovered"
+                    },
                 ),
-                Event::Closed { incident, outcome, after_s } => {
+                Event::Closed {
+                    incident,
+                    outcome,
+                    after_s,
+                } => {
                     let name = match outcome {
                         Outcome::Recovered => "recovered",
                         Outcome::Succeeded => "succeeded",
                         Outcome::Exhausted => "exhausted",
                         Outcome::DryRun => "dry_run",
                         Outcome::Refused(_) => "refused",
+                        Outcome::AlertResolved => "alert_resolved",
+                        Outcome::Maintenance(_) => "maintenance",
                     };
                     if matches!(outcome, Outcome::Recovered | Outcome::Succeeded) {
                         self.recovery_seconds.observe(*after_s);

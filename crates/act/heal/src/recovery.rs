@@ -48,7 +48,12 @@ pub async fn check(prometheus: &PromClient, plan: &VerifyPlan) -> Check {
         if good_in_a_row >= plan.consecutive {
             return Check {
                 recovered: true,
-                detail: format!("{} {bound} for {} readings: {}", plan.origin, plan.consecutive, readings.join("; ")),
+                detail: format!(
+                    "{} {bound} for {} readings: {}",
+                    plan.origin,
+                    plan.consecutive,
+                    readings.join("; ")
+                ),
                 back_after_s: first_good,
             };
         }

@@ -89,12 +89,20 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
     let (reply, answer) = oneshot::channel();
     if shared.tx.try_send(Msg::Deliver { payload, reply }).is_err() {
         shared.metrics.delivery("busy");
-        return (StatusCode::SERVICE_UNAVAILABLE, "the healer is busy; send again\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the healer is busy; send again\n",
+        )
+            .into_response();
     }
     match answer.await {
         Ok(Ok(decisions)) => (StatusCode::OK, axum::Json(decisions)).into_response(),
         // Not recorded: Alertmanager retries a 5xx, and the delivery is decided then.
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("not recorded: {e}\n")).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("not recorded: {e}\n"),
+        )
+            .into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the healer is stopping\n").into_response(),
     }
 }
@@ -118,7 +126,10 @@ async fn metrics(State(shared): State<Shared>, headers: HeaderMap) -> Response {
         return unauthorized(&shared);
     }
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         shared.metrics.encode(),
     )
         .into_response()
@@ -128,7 +139,11 @@ async fn healthz(State(shared): State<Shared>) -> Response {
     if shared.healthy.load(Ordering::Relaxed) {
         (StatusCode::OK, "ok\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "cannot write the state or the audit log\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cannot write the state or the audit log\n",
+        )
+            .into_response()
     }
 }
 

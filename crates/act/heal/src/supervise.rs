@@ -114,23 +114,56 @@ impl SuperviseConfig {
             message,
         };
         if self.services.is_empty() {
-            return Err(config("services", "expected at least one service to supervise".into()));
+            return Err(config(
+                "services",
+                "expected at least one service to supervise".into(),
+            ));
         }
         if self.token.as_deref().is_none_or(str::is_empty) && !self.listen.ip().is_loopback() {
-            return Err(config("listen", format!("{} is reachable from other machines: give the control API a token", self.listen)));
+            return Err(config(
+                "listen",
+                format!(
+                    "{} is reachable from other machines: give the control API a token",
+                    self.listen
+                ),
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for s in &self.services {
-            if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
-                return Err(config("name", format!("{:?}: expected letters, digits, `_`, `.` and `-`", s.name)));
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            {
+                return Err(config(
+                    "name",
+                    format!("{:?}: expected letters, digits, `_`, `.` and `-`", s.name),
+                ));
             }
             if !seen.insert(s.name.clone()) {
-                return Err(config("name", format!("two services are named {:?}", s.name)));
+                return Err(config(
+                    "name",
+                    format!("two services are named {:?}", s.name),
+                ));
             }
             if s.argv.is_empty() {
-                return Err(config("argv", format!("{}: expected a program to run", s.name)));
+                return Err(config(
+                    "argv",
+                    format!("{}: expected a program to run", s.name),
+                ));
             }
         }
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|e| Error::Listen {
+                addr: self.listen.to_string(),
+                message: e.to_string(),
+            })?;
+        let addr = listener.local_addr().map_err(|e| Error::Listen {
+            addr: self.listen.to_string(),
+            message: e.to_string(),
+        })?;
         let status = Arc::new(Mutex::new(BTreeMap::new()));
         let mut services = BTreeMap::new();
         for s in self.services {
@@ -146,14 +179,6 @@ impl SuperviseConfig {
             services.insert(s.name.clone(), tx);
             tokio::spawn(watch(s, rx, status.clone()));
         }
-        let listener = tokio::net::TcpListener::bind(self.listen).await.map_err(|e| Error::Listen {
-            addr: self.listen.to_string(),
-            message: e.to_string(),
-        })?;
-        let addr = listener.local_addr().map_err(|e| Error::Listen {
-            addr: self.listen.to_string(),
-            message: e.to_string(),
-        })?;
         let shared = Shared {
             token: self.token.filter(|t| !t.is_empty()),
             services: Arc::new(services.clone()),
@@ -202,31 +227,54 @@ impl Supervisor {
 }
 
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(token) = &shared.token else { return true };
+    let Some(token) = &shared.token else {
+        return true;
+    };
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     let want = format!("Bearer {token}");
-    given.len() == want.len() && given.iter().zip(want.as_bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0
+    given.len() == want.len()
+        && given
+            .iter()
+            .zip(want.as_bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            == 0
 }
 
-async fn restart(State(shared): State<Shared>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+async fn restart(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
     if !authorized(&shared, &headers) {
         return (StatusCode::UNAUTHORIZED, "missing or wrong token\n").into_response();
     }
     let Some(tx) = shared.services.get(&name) else {
         let names: Vec<_> = shared.services.keys().cloned().collect();
-        return (StatusCode::NOT_FOUND, format!("no service {name:?}; supervised: {}\n", names.join(", "))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no service {name:?}; supervised: {}\n", names.join(", ")),
+        )
+            .into_response();
     };
     let (reply, answer) = oneshot::channel();
     if tx.send(Command::Restart(reply)).await.is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the supervisor is stopping\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the supervisor is stopping\n",
+        )
+            .into_response();
     }
     match answer.await {
         Ok(Ok(status)) => axum::Json(status).into_response(),
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the supervisor is stopping\n").into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the supervisor is stopping\n",
+        )
+            .into_response(),
     }
 }
 
@@ -258,17 +306,28 @@ async fn stop(child: &mut tokio::process::Child, grace: Duration) -> String {
             libc::kill(-(pid as i32), libc::SIGTERM);
         }
     }
-    match tokio::time::timeout(grace, child.wait()).await {
+    let group = child.id();
+    let how = match tokio::time::timeout(grace, child.wait()).await {
         Ok(Ok(status)) => format!("stopped ({status})"),
         _ => {
-            if let Some(pid) = child.id() {
-                // SAFETY: as above.
-                unsafe {
-                    libc::kill(-(pid as i32), libc::SIGKILL);
-                }
-            }
+            kill_group(group);
             let _ = child.wait().await;
             format!("killed after {}", ballast_core::format_duration(grace))
+        }
+    };
+    // Whatever the leader left behind in its group (workers that ignored TERM) goes too,
+    // or it would keep the port the next start needs.
+    kill_group(group);
+    how
+}
+
+fn kill_group(group: Option<u32>) {
+    if let Some(pid) = group {
+        // SAFETY: kill(2) with a negative pid signals the process group created for the
+        // child by `process_group(0)` (its id is the child's pid); it touches no memory.
+        // Once the whole group is gone the call fails with ESRCH, which is ignored.
+        unsafe {
+            libc::kill(-(pid as i32), libc::SIGKILL);
         }
     }
 }
@@ -281,20 +340,30 @@ async fn ready(s: &ServiceConfig, child: &mut tokio::process::Child) -> Result<f
             return Err(format!("{} exited while starting ({status})", s.name));
         }
         let up = match &s.ready_url {
-            Some(url) => ballast_http::get_once(url.as_str(), Duration::from_secs(2)).await.is_ok(),
+            Some(url) => ballast_http::get_once(url.as_str(), Duration::from_secs(2))
+                .await
+                .is_ok(),
             None => start.elapsed() >= Duration::from_secs(1),
         };
         if up {
             return Ok(start.elapsed().as_secs_f64());
         }
         if Instant::now() >= deadline {
-            return Err(format!("{} was not ready within {}", s.name, ballast_core::format_duration(s.ready_timeout)));
+            return Err(format!(
+                "{} was not ready within {}",
+                s.name,
+                ballast_core::format_duration(s.ready_timeout)
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-async fn watch(s: ServiceConfig, mut commands: mpsc::Receiver<Command>, status: Arc<Mutex<BTreeMap<String, ServiceStatus>>>) {
+async fn watch(
+    s: ServiceConfig,
+    mut commands: mpsc::Receiver<Command>,
+    status: Arc<Mutex<BTreeMap<String, ServiceStatus>>>,
+) {
     let set = |f: Box<dyn FnOnce(&mut ServiceStatus) + Send>| {
         let status = status.clone();
         let name = s.name.clone();
@@ -308,11 +377,15 @@ async fn watch(s: ServiceConfig, mut commands: mpsc::Receiver<Command>, status: 
     let mut backoff = Duration::from_millis(200);
     let mut child: Option<tokio::process::Child> = None;
     let mut first = true;
+    let mut started_pid: Option<u32> = None;
+    let mut started_at = Instant::now();
     loop {
         if child.is_none() {
             match spawn(&s) {
                 Ok(c) => {
                     let pid = c.id();
+                    started_pid = pid;
+                    started_at = Instant::now();
                     let restarted = !first;
                     set(Box::new(move |st| {
                         st.pid = pid;
@@ -337,13 +410,22 @@ async fn watch(s: ServiceConfig, mut commands: mpsc::Receiver<Command>, status: 
         }
         let exited = async {
             match child.as_mut() {
-                Some(c) => c.wait().await.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                Some(c) => c
+                    .wait()
+                    .await
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|e| e.to_string()),
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
             how = exited => {
+                kill_group(started_pid);
                 child = None;
+                if started_at.elapsed() > Duration::from_secs(60) {
+                    // A service that ran a while before exiting starts again quickly.
+                    backoff = Duration::from_millis(200);
+                }
                 let now = Instant::now();
                 exits.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
                 exits.push(now);
@@ -361,6 +443,8 @@ async fn watch(s: ServiceConfig, mut commands: mpsc::Receiver<Command>, status: 
                         Some(Command::Restart(reply)) => {
                             exits.clear();
                             let result = start_ready(&s, &mut child, &status).await;
+                            started_pid = child.as_ref().and_then(|c| c.id());
+                            started_at = Instant::now();
                             let _ = reply.send(result);
                         }
                         Some(Command::Stop(reply)) => { let _ = reply.send(()); return; }
@@ -378,6 +462,8 @@ async fn watch(s: ServiceConfig, mut commands: mpsc::Receiver<Command>, status: 
                         set(Box::new(move |st| st.last_exit = Some(how))).await;
                     }
                     let result = start_ready(&s, &mut child, &status).await;
+                            started_pid = child.as_ref().and_then(|c| c.id());
+                            started_at = Instant::now();
                     backoff = Duration::from_millis(200);
                     let _ = reply.send(result);
                 }

@@ -56,7 +56,11 @@ fn body(fingerprint: &str, starts: &str, status: &str) -> String {
     )
 }
 
-async fn deliver(client: &reqwest::Client, addr: std::net::SocketAddr, body: &str) -> (u16, String) {
+async fn deliver(
+    client: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    body: &str,
+) -> (u16, String) {
     let r = client
         .post(format!("http://{addr}/webhook"))
         .bearer_auth("s3cret")
@@ -95,7 +99,11 @@ async fn a_thousand_deliveries_from_an_ha_pair_cause_one_action() {
     std::env::set_var("BALLAST_HEAL_TEST_TOKEN", "s3cret");
     let dir = TempDir::new("heal-dupes");
     let (url, counts) = counter().await;
-    let path = policy(&dir, &format!("      - http: {{ url: \"{url}/act\" }}\n"), "");
+    let path = policy(
+        &dir,
+        &format!("      - http: {{ url: \"{url}/act\" }}\n"),
+        "",
+    );
     let healer = ballast_heal::HealConfig::new(&path).build().await.unwrap();
     let addr = healer.addr();
     let client = reqwest::Client::new();
@@ -121,7 +129,11 @@ async fn a_thousand_deliveries_from_an_ha_pair_cause_one_action() {
     assert_eq!(ok, 1024, "every delivery was acknowledged");
     eventually("the action", || counts[0].load(Ordering::SeqCst) >= 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(counts[0].load(Ordering::SeqCst), 1, "one action for 1024 deliveries");
+    assert_eq!(
+        counts[0].load(Ordering::SeqCst),
+        1,
+        "one action for 1024 deliveries"
+    );
     let metrics = reqwest::Client::new()
         .get(format!("http://{addr}/metrics"))
         .bearer_auth("s3cret")
@@ -131,7 +143,10 @@ async fn a_thousand_deliveries_from_an_ha_pair_cause_one_action() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("ballast_heal_alerts_total{decision=\"duplicate\"} 1023"), "{metrics}");
+    assert!(
+        metrics.contains("ballast_heal_alerts_total{decision=\"duplicate\"} 1023"),
+        "{metrics}"
+    );
     let log = audit(&dir);
     assert_eq!(events(&log, "act"), 1);
     assert_eq!(events(&log, "duplicate"), 1023);
@@ -143,14 +158,25 @@ async fn a_failing_action_is_retried_then_escalated() {
     std::env::set_var("BALLAST_HEAL_TEST_TOKEN", "s3cret");
     let dir = TempDir::new("heal-escalate");
     let (url, counts) = counter().await;
-    let actions = format!("      - http: {{ url: \"{url}/fail\" }}\n      - http: {{ url: \"{url}/next\" }}\n");
+    let actions = format!(
+        "      - http: {{ url: \"{url}/fail\" }}\n      - http: {{ url: \"{url}/next\" }}\n"
+    );
     let path = policy(&dir, &actions, "    attempts: 2\n    retry_after: 100ms\n");
     let healer = ballast_heal::HealConfig::new(&path).build().await.unwrap();
     let client = reqwest::Client::new();
-    let (status, _) = deliver(&client, healer.addr(), &body("f1", "2026-12-01T20:00:00Z", "firing")).await;
+    let (status, _) = deliver(
+        &client,
+        healer.addr(),
+        &body("f1", "2026-12-01T20:00:00Z", "firing"),
+    )
+    .await;
     assert_eq!(status, 200);
     eventually("the escalation", || counts[2].load(Ordering::SeqCst) == 1).await;
-    assert_eq!(counts[1].load(Ordering::SeqCst), 2, "two tries of the failing action");
+    assert_eq!(
+        counts[1].load(Ordering::SeqCst),
+        2,
+        "two tries of the failing action"
+    );
     eventually("the incident's end", || events(&audit(&dir), "closed") == 1).await;
     let log = audit(&dir);
     assert_eq!(events(&log, "retry"), 1);
@@ -158,7 +184,10 @@ async fn a_failing_action_is_retried_then_escalated() {
     let closed = log.iter().find(|r| r["event"] == "closed").unwrap();
     assert_eq!(closed["outcome"], "succeeded");
     let failed = log.iter().find(|r| r["event"] == "action_done").unwrap();
-    assert!(failed["message"].as_str().unwrap().contains("answered 500"), "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("answered 500"),
+        "{failed}"
+    );
     healer.shutdown().await;
 }
 
@@ -167,13 +196,22 @@ async fn a_flapping_alert_is_held_down_and_cooldown_applies() {
     std::env::set_var("BALLAST_HEAL_TEST_TOKEN", "s3cret");
     let dir = TempDir::new("heal-flap");
     let (url, counts) = counter().await;
-    let path = policy(&dir, &format!("      - http: {{ url: \"{url}/act\" }}\n"), "    hold_down: 1h\n    cooldown: 1h\n");
+    let path = policy(
+        &dir,
+        &format!("      - http: {{ url: \"{url}/act\" }}\n"),
+        "    hold_down: 1h\n    cooldown: 1h\n",
+    );
     let healer = ballast_heal::HealConfig::new(&path).build().await.unwrap();
     let client = reqwest::Client::new();
     let addr = healer.addr();
     deliver(&client, addr, &body("f1", "2026-12-01T20:00:00Z", "firing")).await;
     eventually("the action", || counts[0].load(Ordering::SeqCst) == 1).await;
-    deliver(&client, addr, &body("f1", "2026-12-01T20:00:00Z", "resolved")).await;
+    deliver(
+        &client,
+        addr,
+        &body("f1", "2026-12-01T20:00:00Z", "resolved"),
+    )
+    .await;
     let (_, again) = deliver(&client, addr, &body("f1", "2026-12-01T20:02:00Z", "firing")).await;
     assert!(again.contains("flapping"), "{again}");
     let (_, other) = deliver(&client, addr, &body("f2", "2026-12-01T20:02:00Z", "firing")).await;
@@ -188,13 +226,20 @@ async fn bad_bodies_and_missing_credentials_are_refused_with_a_reason() {
     std::env::set_var("BALLAST_HEAL_TEST_TOKEN", "s3cret");
     let dir = TempDir::new("heal-bad");
     let (url, counts) = counter().await;
-    let path = policy(&dir, &format!("      - http: {{ url: \"{url}/act\" }}\n"), "");
+    let path = policy(
+        &dir,
+        &format!("      - http: {{ url: \"{url}/act\" }}\n"),
+        "",
+    );
     let healer = ballast_heal::HealConfig::new(&path).build().await.unwrap();
     let client = reqwest::Client::new();
     let addr = healer.addr();
     let (status, text) = deliver(&client, addr, "{\"version\": \"4\", \"alerts\": 3}").await;
     assert_eq!(status, 400);
-    assert!(text.contains("groupKey") || text.contains("alerts"), "{text}");
+    assert!(
+        text.contains("groupKey") || text.contains("alerts"),
+        "{text}"
+    );
     let (status, text) = deliver(&client, addr, &body("f1", "yesterday", "firing")).await;
     assert_eq!(status, 400);
     assert!(text.contains("alerts[0].startsAt"), "{text}");
@@ -219,7 +264,13 @@ async fn a_policy_that_cannot_work_does_not_start() {
         "listen: 127.0.0.1:0\nauth: { bearer_token_env: BALLAST_HEAL_UNSET_TOKEN }\npolicies:\n  - name: a\n    match: { labels: { alertname: A } }\n    actions: [ { kubernetes: { scale: { deployment: shop, replicas: -1 } } } ]\n",
     )
     .unwrap();
-    let err = ballast_heal::HealConfig::new(&path).build().await.unwrap_err();
+    let err = ballast_heal::HealConfig::new(&path)
+        .build()
+        .await
+        .unwrap_err();
     assert!(err.is_input(), "{err}");
-    assert!(err.to_string().contains("BALLAST_HEAL_UNSET_TOKEN"), "{err}");
+    assert!(
+        err.to_string().contains("BALLAST_HEAL_UNSET_TOKEN"),
+        "{err}"
+    );
 }

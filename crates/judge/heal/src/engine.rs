@@ -133,6 +133,11 @@ pub enum Outcome {
     DryRun,
     /// Not acted on, and why.
     Refused(String),
+    /// The alert resolved while the incident waited for a retry or the next action: no
+    /// further action is taken on a condition that no longer holds.
+    AlertResolved,
+    /// A maintenance window began while the incident was open: no further action.
+    Maintenance(String),
 }
 
 /// One try of one action.
@@ -553,6 +558,20 @@ impl Engine {
         };
         let key = format!("{}/{}", policy.name, incident.target);
         if attempt > 1 || action > 0 {
+            if incident.resolved_at.is_some() {
+                self.close(now, id, Outcome::AlertResolved, events);
+                return;
+            }
+            if let Some(m) = self
+                .policies
+                .maintenance
+                .iter()
+                .find(|m| m.covers(now, &policy.name, &incident.labels))
+            {
+                let why = m.describe();
+                self.close(now, id, Outcome::Maintenance(why), events);
+                return;
+            }
             // Tries within an incident count against the hourly limit as well.
             if self.actions_last_hour(&key, now) >= policy.max_actions_per_hour as usize {
                 self.close(now, id, Outcome::Exhausted, events);
@@ -747,6 +766,11 @@ impl Engine {
                         incident: id.clone(),
                         action,
                     });
+                    // The action may have taken effect: its target cools down as after any.
+                    if let Some(i) = self.state.incidents.get(&id) {
+                        let key = format!("{}/{}", i.policy, i.target);
+                        self.state.last_action_end.insert(key, now);
+                    }
                     let message = "interrupted: the healer stopped before the action reported back";
                     if self.verify_plan(&id).is_some() {
                         let incident = self.state.incidents.get_mut(&id).expect("present");

@@ -348,6 +348,67 @@ fn a_restart_mid_action_checks_recovery_instead_of_repeating() {
 }
 
 #[test]
+fn an_alert_that_resolved_is_not_acted_on_again() {
+    let mut engine = Engine::new(policies(""), State::default());
+    let id = opened_id(&engine.receive(
+        T0,
+        &delivery(vec![alert("fp1", "2026-12-01T20:00:00Z", Status::Firing)]),
+    ));
+    let e = engine.action_finished(T0 + 1.0, &id, false, "503");
+    assert!(matches!(e[1], Event::Retry { .. }), "{e:?}");
+    engine.receive(
+        T0 + 2.0,
+        &delivery(vec![alert("fp1", "2026-12-01T20:00:00Z", Status::Resolved)]),
+    );
+    let e = engine.due(T0 + 6.0);
+    assert!(acts(&e).is_empty(), "{e:?}");
+    assert!(
+        e.iter().any(|e| matches!(
+            e,
+            Event::Closed {
+                outcome: Outcome::AlertResolved,
+                ..
+            }
+        )),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_maintenance_window_that_begins_stops_the_escalation() {
+    let text = r#"
+maintenance:
+  - { from: "2026-12-01T20:00:30Z", to: "2026-12-01T21:00:00Z" }
+policies:
+  - name: shop
+    match: { labels: { alertname: ShopLatency } }
+    retry_after: 60s
+    actions: [ { exec: { argv: [/bin/true] } }, { exec: { argv: [/bin/false] } } ]
+"#;
+    let mut engine = Engine::new(
+        Policies::parse(text, "h.yaml", ".".as_ref()).unwrap(),
+        State::default(),
+    );
+    let id = opened_id(&engine.receive(
+        T0,
+        &delivery(vec![alert("fp1", "2026-12-01T20:00:00Z", Status::Firing)]),
+    ));
+    engine.action_finished(T0 + 1.0, &id, false, "failed");
+    let e = engine.due(T0 + 61.0);
+    assert!(acts(&e).is_empty(), "{e:?}");
+    assert!(
+        e.iter().any(|e| matches!(
+            e,
+            Event::Closed {
+                outcome: Outcome::Maintenance(_),
+                ..
+            }
+        )),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn old_keys_and_incidents_expire() {
     let mut engine = Engine::new(policies(""), State::default());
     let d = delivery(vec![alert("fp1", "2026-12-01T20:00:00Z", Status::Firing)]);

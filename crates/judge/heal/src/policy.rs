@@ -309,6 +309,9 @@ pub struct ExecAction {
 fn default_exec_timeout() -> Duration {
     Duration::from_secs(30)
 }
+fn default_restart_timeout() -> Duration {
+    Duration::from_secs(60)
+}
 
 /// `restart:`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -321,8 +324,10 @@ pub struct RestartAction {
     /// The supervisor's token.
     #[serde(default)]
     pub token_env: Option<String>,
-    /// Until the restarted service is ready again. Default `30s`.
-    #[serde(default = "default_exec_timeout", with = "duration_text")]
+    /// Until the restarted service is ready again: longer than the supervisor's stop
+    /// timeout and ready timeout together, or the healer would retry a restart still
+    /// under way. Default `60s`.
+    #[serde(default = "default_restart_timeout", with = "duration_text")]
     pub timeout: Duration,
 }
 
@@ -693,6 +698,20 @@ impl Check<'_> {
         if raw.policies.is_empty() {
             self.error("policies", "expected at least one policy");
         }
+        for (i, m) in raw.maintenance.iter().enumerate() {
+            for (j, name) in m.policies.iter().enumerate() {
+                if !raw.policies.iter().any(|p| &p.name == name) {
+                    let known: Vec<_> = raw.policies.iter().map(|p| p.name.as_str()).collect();
+                    self.error(
+                        &format!("maintenance[{i}].policies[{j}]"),
+                        format!(
+                            "no policy is named {name:?}; the policies are: {}",
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
         let mut names = BTreeMap::new();
         let mut policies = Vec::new();
         for (i, spec) in raw.policies.iter().enumerate() {
@@ -941,7 +960,31 @@ impl Check<'_> {
         match action {
             ActionSpec::Http(h) => {
                 let p = "http";
-                url(self, &format!("{p}.url"), &h.url);
+                // The path and query may carry the alert's values; the scheme and host only
+                // when no token goes with the request.
+                let origin_end = h.url.find("://").map(|i| i + 3).and_then(|start| {
+                    h.url[start..]
+                        .find(['/', '?', '#'])
+                        .map(|j| start + j)
+                        .or(Some(h.url.len()))
+                });
+                let origin = origin_end.map_or(h.url.as_str(), |e| &h.url[..e]);
+                if let Err(e) = Template::parse(&h.url) {
+                    self.error(&format!("{path}.{p}.url"), e);
+                } else if origin.contains("{{")
+                    && (h.bearer_token_env.is_some() || !h.headers.is_empty())
+                {
+                    self.error(&format!("{path}.{p}.url"), "the host is filled from the alert and the request carries a token or headers: write the host out, so that labels cannot send them elsewhere");
+                } else if !origin.contains("{{") {
+                    let probe = h.url.replace("{{", "").replace("}}", "");
+                    if !matches!(url::Url::parse(&probe), Ok(u) if matches!(u.scheme(), "http" | "https"))
+                    {
+                        self.error(
+                            &format!("{path}.{p}.url"),
+                            format!("expected an http:// or https:// URL, found {:?}", h.url),
+                        );
+                    }
+                }
                 if http_method(&h.method).is_none() {
                     self.error(
                         &format!("{path}.{p}.method"),
@@ -980,6 +1023,12 @@ impl Check<'_> {
                     self.error(
                         &format!("{path}.exec.argv"),
                         "actions never go through a shell: name the program itself",
+                    );
+                }
+                if e.argv.first().is_some_and(|p| p.contains("{{")) {
+                    self.error(
+                        &format!("{path}.exec.argv[0]"),
+                        "the program is written out: an alert's labels never choose what runs",
                     );
                 }
                 for (k, a) in e.argv.iter().enumerate() {

@@ -14,6 +14,9 @@ pub fn parse_rfc3339(text: &str) -> Result<f64, String> {
         (rest, 0.0)
     } else {
         let at = s.len().checked_sub(6).ok_or_else(expected)?;
+        if !s.is_char_boundary(at) {
+            return Err(expected());
+        }
         let (clock, zone) = s.split_at(at);
         let sign = match zone.as_bytes()[0] {
             b'+' => 1.0,
