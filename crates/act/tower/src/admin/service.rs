@@ -196,12 +196,9 @@ impl Admin {
                 let mode = if open {
                     Mode::ForcedOpen
                 } else {
-                    // Automatic is the mode it was built with, unless that was the kill
-                    // switch itself: then the breaker judges calls as usual.
-                    match breaker.configured_mode() {
-                        Mode::ForcedOpen => Mode::Enforce,
-                        mode => mode,
-                    }
+                    // Back to the mode it was built with, even when that is the kill switch:
+                    // an admin call never re-enables traffic that the configuration stops.
+                    breaker.configured_mode()
                 };
                 breaker.set_mode(mode);
                 tracing::info!(breaker = %name, ?mode, "admin: breaker {}", if open { "forced open" } else { "back to automatic" });

@@ -223,6 +223,28 @@ async fn auto_returns_a_breaker_to_the_mode_it_was_built_with() {
 }
 
 #[tokio::test]
+async fn auto_never_lifts_a_kill_switch_the_configuration_set() {
+    let breaker = BreakerConfig {
+        mode: Mode::ForcedOpen,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
+    let admin = AdminConfig { token: "t".into() }
+        .build(Handles::new().breaker(&breaker))
+        .unwrap();
+    call(
+        &admin,
+        "POST",
+        "/admin/breaker",
+        Some("Bearer t"),
+        r#"{"name": "default", "state": "auto"}"#,
+    )
+    .await;
+    assert_eq!(breaker.mode(), Mode::ForcedOpen);
+}
+
+#[tokio::test]
 async fn bad_requests_name_what_was_wrong() {
     let (admin, limit, _) = wired();
     for (path, body, needle) in [
