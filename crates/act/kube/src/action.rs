@@ -15,7 +15,15 @@ use crate::{names, Error};
 /// - scale: {deployment: shop, replicas: 3}
 /// - rollback: {deployment: shop}
 /// - patch_configmap: {name: shop-flags, data: {CACHE: "off"}}
+/// - trigger_remediation:
+///     name: shop-restart
+///     fingerprint: "{{ fingerprint }}"
+///     starts_at: "{{ startsAt }}"
+///     labels: {alertname: "{{ labels.alertname }}", service: "{{ labels.service }}"}
 /// ```
+///
+/// (The `{{ ... }}` templates are the healer's: it fills an action's string values from the
+/// alert before handing it over; this crate sees only the rendered strings.)
 ///
 /// A missing `namespace` is the default namespace of the client (in a Remediation: the
 /// Remediation's own namespace).
@@ -35,6 +43,10 @@ pub enum KubeAction {
     /// Sets keys of a ConfigMap's `data` (a merge patch, conditional on the resourceVersion
     /// read). Keys not named are kept; none is removed.
     PatchConfigmap(ConfigMapPatch),
+    /// Hands an incident to the operator: a merge patch of a `Remediation`'s `spec.trigger`
+    /// (`fingerprint`, `startsAt`, `labels`; label keys of the previous trigger not given are
+    /// removed). The Remediation must exist (none is created). An equal trigger sends nothing.
+    TriggerRemediation(TriggerRemediation),
 }
 
 /// A Deployment, by name and optional namespace.
@@ -151,6 +163,25 @@ pub struct ConfigMapPatch {
     pub data: BTreeMap<String, String>,
 }
 
+/// A `trigger_remediation` action: the incident to write into a Remediation's `spec.trigger`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerRemediation {
+    /// The Remediation's name.
+    pub name: String,
+    /// Its namespace; none: the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The alert's fingerprint (written as `spec.trigger.fingerprint`).
+    pub fingerprint: String,
+    /// The alert's `startsAt`, RFC 3339 (written as `spec.trigger.startsAt`).
+    pub starts_at: String,
+    /// The alert's labels (written as `spec.trigger.labels`), which the operator checks against
+    /// the Remediation's `spec.match.labels` before acting.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
 impl KubeAction {
     /// The action's snake_case key, e.g. `rollout_restart`.
     pub fn key(&self) -> &'static str {
@@ -159,10 +190,11 @@ impl KubeAction {
             KubeAction::Scale(_) => "scale",
             KubeAction::Rollback(_) => "rollback",
             KubeAction::PatchConfigmap(_) => "patch_configmap",
+            KubeAction::TriggerRemediation(_) => "trigger_remediation",
         }
     }
 
-    /// The object acted on: its kind (`deployment`, `configmap`) and name.
+    /// The object acted on: its kind (`deployment`, `configmap`, `remediation`) and name.
     pub fn target(&self) -> (&'static str, &str) {
         match self {
             KubeAction::RolloutRestart(d) | KubeAction::Rollback(d) => {
@@ -170,6 +202,7 @@ impl KubeAction {
             }
             KubeAction::Scale(s) => ("deployment", &s.deployment),
             KubeAction::PatchConfigmap(c) => ("configmap", &c.name),
+            KubeAction::TriggerRemediation(t) => ("remediation", &t.name),
         }
     }
 
@@ -179,11 +212,13 @@ impl KubeAction {
             KubeAction::RolloutRestart(d) | KubeAction::Rollback(d) => d.namespace.as_deref(),
             KubeAction::Scale(s) => s.namespace.as_deref(),
             KubeAction::PatchConfigmap(c) => c.namespace.as_deref(),
+            KubeAction::TriggerRemediation(t) => t.namespace.as_deref(),
         }
     }
 
     /// Checks names, namespaces and ConfigMap keys (what the API server would refuse, and
-    /// anything that could change a request's path).
+    /// anything that could change a request's path), and a trigger's fingerprint, `starts_at`
+    /// (RFC 3339) and label names.
     pub fn validate(&self) -> Result<(), Error> {
         let what = format!("action {}", self.key());
         let invalid = |reason: String| Error::invalid(what.clone(), reason);
@@ -198,6 +233,26 @@ impl KubeAction {
             }
             for key in c.data.keys() {
                 names::configmap_key(key).map_err(invalid)?;
+            }
+        }
+        if let KubeAction::TriggerRemediation(t) = self {
+            if t.fingerprint.trim().is_empty() {
+                return Err(invalid("fingerprint must not be empty".into()));
+            }
+            if t.fingerprint.len() > 256 {
+                return Err(invalid(format!(
+                    "fingerprint {:?} is longer than 256 characters",
+                    t.fingerprint
+                )));
+            }
+            if let Err(e) = chrono::DateTime::parse_from_rfc3339(&t.starts_at) {
+                return Err(invalid(format!(
+                    "starts_at {:?} is not an RFC 3339 time: {e}",
+                    t.starts_at
+                )));
+            }
+            if let Some(name) = t.labels.keys().find(|k| k.trim().is_empty()) {
+                return Err(invalid(format!("label name {name:?} is empty")));
             }
         }
         Ok(())
@@ -245,6 +300,39 @@ mod tests {
         );
         let patch = parse(r#"{"patch_configmap": {"name": "flags", "data": {"A": "1"}}}"#).unwrap();
         assert_eq!(patch.target(), ("configmap", "flags"));
+        let trigger = parse(
+            r#"{"trigger_remediation": {"name": "shop-restart", "namespace": "prod",
+                "fingerprint": "a1b2", "starts_at": "2026-02-01T09:58:00Z",
+                "labels": {"service": "shop"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            trigger,
+            KubeAction::TriggerRemediation(TriggerRemediation {
+                name: "shop-restart".into(),
+                namespace: Some("prod".into()),
+                fingerprint: "a1b2".into(),
+                starts_at: "2026-02-01T09:58:00Z".into(),
+                labels: [("service".to_string(), "shop".to_string())].into(),
+            })
+        );
+        assert_eq!(
+            (trigger.key(), trigger.target(), trigger.namespace()),
+            (
+                "trigger_remediation",
+                ("remediation", "shop-restart"),
+                Some("prod")
+            )
+        );
+        // Labels may be left out.
+        let bare = parse(
+            r#"{"trigger_remediation": {"name": "r", "fingerprint": "f", "starts_at": "2026-02-01T09:58:00Z"}}"#,
+        )
+        .unwrap();
+        let KubeAction::TriggerRemediation(bare) = bare else {
+            panic!()
+        };
+        assert!(bare.labels.is_empty());
     }
 
     #[test]
@@ -278,6 +366,14 @@ mod tests {
                 r#"{"patch_configmap": {"name": "f"}}"#,
                 "missing field `data`",
             ),
+            (
+                r#"{"trigger_remediation": {"name": "r", "fingerprint": "f"}}"#,
+                "missing field `starts_at`",
+            ),
+            (
+                r#"{"trigger_remediation": {"name": "r", "fingerprint": "f", "startsAt": "x"}}"#,
+                "unknown field `startsAt`",
+            ),
         ] {
             let err = parse(json).unwrap_err();
             assert!(err.contains(needle), "{json}: {err}");
@@ -292,6 +388,8 @@ mod tests {
             r#"{"scale":{"deployment":"shop","replicas":3}}"#,
             r#"{"rollback":{"deployment":"shop","namespace":"prod"}}"#,
             r#"{"patch_configmap":{"name":"flags","data":{"A":"1","B":"2"}}}"#,
+            r#"{"trigger_remediation":{"name":"r","namespace":"prod","fingerprint":"f","starts_at":"2026-02-01T09:58:00Z","labels":{"a":"1"}}}"#,
+            r#"{"trigger_remediation":{"name":"r","fingerprint":"f","starts_at":"2026-02-01T09:58:00.123Z"}}"#,
         ] {
             assert_eq!(serde_json::to_string(&parse(json).unwrap()).unwrap(), json);
         }
@@ -315,6 +413,11 @@ mod tests {
             r#"{"rollback": {"deployment": "shop", "namespace": "Prod"}}"#,
             r#"{"patch_configmap": {"name": "flags", "data": {}}}"#,
             r#"{"patch_configmap": {"name": "flags", "data": {"a/b": "1"}}}"#,
+            r#"{"trigger_remediation": {"name": "Shop", "fingerprint": "f", "starts_at": "2026-02-01T09:58:00Z"}}"#,
+            r#"{"trigger_remediation": {"name": "r", "namespace": "a/b", "fingerprint": "f", "starts_at": "2026-02-01T09:58:00Z"}}"#,
+            r#"{"trigger_remediation": {"name": "r", "fingerprint": " ", "starts_at": "2026-02-01T09:58:00Z"}}"#,
+            r#"{"trigger_remediation": {"name": "r", "fingerprint": "f", "starts_at": "{{ startsAt }}"}}"#,
+            r#"{"trigger_remediation": {"name": "r", "fingerprint": "f", "starts_at": "2026-02-01T09:58:00Z", "labels": {"": "x"}}}"#,
         ];
         for json in bad {
             let err = parse(json).unwrap().validate().unwrap_err().to_string();
@@ -324,5 +427,12 @@ mod tests {
             .unwrap()
             .validate()
             .unwrap();
+        parse(
+            r#"{"trigger_remediation": {"name": "shop-restart", "fingerprint": "a1b2",
+                "starts_at": "2026-02-01T09:58:00.123+01:00", "labels": {"service": "shop"}}}"#,
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
     }
 }

@@ -1,4 +1,4 @@
-//! [`Kube`]: the client, and the four actions.
+//! [`Kube`]: the client, and the five actions.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,8 +9,9 @@ use kube::api::{ListParams, Patch, PatchParams, ValidationDirective};
 use kube::{Api, Client};
 use serde_json::json;
 
-use crate::action::{ConfigMapPatch, DeploymentRef, Scale};
+use crate::action::{ConfigMapPatch, DeploymentRef, Scale, TriggerRemediation};
 use crate::error::Target;
+use crate::operator::{Remediation, Trigger};
 use crate::outcome::{Change, Outcome};
 use crate::selector;
 use crate::{Error, KubeAction};
@@ -96,6 +97,7 @@ impl Kube {
                 KubeAction::Scale(s) => self.scale(s).await,
                 KubeAction::Rollback(d) => self.rollback(d).await,
                 KubeAction::PatchConfigmap(c) => self.patch_configmap(c).await,
+                KubeAction::TriggerRemediation(t) => self.trigger_remediation(t).await,
             }
         };
         let outcome =
@@ -413,6 +415,80 @@ impl Kube {
             },
         })
     }
+
+    async fn trigger_remediation(&self, t: &TriggerRemediation) -> Result<Outcome, Error> {
+        let ns = self.ns(&t.namespace);
+        let name = t.name.as_str();
+        let api: Api<Remediation> = Api::namespaced(self.client.clone(), ns);
+        let target = |verb| Target {
+            verb,
+            resource: "remediations.heal.ballast.dev",
+            namespace: ns,
+            name,
+        };
+        // Read first: a missing Remediation is refused with the API server's 404 (a merge
+        // patch would not create one either), and the previous trigger is reported.
+        let current = api.get(name).await.map_err(|e| target("get").err(e))?;
+        let previous = current.spec.trigger.clone();
+        let wanted = Trigger {
+            fingerprint: t.fingerprint.clone(),
+            starts_at: t.starts_at.clone(),
+            labels: t.labels.clone(),
+        };
+        let changed = previous.as_ref() != Some(&wanted);
+        if changed {
+            let patch = trigger_patch(previous.as_ref(), &wanted);
+            let after = api
+                .patch(name, &Self::params(), &Patch::Merge(patch))
+                .await
+                .map_err(|e| target("patch").err(e))?;
+            if after.spec.trigger.as_ref() != Some(&wanted) {
+                return Err(Error::Unexpected(format!(
+                    "remediation {ns}/{name}: the API server's answer does not hold the trigger set ({:?})",
+                    after.spec.trigger
+                )));
+            }
+        }
+        let summary = match (&previous, changed) {
+            (_, false) => format!("remediation {ns}/{name} already has trigger {wanted}"),
+            (Some(p), true) => format!("triggered remediation {ns}/{name}: {wanted} (was {p})"),
+            (None, true) => format!("triggered remediation {ns}/{name}: {wanted}"),
+        };
+        Ok(Outcome {
+            action: "trigger_remediation".into(),
+            namespace: ns.into(),
+            target: format!("remediation/{name}"),
+            changed,
+            summary,
+            change: Change::TriggerRemediation {
+                fingerprint: wanted.fingerprint,
+                starts_at: wanted.starts_at,
+                labels: wanted.labels,
+                previous_fingerprint: previous.as_ref().map(|p| p.fingerprint.clone()),
+                previous_starts_at: previous.map(|p| p.starts_at),
+            },
+        })
+    }
+}
+
+/// The merge patch setting `spec.trigger` to `wanted`: a merge patch merges maps, so label
+/// keys of the previous trigger that `wanted` lacks are set to null (removed).
+pub(crate) fn trigger_patch(previous: Option<&Trigger>, wanted: &Trigger) -> serde_json::Value {
+    let mut labels: serde_json::Map<String, serde_json::Value> = wanted
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
+    for key in previous.iter().flat_map(|p| p.labels.keys()) {
+        if !wanted.labels.contains_key(key) {
+            labels.insert(key.clone(), serde_json::Value::Null);
+        }
+    }
+    json!({"spec": {"trigger": {
+        "fingerprint": wanted.fingerprint,
+        "startsAt": wanted.starts_at,
+        "labels": labels,
+    }}})
 }
 
 fn paused(d: &Deployment) -> bool {

@@ -1,15 +1,33 @@
 //! Operator mode: the `Remediation` custom resource (`heal.ballast.dev/v1alpha1`) and its
 //! controller.
 //!
-//! A Remediation names the actions to take for an incident. The healer writes
-//! `spec.trigger` (the incident's alert fingerprint and `startsAt`) on the Remediations whose
-//! `spec.match.labels` its alert carries; the controller then runs the actions, once per
-//! trigger, and reports through the status subresource and Events:
+//! A Remediation names the actions to take for an incident, and which alerts it is for
+//! (`spec.match.labels`). The healer hands it an incident by writing `spec.trigger` (the
+//! alert's fingerprint, `startsAt` and labels) with its `kubernetes: { trigger_remediation:
+//! {...} }` action ([`KubeAction::TriggerRemediation`]), whose string values it fills from the
+//! alert with templates:
+//!
+//! ```yaml
+//! kubernetes:
+//!   trigger_remediation:
+//!     name: shop-restart
+//!     namespace: prod
+//!     fingerprint: "{{ fingerprint }}"
+//!     starts_at: "{{ startsAt }}"
+//!     labels: {alertname: "{{ labels.alertname }}", service: "{{ labels.service }}"}
+//! ```
+//!
+//! The controller then handles each trigger once, and reports through the status subresource,
+//! Events and the [`Handler`]:
 //!
 //! 1. a trigger equal to `status.observedTrigger` was handled already: nothing happens;
-//! 2. within `spec.cooldown` of `status.lastAction.time` the trigger is recorded as observed
+//! 2. a trigger whose `labels` lack a label of `spec.match.labels`, or carry it with another
+//!    value, is recorded as observed and not acted on (condition `Acting=False`, reason
+//!    `NotMatched`, naming the first label that differs; a Normal Event `NotMatched`). An empty
+//!    `spec.match.labels` matches every trigger (see [`AlertMatch`]);
+//! 3. within `spec.cooldown` of `status.lastAction.time` the trigger is recorded as observed
 //!    and skipped (condition `Acting=False`, reason `CoolingDown`, a Normal Event);
-//! 3. otherwise the status becomes `Acting=True` *with the trigger observed* before anything
+//! 4. otherwise the status becomes `Acting=True` *with the trigger observed* before anything
 //!    runs, so a crash mid-way never runs the actions twice (at most once per trigger), the
 //!    actions run in order through [`Kube::run`] and stop at the first failure, and the status
 //!    ends `Succeeded=True` or `Failed=True` with `lastAction`, plus an Event
@@ -61,15 +79,17 @@ pub struct RemediationSpec {
     /// The least time between two runs (humantime: `10m`); a trigger within it is skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown: Option<String>,
-    /// The incident to act on, written by the healer.
+    /// The incident to act on, written by the healer (its `trigger_remediation` action).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<Trigger>,
 }
 
-/// An alert label selector: every label here must be on the alert with the same value.
+/// An alert label selector: every label here must be on the alert with the same value (exact
+/// string equality; labels the selector does not name are ignored). An empty selector matches
+/// every alert.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AlertMatch {
-    /// Label name to value.
+    /// Label name to value; empty: every alert.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
@@ -77,13 +97,23 @@ pub struct AlertMatch {
 impl AlertMatch {
     /// Whether an alert with these labels is selected (an empty selector selects every alert).
     pub fn matches(&self, alert_labels: &BTreeMap<String, String>) -> bool {
+        self.mismatch(alert_labels).is_none()
+    }
+
+    /// Why an alert with these labels is not selected, naming the first label (in name order)
+    /// that differs; `None` when it is selected.
+    pub fn mismatch(&self, alert_labels: &BTreeMap<String, String>) -> Option<String> {
         self.labels
             .iter()
-            .all(|(k, v)| alert_labels.get(k) == Some(v))
+            .find_map(|(name, want)| match alert_labels.get(name) {
+                Some(got) if got == want => None,
+                Some(got) => Some(format!("label {name:?} is {got:?}, not {want:?}")),
+                None => Some(format!("label {name:?} is missing (want {want:?})")),
+            })
     }
 }
 
-/// An incident: an Alertmanager alert's fingerprint and `startsAt`.
+/// An incident: an Alertmanager alert's fingerprint, `startsAt` and labels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Trigger {
@@ -91,6 +121,9 @@ pub struct Trigger {
     pub fingerprint: String,
     /// The alert's `startsAt` (RFC 3339).
     pub starts_at: String,
+    /// The alert's labels, checked against `spec.match.labels` before acting.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl std::fmt::Display for Trigger {
@@ -178,6 +211,9 @@ pub enum ReportResult {
     },
     /// Skipped: within the cooldown for this long still.
     CoolingDown(Duration),
+    /// Not acted on: the trigger's labels do not match `spec.match.labels`; why (the first
+    /// label that differs).
+    NotMatched(String),
 }
 
 /// Told of each trigger handled (for the healer's audit log). Any `Fn(Report)` is one.
@@ -296,6 +332,26 @@ async fn reconcile(rem: Arc<Remediation>, ctx: Arc<Ctx>) -> Result<Action, Error
     let stamp = rfc3339(now);
     status.observed_trigger = Some(trigger.clone());
     let (report, event) = match plan {
+        Plan::NotMatched { reason, .. } => {
+            let message = format!("trigger {trigger} not acted on: spec.match: {reason}");
+            set_condition(
+                &mut status.conditions,
+                "Acting",
+                false,
+                "NotMatched",
+                &message,
+                &stamp,
+            );
+            patch_status(&api, &name, &namespace, &status).await?;
+            let event = Event {
+                type_: EventType::Normal,
+                reason: "NotMatched".into(),
+                note: Some(truncate(&message, 1024)),
+                action: "Remediate".into(),
+                secondary: None,
+            };
+            (ReportResult::NotMatched(reason), event)
+        }
         Plan::CoolingDown { remaining, .. } => {
             let message = format!(
                 "trigger {trigger} skipped: within the cooldown for {} more",
@@ -454,6 +510,8 @@ async fn patch_status(
 /// What to do for a Remediation now.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Plan {
+    /// Do not act: the trigger's labels do not match `spec.match`, for this reason.
+    NotMatched { trigger: Trigger, reason: String },
     /// Skip the trigger: within the cooldown.
     CoolingDown {
         trigger: Trigger,
@@ -469,7 +527,9 @@ pub(crate) enum Plan {
 impl Plan {
     fn trigger(&self) -> &Trigger {
         match self {
-            Plan::CoolingDown { trigger, .. } | Plan::Act { trigger, .. } => trigger,
+            Plan::NotMatched { trigger, .. }
+            | Plan::CoolingDown { trigger, .. }
+            | Plan::Act { trigger, .. } => trigger,
         }
     }
 }
@@ -480,6 +540,9 @@ pub(crate) fn plan(rem: &Remediation, now: chrono::DateTime<chrono::Utc>) -> Opt
     let status = rem.status.clone().unwrap_or_default();
     if status.observed_trigger.as_ref() == Some(&trigger) {
         return None;
+    }
+    if let Some(reason) = rem.spec.match_.mismatch(&trigger.labels) {
+        return Some(Plan::NotMatched { trigger, reason });
     }
     let cooldown = match rem.spec.cooldown.as_deref().map(humantime::parse_duration) {
         None => None,
@@ -530,6 +593,7 @@ fn scoped(actions: &[KubeAction], namespace: &str) -> Result<Vec<KubeAction>, St
                 KubeAction::RolloutRestart(d) | KubeAction::Rollback(d) => &mut d.namespace,
                 KubeAction::Scale(s) => &mut s.namespace,
                 KubeAction::PatchConfigmap(c) => &mut c.namespace,
+                KubeAction::TriggerRemediation(t) => &mut t.namespace,
             };
             match slot {
                 Some(other) if other != namespace => Err(format!(
@@ -659,7 +723,8 @@ mod tests {
                 "match": {"labels": {"service": "shop"}},
                 "actions": [{"rollout_restart": {"deployment": "shop"}}, {"scale": {"deployment": "shop", "by": 1}}],
                 "cooldown": "10m",
-                "trigger": {"fingerprint": "f1", "startsAt": "2026-02-01T09:58:00Z"}
+                "trigger": {"fingerprint": "f1", "startsAt": "2026-02-01T09:58:00Z",
+                            "labels": {"service": "shop", "severity": "page"}}
             },
             "status": status
         }))
@@ -686,20 +751,64 @@ mod tests {
 
     #[test]
     fn an_observed_trigger_or_none_does_nothing() {
-        let observed = base(
-            json!({"observedTrigger": {"fingerprint": "f1", "startsAt": "2026-02-01T09:58:00Z"}}),
-        );
+        let observed = base(json!({"observedTrigger": {
+            "fingerprint": "f1", "startsAt": "2026-02-01T09:58:00Z",
+            "labels": {"service": "shop", "severity": "page"}}}));
         assert_eq!(plan(&observed, at("2026-02-01T10:00:00Z")), None);
         let mut quiet = base(json!(null));
         quiet.spec.trigger = None;
         assert_eq!(plan(&quiet, at("2026-02-01T10:00:00Z")), None);
         // Same fingerprint, new startsAt: a new incident.
-        let again = base(
-            json!({"observedTrigger": {"fingerprint": "f1", "startsAt": "2026-01-01T00:00:00Z"}}),
-        );
+        let again = base(json!({"observedTrigger": {
+            "fingerprint": "f1", "startsAt": "2026-01-01T00:00:00Z",
+            "labels": {"service": "shop", "severity": "page"}}}));
         assert!(matches!(
             plan(&again, at("2026-02-01T10:00:00Z")),
             Some(Plan::Act { .. })
+        ));
+    }
+
+    #[test]
+    fn a_trigger_whose_labels_do_not_match_is_not_acted_on() {
+        let now = at("2026-02-01T10:00:00Z");
+        let with_labels = |labels: serde_json::Value| {
+            let mut rem = base(json!(null));
+            rem.spec.trigger.as_mut().unwrap().labels = serde_json::from_value(labels).unwrap();
+            rem
+        };
+        let Some(Plan::NotMatched { trigger, reason }) =
+            plan(&with_labels(json!({"service": "cart"})), now)
+        else {
+            panic!()
+        };
+        assert_eq!(trigger.fingerprint, "f1");
+        assert_eq!(reason, r#"label "service" is "cart", not "shop""#);
+        assert!(matches!(
+            plan(&with_labels(json!({})), now),
+            Some(Plan::NotMatched { reason, .. }) if reason == r#"label "service" is missing (want "shop")"#
+        ));
+        // Not matching wins over the cooldown: it is not this Remediation's incident.
+        let mut cooling = with_labels(json!({"service": "cart"}));
+        cooling.status = Some(
+            serde_json::from_value(json!({"lastAction": {
+                "time": "2026-02-01T09:59:00Z", "succeeded": true, "summaries": [],
+                "trigger": {"fingerprint": "f0", "startsAt": "2026-02-01T09:00:00Z"}}}))
+            .unwrap(),
+        );
+        assert!(matches!(plan(&cooling, now), Some(Plan::NotMatched { .. })));
+        // Once observed, a not-matched trigger is not evaluated again.
+        let mut observed = with_labels(json!({"service": "cart"}));
+        observed.status = Some(RemediationStatus {
+            observed_trigger: observed.spec.trigger.clone(),
+            ..Default::default()
+        });
+        assert_eq!(plan(&observed, now), None);
+        // An empty spec.match matches every trigger, labelled or not.
+        let mut any = with_labels(json!({}));
+        any.spec.match_ = AlertMatch::default();
+        assert!(matches!(
+            plan(&any, now),
+            Some(Plan::Act { actions: Ok(_), .. })
         ));
     }
 
@@ -812,6 +921,26 @@ mod tests {
         assert!(!m.matches(&alert(&[("service", "shop")])));
         assert!(!m.matches(&alert(&[("service", "shop"), ("severity", "ticket")])));
         assert!(AlertMatch::default().matches(&alert(&[])));
+        assert!(AlertMatch::default().matches(&alert(&[("service", "cart")])));
+        // The first label (by name) that differs is named.
+        assert_eq!(
+            m.mismatch(&alert(&[("severity", "ticket")])).as_deref(),
+            Some(r#"label "service" is missing (want "shop")"#)
+        );
+        assert_eq!(
+            m.mismatch(&alert(&[("service", "shop"), ("severity", "ticket")]))
+                .as_deref(),
+            Some(r#"label "severity" is "ticket", not "page""#)
+        );
+        assert_eq!(
+            m.mismatch(&alert(&[("service", "Shop"), ("severity", "page")]))
+                .as_deref(),
+            Some(r#"label "service" is "Shop", not "shop""#)
+        );
+        assert_eq!(
+            m.mismatch(&alert(&[("service", "shop"), ("severity", "page")])),
+            None
+        );
     }
 
     #[test]

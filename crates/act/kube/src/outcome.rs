@@ -13,7 +13,8 @@ pub struct Outcome {
     pub action: String,
     /// The namespace acted in.
     pub namespace: String,
-    /// The object acted on, `deployment/shop` or `configmap/shop-flags`.
+    /// The object acted on, `deployment/shop`, `configmap/shop-flags` or
+    /// `remediation/shop-restart`.
     pub target: String,
     /// Whether a change was sent (false: the object already was as asked, nothing was sent).
     pub changed: bool,
@@ -69,5 +70,18 @@ pub enum Change {
         unchanged_keys: Vec<String>,
         /// The previous values of the changed keys (what an undo would set back).
         before: BTreeMap<String, String>,
+    },
+    /// `trigger_remediation`.
+    TriggerRemediation {
+        /// The fingerprint written to `spec.trigger`.
+        fingerprint: String,
+        /// The `startsAt` written.
+        starts_at: String,
+        /// The labels written.
+        labels: BTreeMap<String, String>,
+        /// The fingerprint of the trigger it replaced, if the Remediation had one.
+        previous_fingerprint: Option<String>,
+        /// The `startsAt` of the trigger it replaced.
+        previous_starts_at: Option<String>,
     },
 }

@@ -1,4 +1,4 @@
-//! The four actions, run by kube's real client against a loopback server answering with
+//! The five actions, run by kube's real client against a loopback server answering with
 //! recorded API responses (`tests/fixtures/`, written from the published Kubernetes API
 //! reference: see `common/mod.rs`). Each test checks the exact requests sent.
 
@@ -17,6 +17,13 @@ const DEPLOYMENT: &str = "/apis/apps/v1/namespaces/prod/deployments/shop";
 const SCALE: &str = "/apis/apps/v1/namespaces/prod/deployments/shop/scale";
 const REPLICASETS: &str = "/apis/apps/v1/namespaces/prod/replicasets";
 const CONFIGMAP: &str = "/api/v1/namespaces/prod/configmaps/shop-flags";
+const REMEDIATION: &str =
+    "/apis/heal.ballast.dev/v1alpha1/namespaces/prod/remediations/shop-restart";
+
+/// The healer's action once its templates are filled from the alert.
+const TRIGGER: &str = r#"{"trigger_remediation": {"name": "shop-restart",
+    "fingerprint": "a1b2c3d4e5f60718", "starts_at": "2026-02-01T09:58:00Z",
+    "labels": {"alertname": "ShopLatencyHigh", "service": "shop", "severity": "page"}}}"#;
 
 fn action(json: &str) -> KubeAction {
     serde_json::from_str(json).unwrap()
@@ -506,6 +513,129 @@ async fn an_answer_without_the_values_set_is_an_error() {
 }
 
 #[tokio::test]
+async fn trigger_remediation_merge_patches_spec_trigger_replacing_the_labels() {
+    let server = ApiServer::start(vec![
+        (
+            "GET",
+            REMEDIATION,
+            vec![Fixture(200, "remediation-shop-restart.json")],
+        ),
+        (
+            "PATCH",
+            REMEDIATION,
+            vec![Fixture(200, "remediation-shop-restart-triggered.json")],
+        ),
+    ])
+    .await;
+    let outcome = server.kube().await.run(&action(TRIGGER)).await.unwrap();
+    assert_eq!(
+        server.calls(),
+        [format!("GET {REMEDIATION}"), format!("PATCH {REMEDIATION}")]
+    );
+    let patch = &server.requests()[1];
+    assert_patch_params(patch, "application/merge-patch+json");
+    // The previous trigger's `instance` label is removed (a merge patch would keep it).
+    assert_eq!(
+        patch.json(),
+        json!({"spec": {"trigger": {
+            "fingerprint": "a1b2c3d4e5f60718",
+            "startsAt": "2026-02-01T09:58:00Z",
+            "labels": {"alertname": "ShopLatencyHigh", "service": "shop", "severity": "page",
+                       "instance": null},
+        }}})
+    );
+    assert!(outcome.changed);
+    assert_eq!(
+        (
+            outcome.action.as_str(),
+            outcome.namespace.as_str(),
+            outcome.target.as_str()
+        ),
+        ("trigger_remediation", "prod", "remediation/shop-restart")
+    );
+    assert_eq!(
+        outcome.summary,
+        "triggered remediation prod/shop-restart: a1b2c3d4e5f60718@2026-02-01T09:58:00Z \
+         (was 99aa88bb77cc66dd@2026-01-31T22:10:00Z)"
+    );
+    assert_eq!(
+        outcome.change,
+        Change::TriggerRemediation {
+            fingerprint: "a1b2c3d4e5f60718".into(),
+            starts_at: "2026-02-01T09:58:00Z".into(),
+            labels: [
+                ("alertname".to_string(), "ShopLatencyHigh".to_string()),
+                ("service".to_string(), "shop".to_string()),
+                ("severity".to_string(), "page".to_string()),
+            ]
+            .into(),
+            previous_fingerprint: Some("99aa88bb77cc66dd".into()),
+            previous_starts_at: Some("2026-01-31T22:10:00Z".into()),
+        }
+    );
+}
+
+#[tokio::test]
+async fn trigger_remediation_refuses_a_missing_remediation_with_the_api_message() {
+    let server = ApiServer::start(vec![(
+        "GET",
+        REMEDIATION,
+        vec![Fixture(404, "status-404-remediation.json")],
+    )])
+    .await;
+    let err = server.kube().await.run(&action(TRIGGER)).await.unwrap_err();
+    assert_eq!(err.status_code(), Some(404));
+    assert_eq!(
+        err.to_string(),
+        "get remediations.heal.ballast.dev prod/shop-restart: 404 NotFound: \
+         remediations.heal.ballast.dev \"shop-restart\" not found"
+    );
+    // Nothing is created or patched.
+    assert_eq!(server.calls(), [format!("GET {REMEDIATION}")]);
+}
+
+#[tokio::test]
+async fn trigger_remediation_with_the_same_trigger_sends_nothing_and_checks_the_answer() {
+    let server = ApiServer::start(vec![(
+        "GET",
+        REMEDIATION,
+        vec![Fixture(200, "remediation-shop-restart-triggered.json")],
+    )])
+    .await;
+    let outcome = server.kube().await.run(&action(TRIGGER)).await.unwrap();
+    assert!(!outcome.changed);
+    assert_eq!(server.calls(), [format!("GET {REMEDIATION}")]);
+    let Change::TriggerRemediation {
+        previous_fingerprint,
+        ..
+    } = &outcome.change
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(previous_fingerprint.as_deref(), Some("a1b2c3d4e5f60718"));
+
+    // An answer still holding the old trigger: the change did not take as asked.
+    let server = ApiServer::start(vec![
+        (
+            "GET",
+            REMEDIATION,
+            vec![Fixture(200, "remediation-shop-restart.json")],
+        ),
+        (
+            "PATCH",
+            REMEDIATION,
+            vec![Fixture(200, "remediation-shop-restart.json")],
+        ),
+    ])
+    .await;
+    let err = server.kube().await.run(&action(TRIGGER)).await.unwrap_err();
+    assert!(
+        err.to_string().contains("does not hold the trigger set"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn invalid_actions_send_nothing() {
     let server = ApiServer::start(vec![]).await;
     let err = server
@@ -515,6 +645,20 @@ async fn invalid_actions_send_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    // A template the healer left unfilled is refused before any request.
+    let err = server
+        .kube()
+        .await
+        .run(&action(
+            r#"{"trigger_remediation": {"name": "shop-restart", "fingerprint": "f", "starts_at": "{{ startsAt }}"}}"#,
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid action trigger_remediation: starts_at"),
+        "{err}"
+    );
     assert!(server.requests().is_empty());
 }
 

@@ -97,6 +97,16 @@ async fn a_new_trigger_runs_the_actions_then_patches_status_and_records_an_event
         ("prod", "shop-restart")
     );
     assert_eq!(report.trigger.fingerprint, "a1b2c3d4e5f60718");
+    // The trigger's labels carry every label of the (non-empty) spec.match, and one more.
+    assert_eq!(
+        report.trigger.labels,
+        [
+            ("alertname".to_string(), "ShopLatencyHigh".to_string()),
+            ("service".to_string(), "shop".to_string()),
+            ("severity".to_string(), "page".to_string()),
+        ]
+        .into()
+    );
     let ReportResult::Succeeded(outcomes) = &report.result else {
         panic!("{report:?}")
     };
@@ -212,4 +222,82 @@ async fn a_failing_action_ends_failed_with_a_warning_event() {
     let event: Event = strict(&requests.last().unwrap().body);
     assert_eq!(event.type_.as_deref(), Some("Warning"));
     assert_eq!(event.reason.as_deref(), Some("RemediationFailed"));
+}
+
+#[tokio::test]
+async fn a_trigger_whose_labels_do_not_match_is_not_acted_on() {
+    // spec.match wants service=shop; the trigger's alert is service=cart.
+    let server = ApiServer::start(vec![
+        (
+            "GET",
+            REMEDIATIONS,
+            vec![Fixture(200, "remediations-not-matched.json")],
+        ),
+        ("WATCH", REMEDIATIONS, vec![HoldWatch]),
+        (
+            "PATCH",
+            STATUS,
+            vec![Fixture(200, "remediation-status.json")],
+        ),
+        (
+            "GET",
+            DEPLOYMENT,
+            vec![Fixture(200, "deployment-shop.json")],
+        ),
+        (
+            "PATCH",
+            DEPLOYMENT,
+            vec![Fixture(200, "deployment-shop-restarted.json")],
+        ),
+        ("POST", EVENTS, vec![Fixture(201, "event-created.json")]),
+    ])
+    .await;
+    let report = run_once(&server).await;
+    assert_eq!(report.trigger.fingerprint, "0f1e2d3c4b5a6978");
+    assert_eq!(
+        report.result,
+        ReportResult::NotMatched(r#"label "service" is "cart", not "shop""#.into())
+    );
+    // No action ran: one status patch, then the Event.
+    assert_eq!(
+        server.calls(),
+        [
+            format!("GET {REMEDIATIONS}"),
+            format!("PATCH {STATUS}"),
+            format!("POST {EVENTS}"),
+        ]
+    );
+    let requests: Vec<Recorded> = server
+        .requests()
+        .into_iter()
+        .filter(|r| !r.is_watch())
+        .collect();
+    let status = status_patch(&requests[1]);
+    let acting = condition(&status, "Acting");
+    assert_eq!(
+        (acting.status.as_str(), acting.reason.as_str()),
+        ("False", "NotMatched")
+    );
+    assert!(
+        acting
+            .message
+            .contains(r#"label "service" is "cart", not "shop""#),
+        "{}",
+        acting.message
+    );
+    // Observed, so it is not evaluated again; nothing counted as a run.
+    assert_eq!(status.observed_trigger.as_ref(), Some(&report.trigger));
+    assert_eq!(status.attempts, 0);
+    assert_eq!(status.last_action, None);
+    assert!(status.conditions.iter().all(|c| c.type_ == "Acting"));
+
+    let event: Event = strict(&requests[2].body);
+    assert_eq!(event.type_.as_deref(), Some("Normal"));
+    assert_eq!(event.reason.as_deref(), Some("NotMatched"));
+    assert_eq!(event.action.as_deref(), Some("Remediate"));
+    let note = event.note.unwrap();
+    assert!(
+        note.contains("0f1e2d3c4b5a6978") && note.contains(r#""service""#),
+        "{note}"
+    );
 }

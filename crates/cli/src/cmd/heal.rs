@@ -228,6 +228,7 @@ async fn operator(
             ReportResult::Succeeded(o) => ("succeeded", o.clone(), None),
             ReportResult::Failed { outcomes, error } => ("failed", outcomes.clone(), Some(error.clone())),
             ReportResult::CoolingDown(left) => ("cooling_down", Vec::new(), Some(format!("{}s of cooldown left", left.as_secs()))),
+            ReportResult::NotMatched(why) => ("not_matched", Vec::new(), Some(why.clone())),
         };
         let value = serde_json::json!({
             "event": "remediation",
