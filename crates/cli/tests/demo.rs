@@ -40,7 +40,10 @@ fn demo_passing(extra: &[&str], dir: &std::path::Path) -> (Option<i32>, serde_js
     if !only_latency_failed {
         return first;
     }
-    eprintln!("a latency clause failed; running the demo once more. The first run:\n{}", first.2);
+    eprintln!(
+        "a latency clause failed; running the demo once more. The first run:\n{}",
+        first.2
+    );
     demo(extra, dir)
 }
 

@@ -46,7 +46,10 @@ async fn spawn(args: &[String], wait_for: Option<u16>) -> Child {
         .unwrap();
     if let Some(p) = wait_for {
         until("the port to listen", Duration::from_secs(30), async || {
-            tokio::net::TcpStream::connect(("127.0.0.1", p)).await.ok().map(|_| ())
+            tokio::net::TcpStream::connect(("127.0.0.1", p))
+                .await
+                .ok()
+                .map(|_| ())
         })
         .await;
     }
@@ -81,8 +84,16 @@ async fn alertmanager_pair(dir: &Path, webhook: &str) -> (Server, Server) {
             "--cluster.settle-timeout=1s".to_string(),
         ];
         async move {
-            let server = Server::start("prometheus-alertmanager", &args, Port::Log(prometheus_listening), Duration::from_secs(60)).await;
-            server.wait_http_ok("/-/ready", Duration::from_secs(60)).await;
+            let server = Server::start(
+                "prometheus-alertmanager",
+                &args,
+                Port::Log(prometheus_listening),
+                Duration::from_secs(60),
+            )
+            .await;
+            server
+                .wait_http_ok("/-/ready", Duration::from_secs(60))
+                .await;
             server
         }
     };
@@ -91,7 +102,10 @@ async fn alertmanager_pair(dir: &Path, webhook: &str) -> (Server, Server) {
 }
 
 async fn query(prom: &str, q: &str) -> Vec<Value> {
-    let url = format!("{prom}/api/v1/query?query={}", ballast_slo::promql::url_encode(q));
+    let url = format!(
+        "{prom}/api/v1/query?query={}",
+        ballast_slo::promql::url_encode(q)
+    );
     let Ok(text) = ballast_http::get_once(&url, Duration::from_secs(5)).await else {
         return vec![];
     };
@@ -108,7 +122,10 @@ fn audit(dir: &Path) -> Vec<Value> {
 }
 
 fn first(audit: &[Value], event: &str) -> Option<f64> {
-    audit.iter().find(|r| r["event"] == event).and_then(|r| r["unix"].as_f64())
+    audit
+        .iter()
+        .find(|r| r["event"] == event)
+        .and_then(|r| r["unix"].as_f64())
 }
 
 async fn until<T>(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
@@ -117,13 +134,19 @@ async fn until<T>(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> O
         if let Some(v) = probe().await {
             return v;
         }
-        assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
+        assert!(
+            start.elapsed() < limit,
+            "{what} did not happen within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
 fn unix_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 struct Rig {
@@ -169,7 +192,11 @@ fn slo_rules(d: &Path, slo: &str) {
         .arg(d.join("rules.yaml"))
         .output()
         .unwrap();
-    assert!(rules.status.success(), "{}", String::from_utf8_lossy(&rules.stderr));
+    assert!(
+        rules.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rules.stderr)
+    );
 }
 
 async fn rig_rest(dir: TempDir, target: &str, policy: &str, heal_port: u16) -> Rig {
@@ -193,7 +220,11 @@ async fn rig_rest(dir: TempDir, target: &str, policy: &str, heal_port: u16) -> R
     let heal = Server::try_start_with_env(
         BALLAST,
         &s(&["heal", "serve", "-c", d.join("heal.yaml").to_str().unwrap()]),
-        &[("HEAL_TOKEN", HEAL_TOKEN), ("SHOP_ADMIN_TOKEN", SHOP_TOKEN), ("GO_ADMIN_TOKEN", GO_TOKEN)],
+        &[
+            ("HEAL_TOKEN", HEAL_TOKEN),
+            ("SHOP_ADMIN_TOKEN", SHOP_TOKEN),
+            ("GO_ADMIN_TOKEN", GO_TOKEN),
+        ],
         Port::Proc,
         Duration::from_secs(30),
     )
@@ -212,24 +243,46 @@ async fn rig_rest(dir: TempDir, target: &str, policy: &str, heal_port: u16) -> R
 async fn measure(rig: &Rig, alertname: &str, fault_at: f64) -> Vec<(String, f64)> {
     let prom = rig.prom.url();
     let firing_at = until("the alert firing", Duration::from_secs(120), async || {
-        let r = query(&prom, &format!("ALERTS{{alertname=\"{alertname}\",alertstate=\"firing\"}}")).await;
+        let r = query(
+            &prom,
+            &format!("ALERTS{{alertname=\"{alertname}\",alertstate=\"firing\"}}"),
+        )
+        .await;
         (!r.is_empty()).then(unix_now)
     })
     .await;
     let d = rig.dir.path();
-    let closed = until("the incident closing", Duration::from_secs(180), async || {
-        let log = audit(d);
-        log.iter().find(|r| r["event"] == "closed").cloned()
-    })
+    let closed = until(
+        "the incident closing",
+        Duration::from_secs(180),
+        async || {
+            let log = audit(d);
+            log.iter().find(|r| r["event"] == "closed").cloned()
+        },
+    )
     .await;
-    assert_eq!(closed["outcome"], "recovered", "{:#?}\n{}", audit(d), rig.heal.log());
-    until("the alert resolving", Duration::from_secs(180), async || {
-        let log = audit(d);
-        log.iter().any(|r| r["event"] == "resolved").then_some(())
-    })
+    assert_eq!(
+        closed["outcome"],
+        "recovered",
+        "{:#?}\n{}",
+        audit(d),
+        rig.heal.log()
+    );
+    until(
+        "the alert resolving",
+        Duration::from_secs(180),
+        async || {
+            let log = audit(d);
+            log.iter().any(|r| r["event"] == "resolved").then_some(())
+        },
+    )
     .await;
     let log = audit(d);
-    assert_eq!(log.iter().filter(|r| r["event"] == "act").count(), 1, "one action: {log:#?}");
+    assert_eq!(
+        log.iter().filter(|r| r["event"] == "act").count(),
+        1,
+        "one action: {log:#?}"
+    );
     let deliveries = log.iter().filter(|r| r["event"] == "delivery").count();
     let firing_deliveries = log
         .iter()
@@ -237,7 +290,10 @@ async fn measure(rig: &Rig, alertname: &str, fault_at: f64) -> Vec<(String, f64)
         .count();
     let at = |e: &str| first(&log, e).unwrap_or(f64::NAN) - fault_at;
     let steps = vec![
-        ("alert firing in Prometheus".to_string(), firing_at - fault_at),
+        (
+            "alert firing in Prometheus".to_string(),
+            firing_at - fault_at,
+        ),
         ("delivered, incident opened".to_string(), at("opened")),
         ("action done".to_string(), at("action_done")),
         ("SLI back (recovery verified)".to_string(), at("verified")),
@@ -261,9 +317,25 @@ async fn a_latency_fault_fires_the_burn_rate_alert_and_the_healer_forces_the_fal
         format!("proxies:\n  - {{ name: inventory, listen: \"127.0.0.1:{proxy_port}\", upstream: \"127.0.0.1:{inventory_port}\" }}\n"),
     )
     .unwrap();
-    let _inventory = ballast(&s(&["demo", "inventory", "--bind", &format!("127.0.0.1:{inventory_port}")]), &[]).await;
+    let _inventory = ballast(
+        &s(&[
+            "demo",
+            "inventory",
+            "--bind",
+            &format!("127.0.0.1:{inventory_port}"),
+        ]),
+        &[],
+    )
+    .await;
     let _chaos = spawn(
-        &s(&["chaos", "serve", "--api", &format!("127.0.0.1:{api_port}"), "--config", proxies.to_str().unwrap()]),
+        &s(&[
+            "chaos",
+            "serve",
+            "--api",
+            &format!("127.0.0.1:{api_port}"),
+            "--config",
+            proxies.to_str().unwrap(),
+        ]),
         Some(api_port),
     )
     .await;
@@ -271,9 +343,16 @@ async fn a_latency_fault_fires_the_burn_rate_alert_and_the_healer_forces_the_fal
     // inventory instead of failing over by itself, so only the healer's action helps.
     let shop = ballast(
         &s(&[
-            "demo", "shop", "--bind", &format!("127.0.0.1:{shop_port}"),
-            "--inventory", &format!("http://127.0.0.1:{proxy_port}/"),
-            "--dependency-timeout", "2s", "--admin-token-env", "SHOP_ADMIN_TOKEN",
+            "demo",
+            "shop",
+            "--bind",
+            &format!("127.0.0.1:{shop_port}"),
+            "--inventory",
+            &format!("http://127.0.0.1:{proxy_port}/"),
+            "--dependency-timeout",
+            "2s",
+            "--admin-token-env",
+            "SHOP_ADMIN_TOKEN",
         ]),
         &[("SHOP_ADMIN_TOKEN", SHOP_TOKEN)],
     )
@@ -283,9 +362,23 @@ async fn a_latency_fault_fires_the_burn_rate_alert_and_the_healer_forces_the_fal
     let policy = format!(
         "listen: 127.0.0.1:HEAL_PORT\nauth: {{ bearer_token_env: HEAL_TOKEN }}\nstate_dir: state\nprometheus: PROMETHEUS\npolicies:\n  - name: shop-latency\n    match: {{ labels: {{ alertname: ShopLatencyBurn, severity: page }} }}\n    target: \"{{{{ labels.ballast_service }}}}\"\n    verify: {{ slo: {{ file: slo.yaml, name: latency, window: 10s }}, deadline: 90s, interval: 2s, consecutive: 3 }}\n    actions:\n      - tower: {{ admin: \"http://127.0.0.1:{shop_port}/admin\", token_env: SHOP_ADMIN_TOKEN, fallback: force }}\n      - chaos: {{ api: \"http://127.0.0.1:{api_port}\", proxy: inventory, remove_toxic: slow }}\n"
     );
-    let rig = rig("heal-loop", &format!("127.0.0.1:{shop_port}"), Rules::Slo(slo), &policy).await;
+    let rig = rig(
+        "heal-loop",
+        &format!("127.0.0.1:{shop_port}"),
+        Rules::Slo(slo),
+        &policy,
+    )
+    .await;
     let _load = spawn(
-        &s(&["load", &format!("http://127.0.0.1:{shop_port}/v1/products/7"), "--rate", "40/s", "--duration", "240s", "--no-progress"]),
+        &s(&[
+            "load",
+            &format!("http://127.0.0.1:{shop_port}/v1/products/7"),
+            "--rate",
+            "40/s",
+            "--duration",
+            "240s",
+            "--no-progress",
+        ]),
         None,
     )
     .await;
@@ -293,16 +386,41 @@ async fn a_latency_fault_fires_the_burn_rate_alert_and_the_healer_forces_the_fal
     tokio::time::sleep(Duration::from_secs(12)).await;
     let fault_at = unix_now();
     let added = std::process::Command::new(BALLAST)
-        .args(["chaos", "toxic", "add", "inventory", "--api", &format!("127.0.0.1:{api_port}"), "--name", "slow", "--type", "latency", "--attribute", "latency=400"])
+        .args([
+            "chaos",
+            "toxic",
+            "add",
+            "inventory",
+            "--api",
+            &format!("127.0.0.1:{api_port}"),
+            "--name",
+            "slow",
+            "--type",
+            "latency",
+            "--attribute",
+            "latency=400",
+        ])
         .output()
         .unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     measure(&rig, "ShopLatencyBurn", fault_at).await;
     let log = audit(rig.dir.path());
     let act = log.iter().find(|r| r["event"] == "act").unwrap();
-    assert_eq!(act["action"]["tower"]["fallback"], "force", "the first action did it: {act}");
+    assert_eq!(
+        act["action"]["tower"]["fallback"], "force",
+        "the first action did it: {act}"
+    );
     // The shop really is in forced fallback.
-    let state = ballast_http::get_once(&format!("http://127.0.0.1:{shop_port}/metrics"), Duration::from_secs(5)).await.unwrap();
+    let state = ballast_http::get_once(
+        &format!("http://127.0.0.1:{shop_port}/metrics"),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert!(state.contains("ballast_admin_forced"), "{state}");
 }
 
@@ -313,8 +431,21 @@ async fn a_latency_fault_fires_the_burn_rate_alert_and_the_healer_forces_the_fal
 #[ignore = "run alone by scripts/test.sh"]
 async fn gc_pressure_fires_and_the_healer_raises_gogc_once() {
     let build = TempDir::new("heal-gc-build");
-    let binary = ballast_testkit::go_build(&ballast_testkit::go_program("gcpause"), &build.path().join("go"), "gcpause");
-    let args = s(&["-listen", "127.0.0.1:0", "-token-env", "GO_ADMIN_TOKEN", "-live-mib", "32", "-churn-mib", "16"]);
+    let binary = ballast_testkit::go_build(
+        &ballast_testkit::go_program("gcpause"),
+        &build.path().join("go"),
+        "gcpause",
+    );
+    let args = s(&[
+        "-listen",
+        "127.0.0.1:0",
+        "-token-env",
+        "GO_ADMIN_TOKEN",
+        "-live-mib",
+        "32",
+        "-churn-mib",
+        "16",
+    ]);
     let go = Server::try_start_with_env(
         binary.to_str().unwrap(),
         &args,
@@ -332,8 +463,16 @@ async fn gc_pressure_fires_and_the_healer_raises_gogc_once() {
         "listen: 127.0.0.1:HEAL_PORT\nauth: {{ bearer_token_env: HEAL_TOKEN }}\nstate_dir: state\nprometheus: PROMETHEUS\npolicies:\n  - name: go-gc\n    match: {{ labels: {{ alertname: GoGCPressure }} }}\n    verify: {{ query: 'rate(go_gc_cycles_total[10s])', below: 3, deadline: 90s, interval: 2s, consecutive: 2 }}\n    actions:\n      - go_gc: {{ admin: \"{}/admin\", token_env: GO_ADMIN_TOKEN, percent: 400 }}\n",
         go.url()
     );
-    let rig = rig("heal-gc", &format!("127.0.0.1:{}", go.port), Rules::Raw(rules), &policy).await;
+    let rig = rig(
+        "heal-gc",
+        &format!("127.0.0.1:{}", go.port),
+        Rules::Raw(rules),
+        &policy,
+    )
+    .await;
     measure(&rig, "GoGCPressure", fault_at).await;
-    let metrics = ballast_http::get_once(&format!("{}/metrics", go.url()), Duration::from_secs(5)).await.unwrap();
+    let metrics = ballast_http::get_once(&format!("{}/metrics", go.url()), Duration::from_secs(5))
+        .await
+        .unwrap();
     assert!(metrics.lines().any(|l| l == "go_gogc 400"), "{metrics}");
 }

@@ -415,3 +415,50 @@ fn snippet(text: &str) -> String {
         t.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_specs_are_written_with_the_alerts_values() {
+        let labels = [("deployment".to_string(), "shop".to_string())].into();
+        let values = Values {
+            labels: Some(&labels),
+            annotations: None,
+            fields: [
+                ("fingerprint", "ab12".to_string()),
+                ("startsAt", "2026-12-01T20:00:00Z".to_string()),
+            ]
+            .into(),
+        };
+        let spec = serde_json::json!({"trigger_remediation": {"name": "fix-{{ labels.deployment }}",
+            "fingerprint": "{{ fingerprint }}", "starts_at": "{{ startsAt }}", "labels": {"deployment": "{{ labels.deployment }}"}, "n": 3}});
+        let out = render_strings(&spec, &values).unwrap();
+        assert_eq!(out["trigger_remediation"]["name"], "fix-shop");
+        assert_eq!(
+            out["trigger_remediation"]["starts_at"],
+            "2026-12-01T20:00:00Z"
+        );
+        assert_eq!(out["trigger_remediation"]["labels"]["deployment"], "shop");
+        assert_eq!(out["trigger_remediation"]["n"], 3);
+        let missing =
+            serde_json::json!({"scale": {"deployment": "{{ labels.nope }}", "replicas": 2}});
+        assert!(render_strings(&missing, &values)
+            .unwrap_err()
+            .contains("no label \"nope\""));
+        #[cfg(feature = "kubernetes")]
+        {
+            let action: ballast_kube::KubeAction = serde_json::from_value({
+                let mut o = out.clone();
+                o["trigger_remediation"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("n");
+                o
+            })
+            .unwrap();
+            assert!(action.validate().is_ok(), "{action:?}");
+        }
+    }
+}

@@ -235,6 +235,49 @@ fn credentials(policies: &Policies, listen: SocketAddr) -> Result<server::Creden
     Ok(credentials)
 }
 
+/// What `serve` checks beyond the policy file itself, for `ballast heal check`: every
+/// Kubernetes action against `ballast-kube`'s model (an error), and every environment
+/// variable the policy names that is not set here (a warning each: the machine that
+/// checks is not always the one that serves).
+pub fn preflight(policies: &Policies) -> Result<Vec<String>, Error> {
+    check_kubernetes(policies)?;
+    let mut names: Vec<(String, String)> = Vec::new();
+    match &policies.auth {
+        Some(AuthSpec::BearerTokenEnv(n)) => {
+            names.push(("auth.bearer_token_env".into(), n.clone()))
+        }
+        Some(AuthSpec::Basic { password_env, .. }) => {
+            names.push(("auth.basic.password_env".into(), password_env.clone()))
+        }
+        None => {}
+    }
+    for (i, policy) in policies.policies.iter().enumerate() {
+        for (j, (action, _)) in policy.actions.iter().enumerate() {
+            let at = |field: &str| format!("policies[{i}].actions[{j}].{}.{field}", action.kind());
+            match action {
+                ActionSpec::Http(h) => names.extend(
+                    h.bearer_token_env
+                        .iter()
+                        .map(|n| (at("bearer_token_env"), n.clone())),
+                ),
+                ActionSpec::Restart(r) => {
+                    names.extend(r.token_env.iter().map(|n| (at("token_env"), n.clone())))
+                }
+                ActionSpec::Tower(t) => names.push((at("token_env"), t.token_env.clone())),
+                ActionSpec::GoGc(g) => names.push((at("token_env"), g.token_env.clone())),
+                _ => {}
+            }
+        }
+    }
+    Ok(names
+        .into_iter()
+        .filter(|(_, n)| std::env::var(n).map_or(true, |v| v.is_empty()))
+        .map(|(field, n)| {
+            format!("{field}: the environment variable {n} is not set here; `serve` needs it")
+        })
+        .collect())
+}
+
 /// Checks every Kubernetes action against `ballast-kube`'s model, with the policy's
 /// line; returns how many there are.
 fn check_kubernetes(policies: &Policies) -> Result<usize, Error> {

@@ -119,12 +119,22 @@ pub async fn run(command: HealCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         HealCommand::Check { config } => {
-            let policies = ballast_heal_policy::Policies::load(&config).map_err(|e| InputError(e.to_string()))?;
+            let policies = ballast_heal_policy::Policies::load(&config)
+                .map_err(|e| InputError(e.to_string()))?;
+            let warnings =
+                ballast_heal::preflight(&policies).map_err(|e| InputError(e.to_string()))?;
+            for w in &warnings {
+                eprintln!("warning: {}: {w}", config.display());
+            }
             println!(
                 "{}: {} polic{}, listening on {}, state in {}",
                 config.display(),
                 policies.policies.len(),
-                if policies.policies.len() == 1 { "y" } else { "ies" },
+                if policies.policies.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                },
                 policies.listen,
                 policies.state_dir.display()
             );
@@ -135,13 +145,20 @@ pub async fn run(command: HealCommand) -> anyhow::Result<ExitCode> {
                     p.name,
                     p.line,
                     kinds.join(" → "),
-                    p.verify.as_ref().map(|v| format!("; recovery: {}", v.origin)).unwrap_or_default(),
+                    p.verify
+                        .as_ref()
+                        .map(|v| format!("; recovery: {}", v.origin))
+                        .unwrap_or_default(),
                     if p.dry_run { "; dry run" } else { "" }
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
-        HealCommand::Status { url, token_env, json } => status(&url, token_env.as_deref(), json).await,
+        HealCommand::Status {
+            url,
+            token_env,
+            json,
+        } => status(&url, token_env.as_deref(), json).await,
         HealCommand::Operator {
             kubeconfig,
             namespace,
@@ -157,7 +174,8 @@ async fn status(url: &str, token_env: Option<&str>, json: bool) -> anyhow::Resul
     base.set_path(&format!("{prefix}/status"));
     let auth = match token_env {
         Some(name) => Some(ballast_http::Auth::Bearer(
-            std::env::var(name).map_err(|_| InputError(format!("--token-env: {name} is not set")))?,
+            std::env::var(name)
+                .map_err(|_| InputError(format!("--token-env: {name} is not set")))?,
         )),
         None => None,
     };
@@ -169,16 +187,26 @@ async fn status(url: &str, token_env: Option<&str>, json: bool) -> anyhow::Resul
     .build()?;
     let response = client.get(&base).await?;
     if !response.is_success() {
-        anyhow::bail!("{} answered {}: {}", base, response.status, response.text().trim());
+        anyhow::bail!(
+            "{} answered {}: {}",
+            base,
+            response.status,
+            response.text().trim()
+        );
     }
-    let value: serde_json::Value = serde_json::from_slice(&response.body).context("the healer's status is not JSON")?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&response.body).context("the healer's status is not JSON")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!(
         "healer {}: {} open incident(s), {} deliveries remembered, audit log {}",
-        if value["healthy"].as_bool() == Some(true) { "healthy" } else { "UNHEALTHY (cannot write its state or audit log)" },
+        if value["healthy"].as_bool() == Some(true) {
+            "healthy"
+        } else {
+            "UNHEALTHY (cannot write its state or audit log)"
+        },
         value["open"],
         value["remembered_deliveries"],
         value["audit_log"].as_str().unwrap_or("?")
@@ -212,7 +240,8 @@ async fn operator(
     state_dir: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
     use ballast_kube::operator::{OperatorConfig, Report, ReportResult};
-    std::fs::create_dir_all(state_dir).with_context(|| format!("cannot create {}", state_dir.display()))?;
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
     let audit = std::sync::Mutex::new(ballast_heal::AuditLog::open(state_dir, 64 << 20, 8)?);
     let kube = ballast_kube::KubeConfig {
         kubeconfig,
@@ -222,12 +251,26 @@ async fn operator(
     .build()
     .await
     .map_err(|e| InputError(format!("cannot reach the cluster: {e}")))?;
-    eprintln!("ballast heal operator: reconciling Remediations ({}); audit log {}", if all_namespaces { "every namespace".to_string() } else { format!("namespace {}", kube.namespace()) }, state_dir.join("audit.jsonl").display());
+    eprintln!(
+        "ballast heal operator: reconciling Remediations ({}); audit log {}",
+        if all_namespaces {
+            "every namespace".to_string()
+        } else {
+            format!("namespace {}", kube.namespace())
+        },
+        state_dir.join("audit.jsonl").display()
+    );
     let record = move |report: Report| {
         let (result, outcomes, error) = match &report.result {
             ReportResult::Succeeded(o) => ("succeeded", o.clone(), None),
-            ReportResult::Failed { outcomes, error } => ("failed", outcomes.clone(), Some(error.clone())),
-            ReportResult::CoolingDown(left) => ("cooling_down", Vec::new(), Some(format!("{}s of cooldown left", left.as_secs()))),
+            ReportResult::Failed { outcomes, error } => {
+                ("failed", outcomes.clone(), Some(error.clone()))
+            }
+            ReportResult::CoolingDown(left) => (
+                "cooling_down",
+                Vec::new(),
+                Some(format!("{}s of cooldown left", left.as_secs())),
+            ),
             ReportResult::NotMatched(why) => ("not_matched", Vec::new(), Some(why.clone())),
         };
         let value = serde_json::json!({
@@ -241,7 +284,12 @@ async fn operator(
         });
         println!("{value}");
         if let Ok(mut log) = audit.lock() {
-            if let Err(e) = log.append(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()), &value) {
+            if let Err(e) = log.append(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
+                &value,
+            ) {
                 eprintln!("ballast heal operator: cannot write the audit log: {e}");
             }
         }
@@ -262,10 +310,14 @@ async fn operator(
 
 pub async fn supervise(args: SuperviseArgs) -> anyhow::Result<ExitCode> {
     let token = match &args.token_env {
-        Some(name) => Some(std::env::var(name).map_err(|_| InputError(format!("--token-env: {name} is not set")))?),
+        Some(name) => Some(
+            std::env::var(name)
+                .map_err(|_| InputError(format!("--token-env: {name} is not set")))?,
+        ),
         None => None,
     };
-    let mut service = ballast_heal::supervise::ServiceConfig::new(args.name.clone(), args.argv.clone());
+    let mut service =
+        ballast_heal::supervise::ServiceConfig::new(args.name.clone(), args.argv.clone());
     service.ready_url = args.ready.clone();
     service.ready_timeout = args.ready_timeout;
     service.stop_timeout = args.stop_timeout;
