@@ -11,13 +11,14 @@ use std::time::Duration;
 
 const BALLAST: &str = env!("CARGO_BIN_EXE_ballast");
 
-#[test]
-fn check_names_file_line_and_field_and_exits_2() {
-    let dir = TempDir::new("heal-check");
+/// `ballast heal check` on a policy with `actions`: (exit code, stdout, stderr).
+fn check(dir: &TempDir, actions: &str) -> (Option<i32>, String, String) {
     let path = dir.path().join("heal.yaml");
     std::fs::write(
         &path,
-        "policies:\n  - name: shop\n    match: { labels: { alertname: A } }\n    cooldown: soon\n    actions: [ { exec: { argv: [/bin/sh, -c, reboot] } } ]\n",
+        format!(
+            "policies:\n  - name: shop\n    match: {{ labels: {{ alertname: A }} }}\n{actions}"
+        ),
     )
     .unwrap();
     let out = std::process::Command::new(BALLAST)
@@ -25,40 +26,55 @@ fn check_names_file_line_and_field_and_exits_2() {
         .arg(&path)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_names_file_line_and_field_and_exits_2() {
+    let dir = TempDir::new("heal-check");
+    let (code, _, err) = check(
+        &dir,
+        "    cooldown: soon\n    actions: [ { exec: { argv: [/bin/true] } } ]\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("heal.yaml:4:") && err.contains("cooldown"),
         "{err}"
     );
-    std::fs::write(
-        &path,
-        "policies:\n  - name: shop\n    match: { labels: { alertname: A } }\n    actions: [ { exec: { argv: [/bin/sh, -c, reboot] } } ]\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(BALLAST)
-        .args(["heal", "check", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, _, err) = check(
+        &dir,
+        "    actions: [ { exec: { argv: [/bin/sh, -c, reboot] } } ]\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("heal.yaml:4:") && err.contains("never go through a shell"),
         "{err}"
     );
-    std::fs::write(
-        &path,
-        "policies:\n  - name: shop\n    match: { labels: { alertname: A } }\n    actions: [ { exec: { argv: [/bin/true] } } ]\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(BALLAST)
-        .args(["heal", "check", "-c"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("shop (line 2): exec"));
+    let (code, out, err) = check(&dir, "    actions: [ { exec: { argv: [/bin/true] } } ]\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("shop (line 2): exec"), "{out}");
+    // What serve would refuse, check refuses too: a Kubernetes action that does not fit.
+    let tower = "      - tower: { admin: 'http://127.0.0.1:1/admin', token_env: BALLAST_TEST_UNSET_VAR, fallback: force }\n";
+    let (code, _, err) = check(
+        &dir,
+        &format!("    actions:\n{tower}      - kubernetes: {{ scale: {{ deployment: shop }} }}\n"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("heal.yaml:6") && err.contains("kubernetes"),
+        "{err}"
+    );
+    // A token serve would need, unset on the machine that checks: a warning.
+    let (code, _, err) = check(&dir, &format!("    actions:\n{tower}"));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("BALLAST_TEST_UNSET_VAR is not set here"),
+        "{err}"
+    );
 }
 
 /// Counts calls on `/ok`; `/hang` never answers (the action is in flight when the healer
@@ -194,6 +210,34 @@ async fn a_healer_killed_mid_action_loses_no_record_and_repeats_no_completed_act
             .any(|r| r["event"] == "closed" && r["outcome"] == "exhausted"),
         "{new:#?}"
     );
+    let status = std::process::Command::new(BALLAST)
+        .args(["heal", "status", "--url", &second.url()])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(
+        shown.contains("healer healthy: 0 open incident(s)")
+            && shown.contains("exhausted")
+            && shown.contains("succeeded"),
+        "{shown}"
+    );
+    // And the restart's decision is saved: a third healer would not find the action in
+    // flight.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/state.json")).unwrap())
+            .unwrap();
+    let hung = state["incidents"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|i| i["policy"] == "hung")
+        .unwrap();
+    assert_eq!(hung["phase"]["phase"], "done", "{hung}");
     second.stop().await;
 }
 
