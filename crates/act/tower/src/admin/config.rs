@@ -72,6 +72,14 @@ impl AdminConfig {
                     .into(),
             });
         }
+        if self.token.trim() != self.token {
+            // A header value is read trimmed: a token with spaces or a newline at an end
+            // (a file read whole) could never match.
+            return Err(Error::InvalidConfig {
+                field: "token",
+                message: "begins or ends with whitespace (a newline from a file?); trim it".into(),
+            });
+        }
         let mut breakers = BTreeMap::new();
         for breaker in handles.breakers {
             let name = breaker.name().to_string();

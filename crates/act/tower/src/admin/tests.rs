@@ -299,6 +299,12 @@ fn the_config_needs_a_token_and_distinct_breaker_names() {
         .build(Handles::new())
         .unwrap_err();
     assert!(err.to_string().starts_with("token: is empty"), "{err}");
+    let err = AdminConfig {
+        token: "s3cret\n".into(),
+    }
+    .build(Handles::new())
+    .unwrap_err();
+    assert!(err.to_string().contains("whitespace"), "{err}");
     let a = BreakerConfig {
         name: "db".into(),
         ..Default::default()

@@ -1,4 +1,4 @@
-//! ballast's self-healing controller (*act*): Alertmanager webhooks in, the heal policy's
+//! ballast's self-healing controller (*orchestrator*, as `verify` is): Alertmanager webhooks in, the heal policy's
 //! decisions (`ballast-heal-policy`) carried out, recovery verified with PromQL, and
 //! every decision and action in an append-only audit log.
 //!
