@@ -4,7 +4,7 @@
 # Seeds come from fuzz/seeds/<target>/; the growing corpus stays in fuzz/corpus/ (ignored by git).
 # A crash stops the script with libFuzzer's report and the input in fuzz/artifacts/<target>/.
 #
-#   scripts/fuzz.sh 20          # what CI runs
+#   scripts/fuzz.sh 12          # what CI runs
 #   scripts/fuzz.sh 600         # a longer session; put the figures in docs/RELIABILITY.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
