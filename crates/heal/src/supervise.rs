@@ -234,13 +234,7 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
         .get(axum::http::header::AUTHORIZATION)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    let want = format!("Bearer {token}");
-    given.len() == want.len()
-        && given
-            .iter()
-            .zip(want.as_bytes())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0
+    crate::server::same(given, format!("Bearer {token}").as_bytes())
 }
 
 async fn restart(
