@@ -23,30 +23,39 @@ func main() {
 	workers := rand.New(rand.NewSource(*seed))
 
 	// Workers: about five a second, each living an exponential 2 s on average, so about
-	// ten are alive at any time.
+	// ten are alive at any time. Arrivals and ends are instants on the wall clock, caught
+	// up when the scheduler is late: with relative sleeps a busy machine would stretch every
+	// gap and every life and move the level with the machine's load (a load that eases
+	// during a test looked like growth).
 	go func() {
+		next := time.Now()
 		for {
-			time.Sleep(time.Duration(workers.ExpFloat64() * float64(200*time.Millisecond)))
-			life := time.Duration(workers.ExpFloat64() * float64(2*time.Second))
+			next = next.Add(time.Duration(workers.ExpFloat64() * float64(200*time.Millisecond)))
+			time.Sleep(time.Until(next))
+			end := next.Add(time.Duration(workers.ExpFloat64() * float64(2*time.Second)))
 			go func() {
 				work := make([]byte, 32<<10)
 				work[0] = 1
-				time.Sleep(life)
+				time.Sleep(time.Until(end))
 				_ = work
 			}()
 		}
 	}()
 
-	// The sawtooth: 64 KiB every 50 ms into a buffer that is let go every 10 s.
+	// The sawtooth: a buffer that holds 64 KiB for every 50 ms since its cycle began and
+	// is let go every 10 s, by the wall clock (as the workers are).
 	go func() {
+		const step, cycle = 50 * time.Millisecond, 10 * time.Second
 		var buffer [][]byte
-		started := time.Now()
+		began := time.Now()
 		for {
-			time.Sleep(50 * time.Millisecond)
-			buffer = append(buffer, make([]byte, 64<<10))
-			if time.Since(started) > 10*time.Second {
+			time.Sleep(step)
+			for time.Since(began) >= cycle {
 				buffer = nil
-				started = time.Now()
+				began = began.Add(cycle)
+			}
+			for due := int(time.Since(began) / step); len(buffer) < due; {
+				buffer = append(buffer, make([]byte, 64<<10))
 			}
 		}
 	}()
