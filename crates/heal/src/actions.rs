@@ -136,7 +136,10 @@ impl Actions {
         let service = render(&r.service, values)?;
         let mut url = parse_url(&r.supervisor)?;
         let prefix = url.path().trim_end_matches('/').to_string();
-        url.set_path(&format!("{prefix}/restart/{}", percent(&service)));
+        url.set_path(&format!(
+            "{prefix}/restart/{}",
+            ballast_spec::encode_component(&service)
+        ));
         let mut request = Request::new(http::Method::POST, url).repeatable(false);
         if let Some(env) = &r.token_env {
             request = request.header("authorization", &format!("Bearer {}", self.secret(env)?));
@@ -164,7 +167,7 @@ impl Actions {
             u.set_path(&format!("{prefix}{path}"));
             Ok(u)
         };
-        let proxy = percent(&c.proxy);
+        let proxy = ballast_spec::encode_component(&c.proxy);
         let (request, what) = if let Some(toxic) = &c.add_toxic {
             (
                 Request::new(
@@ -185,7 +188,10 @@ impl Actions {
             (
                 Request::new(
                     http::Method::DELETE,
-                    join(format!("/proxies/{proxy}/toxics/{}", percent(name)))?,
+                    join(format!(
+                        "/proxies/{proxy}/toxics/{}",
+                        ballast_spec::encode_component(name)
+                    ))?,
                 ),
                 format!("removed toxic {name} from proxy {}", c.proxy),
             )
@@ -401,10 +407,6 @@ fn parse_url(text: &str) -> Result<url::Url, String> {
         )),
         Err(e) => Err(format!("{text:?} is not a URL: {e}")),
     }
-}
-
-fn percent(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn snippet(text: &str) -> String {

@@ -274,3 +274,59 @@ async fn a_policy_that_cannot_work_does_not_start() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_admits_only_the_configured_user_and_password() {
+    std::env::set_var("BALLAST_HEAL_TEST_PASSWORD", "pa55");
+    let dir = TempDir::new("heal-basic");
+    let (url, counts) = counter().await;
+    let path = policy(
+        &dir,
+        &format!("      - http: {{ url: \"{url}/act\" }}\n"),
+        "",
+    );
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "auth: { bearer_token_env: BALLAST_HEAL_TEST_TOKEN }",
+        "auth: { basic: { username: alertmanager, password_env: BALLAST_HEAL_TEST_PASSWORD } }",
+    );
+    assert!(text.contains("basic:"));
+    std::fs::write(&path, text).unwrap();
+    let healer = ballast_heal::HealConfig::new(&path).build().await.unwrap();
+    let addr = healer.addr();
+    let client = reqwest::Client::new();
+    let send = |user: &str, password: &str, fingerprint: &str| {
+        client
+            .post(format!("http://{addr}/webhook"))
+            .basic_auth(user, Some(password))
+            .header("content-type", "application/json")
+            .body(body(fingerprint, "2026-12-01T20:00:00Z", "firing"))
+            .send()
+    };
+    for (user, password) in [
+        ("alertmanager", "wrong"),
+        ("someone", "pa55"),
+        ("alertmanager", "pa55 "),
+        ("alertmanager", ""),
+    ] {
+        let answer = send(user, password, "b0").await.unwrap();
+        assert!(
+            matches!(answer.status().as_u16(), 401 | 403),
+            "{user}:{password:?} → {}",
+            answer.status()
+        );
+    }
+    // A bearer token is not basic auth.
+    let bearer = client
+        .post(format!("http://{addr}/webhook"))
+        .bearer_auth("pa55")
+        .body(body("b0", "2026-12-01T20:00:00Z", "firing"))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(bearer.status().as_u16(), 401 | 403));
+    assert_eq!(counts[0].load(Ordering::SeqCst), 0);
+    let answer = send("alertmanager", "pa55", "b1").await.unwrap();
+    assert_eq!(answer.status(), 200);
+    eventually("the action", || counts[0].load(Ordering::SeqCst) == 1).await;
+    healer.shutdown().await;
+}

@@ -104,10 +104,8 @@ impl Template {
                         Filter::Json => {
                             out.push_str(&serde_json::Value::String(value.clone()).to_string())
                         }
-                        Filter::Url => out.push_str(
-                            &url::form_urlencoded::byte_serialize(value.as_bytes())
-                                .collect::<String>(),
-                        ),
+                        // Not form encoding: its `+` for a space is a plus sign in a path.
+                        Filter::Url => out.push_str(&ballast_spec::encode_component(value)),
                     }
                 }
             }
@@ -183,7 +181,12 @@ mod tests {
         let u = Template::parse("/restart?svc={{ labels.service | url }}").unwrap();
         assert_eq!(
             u.render(&values(&labels)).unwrap(),
-            "/restart?svc=shop+%22a%22%26b"
+            "/restart?svc=shop%20%22a%22%26b"
+        );
+        let path = Template::parse("/services/{{ labels.service | url }}/scale").unwrap();
+        assert_eq!(
+            path.render(&values(&labels)).unwrap(),
+            "/services/shop%20%22a%22%26b/scale"
         );
         assert!(Template::parse("plain").unwrap().is_plain());
     }
