@@ -208,6 +208,12 @@ async fn capture_top_flame_diff_and_attribute_a_contended_mutex() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(std::fs::read_to_string(&diff).unwrap().contains("<svg"));
+    // The earlier profile's shape goes beside it.
+    let before_side = std::fs::read_to_string(dir.join("diff.before.svg")).unwrap();
+    assert!(
+        before_side.contains("the before profile"),
+        "{before_side:.300}"
+    );
 
     // Attribution names the mutex as the blocking dimension's cause: exit 1 (critical).
     let html = dir.join("attribution.html");

@@ -156,8 +156,11 @@ async fn exec_is_killed_at_its_timeout() {
     panic!("the timed-out program still runs");
 }
 
+/// Method, path and query, headers, body.
+type Recorded = (Method, String, HeaderMap, String);
+
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(Method, String, HeaderMap, String)>>>);
+struct Seen(Arc<Mutex<Vec<Recorded>>>);
 
 /// A server that records every request and answers 200.
 async fn recorder() -> (String, Seen) {

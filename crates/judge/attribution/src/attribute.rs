@@ -136,6 +136,9 @@ pub struct Evidence {
     pub value: i64,
     /// The dimension's total.
     pub total: i64,
+    /// The unit of `value` and `total` (the sample type's: `nanoseconds`, `bytes`,
+    /// `count`, `goroutines`).
+    pub unit: String,
     /// How many samples (goroutines, for goroutines) make up the value.
     pub samples: i64,
     /// Per second of the window, when known: cores, bytes/s, goroutines blocked.
@@ -502,6 +505,14 @@ fn format_rate(src: &Source, rate: Option<f64>) -> String {
     }
 }
 
+/// A value with its unit: pprof's form for time and bytes, else the number and the unit.
+fn shown(v: i64, unit: &str) -> String {
+    match unit {
+        "nanoseconds" | "bytes" | "count" => crate::format_value(v, unit),
+        _ => format!("{v} {unit}"),
+    }
+}
+
 pub(crate) fn human_bytes(v: f64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut v = v;
@@ -757,6 +768,7 @@ fn states_finding(
             stack: c.stack,
             value,
             total,
+            unit: "goroutines".into(),
             samples: value,
             rate: None,
         },
@@ -812,9 +824,12 @@ pub fn attribute(view: &CaptureView<'_>, rules: &RuleSet) -> Attribution {
             let Some(severity) = severity(rule, &c.metrics) else {
                 continue;
             };
+            let unit = src.sample_type.unit.as_str();
             let mut detail = vec![format!(
-                "{} profile, {} {} of {} total",
-                src.name, c.value, src.sample_type.unit, src.total
+                "{} profile, {} of {} total",
+                src.name,
+                shown(c.value, unit),
+                shown(src.total, unit)
             )];
             if let Some(w) = src.window {
                 detail.push(format!("window {w:.1} s"));
@@ -832,6 +847,7 @@ pub fn attribute(view: &CaptureView<'_>, rules: &RuleSet) -> Attribution {
                     stack: c.stack,
                     value: c.value,
                     total: src.total,
+                    unit: src.sample_type.unit.clone(),
                     samples: c.samples,
                     rate: c.metrics.rate,
                     detail: detail.join("; "),

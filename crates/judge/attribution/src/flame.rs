@@ -106,9 +106,81 @@ pub fn diff_svg(
     String::from_utf8(out).map_err(|e| Error::Flame(e.to_string()))
 }
 
+/// The other half of a differential flame graph: the shape of `before`, each frame blue
+/// where it shrank and red where it grew by `after` (scaled to `before`'s total). Code that
+/// vanished has no width in [`diff_svg`]'s picture, which draws `after`; here it keeps its
+/// width, so a removed cache or a path a fix no longer takes is seen too.
+pub fn diff_svg_before(
+    before: &[(String, i64)],
+    after: &[(String, i64)],
+    options_: &FlameOptions,
+) -> Result<String, Error> {
+    let before = lines(before).join("\n");
+    let after = lines(after).join("\n");
+    if before.is_empty() {
+        return Ok(empty_svg(options_));
+    }
+    // inferno draws its second input and colours by second − first: handed (after,
+    // before), a frame that shrank from before to after comes out "grown", so the hues are
+    // swapped back.
+    let mut merged = Vec::new();
+    let diff_options = inferno::differential::Options {
+        normalize: !after.is_empty(),
+        ..Default::default()
+    };
+    inferno::differential::from_readers(
+        diff_options,
+        after.as_bytes(),
+        before.as_bytes(),
+        &mut merged,
+    )
+    .map_err(|e| Error::Flame(e.to_string()))?;
+    let merged = String::from_utf8(merged).map_err(|e| Error::Flame(e.to_string()))?;
+    let mut opt = options(options_);
+    opt.negate_differentials = true;
+    let mut out = Vec::new();
+    flamegraph::from_lines(&mut opt, merged.lines(), &mut out)
+        .map_err(|e| Error::Flame(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| Error::Flame(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fill_of(svg: &str, frame: &str) -> (u8, u8, u8) {
+        let c = svg
+            .split(&format!("<title>{frame}"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no frame {frame}"))
+            .split("fill=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .to_string();
+        let v: Vec<u8> = c.split(',').map(|x| x.trim().parse().unwrap()).collect();
+        (v[0], v[1], v[2])
+    }
+
+    #[test]
+    fn the_before_side_keeps_what_vanished_and_paints_it_blue() {
+        let before = stacks(&[("main;vanished", 60), ("main;grew", 40)]);
+        let after = stacks(&[("main;grew", 100)]);
+        let drawn_after = diff_svg(&before, &after, &FlameOptions::default()).unwrap();
+        assert!(!drawn_after.contains("<title>vanished"));
+        let svg = diff_svg_before(&before, &after, &FlameOptions::default()).unwrap();
+        let (r, _, b) = fill_of(&svg, "vanished");
+        assert!(b > r, "vanished is blue");
+        let (r, _, b) = fill_of(&svg, "grew");
+        assert!(r > b, "grew is red");
+        assert!(diff_svg_before(&[], &after, &FlameOptions::default())
+            .unwrap()
+            .contains("no samples"));
+    }
 
     fn stacks(s: &[(&str, i64)]) -> Vec<(String, i64)> {
         s.iter().map(|(k, v)| (k.to_string(), *v)).collect()

@@ -6,7 +6,7 @@
 //! - [`top`]: the function table of `go tool pprof -top`, value for value.
 //! - [`fold`]: collapsed stacks (`a;b;c 42`), runtime frames optionally folded into their
 //!   caller by a documented table ([`RUNTIME_FRAMES`]); [`share`]: one pattern's share.
-//! - [`flame_svg`] and [`diff_svg`]: flame graphs through `inferno`; [`diff`]: the
+//! - [`flame_svg`], [`diff_svg`] and [`diff_svg_before`]: flame graphs through `inferno`; [`diff`]: the
 //!   functions that moved most between two profiles, normalised when totals differ.
 //! - [`RuleSet`]: the attribution rules as data (built-in YAML, user files in the same
 //!   format); [`attribute`] applies them to a [`CaptureView`] and returns an
@@ -46,6 +46,7 @@ mod growth;
 mod report;
 mod rules;
 mod top;
+mod units;
 mod window;
 
 pub use attribute::{
@@ -54,7 +55,7 @@ pub use attribute::{
 };
 pub use diff::{diff, Diff, Mover};
 pub use error::Error;
-pub use flame::{diff_svg, flame_svg, svg_frame, FlameOptions};
+pub use flame::{diff_svg, diff_svg_before, flame_svg, svg_frame, FlameOptions};
 pub use fold::{
     fold, frame_matches, is_runtime_frame, share, FoldOptions, RuntimeFrame, RuntimeFrames,
     RUNTIME_FRAMES,
@@ -63,4 +64,5 @@ pub use growth::{HeapGrowth, HeapGrowthConfig, Trigger};
 pub use report::report_html;
 pub use rules::{Rule, RuleKind, RuleSet, Threshold, BUILTIN_RULES};
 pub use top::{top, top_with, Top, TopOptions, TopRow};
+pub use units::format_value;
 pub use window::window_of;

@@ -62,8 +62,8 @@ pub fn report_html(attribution: &Attribution, flames: &[(String, String)]) -> St
             escape(&f.why),
             escape(&f.rule),
             f.evidence.share * 100.0,
-            f.evidence.value,
-            f.evidence.total,
+            crate::format_value(f.evidence.value, &f.evidence.unit),
+            crate::format_value(f.evidence.total, &f.evidence.unit),
             escape(&f.evidence.detail),
             escape(&f.evidence.stack.join(" → "))
         ));
@@ -77,11 +77,14 @@ pub fn report_html(attribution: &Attribution, flames: &[(String, String)]) -> St
             escape(&d.sample_type.kind),
             escape(&d.sample_type.unit)
         ));
+        if d.top_paths.is_empty() {
+            html.push_str("<tr><td colspan=\"3\">nothing in this profile</td></tr>\n");
+        }
         for p in &d.top_paths {
             html.push_str(&format!(
                 "<tr><td>{:.1}%</td><td>{}</td><td><code>{}</code></td></tr>\n",
                 p.share * 100.0,
-                p.value,
+                crate::format_value(p.value, &d.sample_type.unit),
                 escape(&p.stack.join(" → "))
             ));
         }

@@ -3,7 +3,8 @@
 use super::{read_profile, sample_index};
 use anyhow::Context as _;
 use ballast_attribution::{
-    diff_svg, flame_svg, fold, FlameOptions, FoldOptions, RuntimeFrames, Top,
+    diff_svg, diff_svg_before, flame_svg, fold, format_value, FlameOptions, FoldOptions,
+    RuntimeFrames, Top,
 };
 use ballast_core::profile::Profile;
 use clap::Args;
@@ -39,7 +40,9 @@ pub struct DiffArgs {
     /// Charge runtime frames to their nearest caller of the program's own.
     #[arg(long)]
     pub fold_runtime: bool,
-    /// The differential flame graph to write (SVG).
+    /// The differential flame graph to write (SVG), in the later profile's shape; the
+    /// earlier profile's shape, where what vanished still shows, goes beside it as
+    /// `NAME.before.svg`.
     #[arg(short, long, value_name = "OUT.svg")]
     pub output: Option<PathBuf>,
     /// How many movers to print.
@@ -105,17 +108,38 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     let json_on_stdout = super::emit_json(args.json.as_deref(), &moved)?;
     if let Some(path) = &args.output {
         let options = fold_options(args.fold_runtime);
-        let (title, count_name) = title(&args.after, &after, after_index);
+        let (after_title, count_name) = title(&args.after, &after, after_index);
+        let (before_stacks, after_stacks) = (
+            fold(&before, before_index, &options),
+            fold(&after, after_index, &options),
+        );
         let svg = diff_svg(
-            &fold(&before, before_index, &options),
-            &fold(&after, after_index, &options),
+            &before_stacks,
+            &after_stacks,
             &FlameOptions {
-                title: format!("{title} (red grew, blue shrank)"),
-                count_name,
+                title: format!("{after_title}: the after profile (red grew, blue shrank)"),
+                count_name: count_name.clone(),
             },
         )?;
         write(path, &svg)?;
-        eprintln!("differential flame graph: {}", path.display());
+        let (before_title, _) = title(&args.before, &before, before_index);
+        let before_svg = diff_svg_before(
+            &before_stacks,
+            &after_stacks,
+            &FlameOptions {
+                title: format!(
+                    "{before_title}: the before profile (blue shrank or vanished, red grew)"
+                ),
+                count_name,
+            },
+        )?;
+        let before_path = before_side_path(path);
+        write(&before_path, &before_svg)?;
+        eprintln!(
+            "differential flame graph: {} (after's shape), {} (before's shape: what shrank or vanished)",
+            path.display(),
+            before_path.display()
+        );
     }
     if json_on_stdout {
         return Ok(ExitCode::SUCCESS);
@@ -149,45 +173,13 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A value in pprof's style (its `ScaledLabel` with the `minimum` unit): the largest
-/// unit the value reaches (`hrs` for time, up to `PB` for bytes, 1024-based), two decimals
-/// without a trailing `.00`, and pprof's quirks kept — a negative value is shown in the
-/// default unit (s, B), as pprof's autoscale finds no unit for it; 0 is `0`.
-pub fn format_value(v: i64, unit: &str) -> String {
-    const TIME: [(&str, f64); 5] = [
-        ("ns", 1.0),
-        ("us", 1e3),
-        ("ms", 1e6),
-        ("s", 1e9),
-        ("hrs", 3.6e12),
-    ];
-    const BYTES: [(&str, f64); 6] = [
-        ("B", 1.0),
-        ("kB", 1024.0),
-        ("MB", 1048576.0),
-        ("GB", 1073741824.0),
-        ("TB", 1099511627776.0),
-        ("PB", 1125899906842624.0),
-    ];
-    let (units, default): (&[(&str, f64)], (&str, f64)) = match unit {
-        "nanoseconds" => (&TIME, ("s", 1e9)),
-        "bytes" => (&BYTES, ("B", 1.0)),
-        _ => return v.to_string(),
-    };
-    let x = v as f64;
-    let (suffix, factor) = units
-        .iter()
-        .rev()
-        .find(|(_, f)| x / f >= 1.0)
-        .copied()
-        .unwrap_or(default);
-    let text = format!("{:.2}", x / factor);
-    let text = text.strip_suffix(".00").unwrap_or(&text);
-    if text == "0" || text == "-0" {
-        "0".into()
-    } else {
-        format!("{text}{suffix}")
-    }
+/// `diff.svg` → `diff.before.svg` (`diff` → `diff.before.svg`).
+fn before_side_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "diff".into());
+    path.with_file_name(format!("{stem}.before.svg"))
 }
 
 /// The `top` table as `go tool pprof -top` lays it out.
@@ -239,25 +231,6 @@ pub fn render_top(table: &Top, count: usize) -> String {
         );
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_read_as_pprof_prints_them() {
-        assert_eq!(format_value(2_010_000_000, "nanoseconds"), "2.01s");
-        assert_eq!(format_value(4_000_000_000, "nanoseconds"), "4s");
-        assert_eq!(format_value(30_000_000, "nanoseconds"), "30ms");
-        assert_eq!(format_value(0, "nanoseconds"), "0");
-        assert_eq!(format_value(3 * 1024 * 1024 / 2, "bytes"), "1.50MB");
-        assert_eq!(format_value(512, "bytes"), "512B");
-        assert_eq!(format_value(-2048, "bytes"), "-2048B");
-        assert_eq!(format_value(5_400_000_000_000, "nanoseconds"), "1.50hrs");
-        assert_eq!(format_value(-30_000_000, "nanoseconds"), "-0.03s");
-        assert_eq!(format_value(17, "count"), "17");
-    }
 }
 
 #[derive(Debug, Args)]
