@@ -82,28 +82,7 @@ pub fn diff_svg(
     after: &[(String, i64)],
     options_: &FlameOptions,
 ) -> Result<String, Error> {
-    let before = lines(before).join("\n");
-    let after = lines(after).join("\n");
-    if after.is_empty() {
-        return Ok(empty_svg(options_));
-    }
-    let mut merged = Vec::new();
-    let diff_options = inferno::differential::Options {
-        normalize: !before.is_empty(),
-        ..Default::default()
-    };
-    inferno::differential::from_readers(
-        diff_options,
-        before.as_bytes(),
-        after.as_bytes(),
-        &mut merged,
-    )
-    .map_err(|e| Error::Flame(e.to_string()))?;
-    let merged = String::from_utf8(merged).map_err(|e| Error::Flame(e.to_string()))?;
-    let mut out = Vec::new();
-    flamegraph::from_lines(&mut options(options_), merged.lines(), &mut out)
-        .map_err(|e| Error::Flame(e.to_string()))?;
-    String::from_utf8(out).map_err(|e| Error::Flame(e.to_string()))
+    differential(before, after, false, options_)
 }
 
 /// The other half of a differential flame graph: the shape of `before`, each frame blue
@@ -115,29 +94,39 @@ pub fn diff_svg_before(
     after: &[(String, i64)],
     options_: &FlameOptions,
 ) -> Result<String, Error> {
-    let before = lines(before).join("\n");
-    let after = lines(after).join("\n");
-    if before.is_empty() {
-        return Ok(empty_svg(options_));
-    }
     // inferno draws its second input and colours by second − first: handed (after,
     // before), a frame that shrank from before to after comes out "grown", so the hues are
     // swapped back.
+    differential(after, before, true, options_)
+}
+
+/// The shape of `drawn`, coloured by its change from `base` (scaled to `drawn`'s total).
+fn differential(
+    base: &[(String, i64)],
+    drawn: &[(String, i64)],
+    swap_hues: bool,
+    options_: &FlameOptions,
+) -> Result<String, Error> {
+    let base = lines(base).join("\n");
+    let drawn = lines(drawn).join("\n");
+    if drawn.is_empty() {
+        return Ok(empty_svg(options_));
+    }
     let mut merged = Vec::new();
     let diff_options = inferno::differential::Options {
-        normalize: !after.is_empty(),
+        normalize: !base.is_empty(),
         ..Default::default()
     };
     inferno::differential::from_readers(
         diff_options,
-        after.as_bytes(),
-        before.as_bytes(),
+        base.as_bytes(),
+        drawn.as_bytes(),
         &mut merged,
     )
     .map_err(|e| Error::Flame(e.to_string()))?;
     let merged = String::from_utf8(merged).map_err(|e| Error::Flame(e.to_string()))?;
     let mut opt = options(options_);
-    opt.negate_differentials = true;
+    opt.negate_differentials = swap_hues;
     let mut out = Vec::new();
     flamegraph::from_lines(&mut opt, merged.lines(), &mut out)
         .map_err(|e| Error::Flame(e.to_string()))?;
