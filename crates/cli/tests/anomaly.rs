@@ -208,6 +208,36 @@ fn anomaly_score_flags_a_spike_in_a_csv() {
 }
 
 #[test]
+fn a_reader_that_stops_early_stops_ballast_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = temp("pipe");
+    let mut csv = String::from("timestamp,value\n");
+    for i in 0..200_000 {
+        csv.push_str(&format!("{},{}\n", 1_700_000_000 + i * 60, 100 + i % 9));
+    }
+    let path = dir.join("long.csv");
+    std::fs::write(&path, csv).unwrap();
+    // `ballast anomaly score --all long.csv | head -1`
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ballast"))
+        .args(["anomaly", "score", "--all", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    let out = child.wait_with_output().unwrap();
+    let said = stderr(&out);
+    assert!(!said.contains("panicked"), "{said}");
+    assert!(said.trim().is_empty(), "{said}");
+    assert_eq!(out.status.code(), Some(141));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn malformed_inputs_are_precise_errors_with_exit_code_2() {
     let dir = temp("bad");
     let write = |name: &str, text: &str| {
